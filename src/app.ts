@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { openDatabase, type Db } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { sha256Hex } from './lib/crypto.js';
+import { AppError } from './lib/errors.js';
+import { newRequestId } from './lib/ids.js';
+import { AuthRepository } from './modules/auth/auth.repository.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import type { Role } from './modules/auth/auth.schema.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { authPlugin } from './plugins/auth.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { openapiPlugin } from './plugins/openapi.js';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface BuildOptions {
+  /** A pino logger; without one the app logs nothing (tests). */
+  logger?: Logger;
+  clock?: Clock;
+  /** An already open database (tests share one); otherwise DATABASE_URL is opened and closed with the app. */
+  db?: Db;
+}
+
+export interface AppServices {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  auth: AuthService;
+  /** Set by server.ts when a shutdown starts; new API requests then get 503 SHUTTING_DOWN. */
+  lifecycle: { shuttingDown: boolean };
+  /** Every route with the role it needs: the shared auth tests walk this list. */
+  routes: RouteInfo[];
+}
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  minRole: Role;
+  public: boolean;
+  allowQueryToken: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: AppServices;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the whole application as a Fastify instance; never listens (server.ts does). */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const ownsDb = !options.db;
+  const db = options.db ?? openDatabase(config.databaseUrl);
+  await migrateToLatest(db.db, db.dialect);
+  const clock = options.clock ?? systemClock;
+  const auth = new AuthService({
+    repo: new AuthRepository(db.db),
+    bootstrapApiKey: config.apiKey,
+    jwtSecret: config.jwtSecret,
+    jwtExpiresInSeconds: config.jwtExpiresInSeconds,
+    clock,
+    log: app.log,
+  });
+  const lifecycle = { shuttingDown: false };
+  const routes: RouteInfo[] = [];
+  app.decorate('services', { config, db, clock, auth, lifecycle, routes });
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD' || !route.url.startsWith('/api/')) continue;
+      const cfg = (route.config ?? {}) as { minRole?: Role; public?: boolean; allowQueryToken?: boolean };
+      routes.push({
+        method,
+        url: route.url,
+        minRole: cfg.minRole ?? (method === 'GET' ? 'viewer' : 'operator'),
+        public: cfg.public === true,
+        allowQueryToken: cfg.allowQueryToken === true,
+      });
+    }
+  });
+  app.addHook('onClose', async () => {
+    if (ownsDb) await db.close();
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+    if (lifecycle.shuttingDown && request.url.startsWith('/api/')) {
+      reply.header('Connection', 'close');
+      throw new AppError('SHUTTING_DOWN', 'The server is shutting down; retry shortly', undefined, 5);
+    }
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  await app.register(cors, {
+    origin: config.corsOrigin === '*' ? true : config.corsOrigin.split(',').map((s) => s.trim()),
+    exposedHeaders: ['X-Request-Id', 'Retry-After'],
+  });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    keyGenerator: (request) => {
+      const key = request.headers['x-api-key'] ?? request.headers.authorization;
+      return typeof key === 'string' && key ? `k:${sha256Hex(key).slice(0, 32)}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      new AppError(
+        'RATE_LIMITED',
+        `Rate limit exceeded: ${context.max} requests per ${context.after}`,
+        undefined,
+        Math.ceil(context.ttl / 1000),
+      ),
+  });
+  await app.register(openapiPlugin, { version: VERSION });
+
+  await app.register(healthRoutes, {
+    source: {
+      version: VERSION,
+      commit: config.commit,
+      isShuttingDown: () => lifecycle.shuttingDown,
+      pingDatabase: () => db.ping(),
+      sessionsByStatus: async () => ({}),
+    },
+  });
+
+  await app.register(
+    async (api) => {
+      await api.register(authPlugin, { auth });
+      await api.register(authRoutes, { prefix: '/auth', auth });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,243 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const durationSeconds = z
+  .string()
+  .regex(/^\d+[smhd]?$/, 'a number of seconds, or a number followed by s, m, h or d')
+  .transform((v) => {
+    const n = Number.parseInt(v, 10);
+    const unit = v.at(-1);
+    const mult = unit === 'm' ? 60 : unit === 'h' ? 3600 : unit === 'd' ? 86400 : 1;
+    return n * mult;
+  });
+
+/** Every environment variable TeleFlow reads, parsed once at start-up. */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().min(1).optional(),
+  JWT_SECRET: z.string().optional(),
+  JWT_EXPIRES_IN: durationSeconds.default(3600),
+  API_KEY: z.string().optional(),
+  SESSION_ENCRYPTION_KEY: z.string().optional(),
+  TELEGRAM_API_ID: z.coerce.number().int().positive().optional(),
+  TELEGRAM_API_HASH: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/i, '32 hexadecimal characters')
+    .optional(),
+  TELEGRAM_DC: z
+    .string()
+    .regex(/^[^:\s]+:\d{1,5}$/, 'host:port')
+    .optional(),
+  TELEGRAM_DC_PUBLIC_KEY_FILE: z.string().optional(),
+  TELEGRAM_SANDBOX: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CORS_ORIGIN: z.string().default('*'),
+  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60000),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
+  TRUST_PROXY: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE: bool.optional(),
+  GIT_COMMIT: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  jwtExpiresInSeconds: number;
+  apiKey: string;
+  sessionEncryptionKey: string;
+  telegram: {
+    apiId: number;
+    apiHash: string;
+    dc?: { host: string; port: number };
+    dcPublicKeyFile?: string;
+    sandbox: boolean;
+  };
+  logLevel: Env['LOG_LEVEL'];
+  corsOrigin: string;
+  rateLimit: { max: number; windowMs: number };
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  trustProxy: boolean;
+  webhookAllowPrivate: boolean;
+  /** Secrets generated for development, so a fresh clone starts with no setup. */
+  generatedSecrets: string[];
+  commit: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const MIN_SECRET_LENGTH = 32;
+const WEAK_SECRETS = new Set(['changeme', 'secret', 'your-secret', 'your-api-key', 'your-encryption-key']);
+
+/** Telegram's published test credentials (for the sandbox or development when none are given). */
+const DEV_API_ID = 2496;
+const DEV_API_HASH = '8da85b0d5bfe62527e5b244c209159c3';
+
+type GeneratedSecrets = { JWT_SECRET?: string; API_KEY?: string; SESSION_ENCRYPTION_KEY?: string };
+
+function loadGeneratedSecrets(dataDir: string): GeneratedSecrets {
+  const file = join(dataDir, 'dev-secrets.json');
+  if (!existsSync(file)) return {};
+  return JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets;
+}
+
+function saveGeneratedSecrets(dataDir: string, secrets: GeneratedSecrets): void {
+  const file = join(dataDir, 'dev-secrets.json');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** Reads `.env` (values already in the environment win) without adding a dependency on its format quirks. */
+export function readDotEnv(path = '.env'): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const out: Record<string, string> = {};
+  for (const raw of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq < 1) continue;
+    const key = line
+      .slice(0, eq)
+      .trim()
+      .replace(/^export\s+/, '');
+    let value = line.slice(eq + 1).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Parses the environment once. In production a missing or weak secret stops start-up with one
+ * error naming every problem; in development missing secrets are generated once and kept in the
+ * data directory (mode 0600).
+ */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== '')),
+  );
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const isProduction = env.NODE_ENV === 'production';
+  const dataDir = resolve(env.DATA_DIR);
+  const problems: string[] = [];
+  const generatedSecrets: string[] = [];
+
+  const secrets = {
+    JWT_SECRET: env.JWT_SECRET,
+    API_KEY: env.API_KEY,
+    SESSION_ENCRYPTION_KEY: env.SESSION_ENCRYPTION_KEY,
+  };
+  const missing = (Object.keys(secrets) as (keyof typeof secrets)[]).filter((k) => !secrets[k]);
+  if (missing.length > 0) {
+    if (isProduction) {
+      for (const k of missing) problems.push(`${k}: required when NODE_ENV=production`);
+    } else {
+      const stored = loadGeneratedSecrets(dataDir);
+      let changed = false;
+      for (const k of missing) {
+        if (!stored[k]) {
+          stored[k] =
+            k === 'API_KEY'
+              ? `tf_${randomBytes(24).toString('base64url')}`
+              : randomBytes(48).toString('base64url');
+          changed = true;
+        }
+        secrets[k] = stored[k];
+        generatedSecrets.push(k);
+      }
+      if (changed) saveGeneratedSecrets(dataDir, stored);
+    }
+  }
+  for (const k of ['JWT_SECRET', 'API_KEY', 'SESSION_ENCRYPTION_KEY'] as const) {
+    const v = secrets[k];
+    if (!v) continue;
+    if (v.length < MIN_SECRET_LENGTH) problems.push(`${k}: must be at least ${MIN_SECRET_LENGTH} characters`);
+    else if (WEAK_SECRETS.has(v.toLowerCase()) || new Set(v).size < 8) problems.push(`${k}: too weak`);
+  }
+
+  let apiId = env.TELEGRAM_API_ID;
+  let apiHash = env.TELEGRAM_API_HASH;
+  if (apiId === undefined || apiHash === undefined) {
+    if (isProduction && !env.TELEGRAM_SANDBOX) {
+      if (apiId === undefined) problems.push('TELEGRAM_API_ID: required when NODE_ENV=production');
+      if (apiHash === undefined) problems.push('TELEGRAM_API_HASH: required when NODE_ENV=production');
+    }
+    apiId ??= DEV_API_ID;
+    apiHash ??= DEV_API_HASH;
+  }
+  if (env.TELEGRAM_DC && !env.TELEGRAM_DC_PUBLIC_KEY_FILE && !env.TELEGRAM_SANDBOX) {
+    problems.push('TELEGRAM_DC_PUBLIC_KEY_FILE: required with TELEGRAM_DC (the server key to trust)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let dc: Config['telegram']['dc'];
+  if (env.TELEGRAM_DC) {
+    const idx = env.TELEGRAM_DC.lastIndexOf(':');
+    dc = { host: env.TELEGRAM_DC.slice(0, idx), port: Number(env.TELEGRAM_DC.slice(idx + 1)) };
+  }
+
+  return {
+    env: env.NODE_ENV,
+    isProduction,
+    port: env.PORT,
+    host: env.HOST,
+    dataDir,
+    databaseUrl: env.DATABASE_URL ?? `file:${join(dataDir, 'teleflow.db')}`,
+    jwtSecret: secrets.JWT_SECRET!,
+    jwtExpiresInSeconds: env.JWT_EXPIRES_IN,
+    apiKey: secrets.API_KEY!,
+    sessionEncryptionKey: secrets.SESSION_ENCRYPTION_KEY!,
+    telegram: {
+      apiId,
+      apiHash,
+      dc,
+      dcPublicKeyFile: env.TELEGRAM_DC_PUBLIC_KEY_FILE,
+      sandbox: env.TELEGRAM_SANDBOX,
+    },
+    logLevel: env.LOG_LEVEL,
+    corsOrigin: env.CORS_ORIGIN,
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    trustProxy: env.TRUST_PROXY,
+    webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE ?? !isProduction,
+    generatedSecrets,
+    commit: env.GIT_COMMIT ?? null,
+  };
+}

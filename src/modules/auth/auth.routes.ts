@@ -1,0 +1,115 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requirePrincipal } from '../../plugins/auth.js';
+import { errorResponses, ok } from '../../lib/schemas.js';
+import {
+  apiKeyInfo,
+  createdKey,
+  createKeyBody,
+  keyIdParams,
+  loginBody,
+  loginResult,
+  meResult,
+} from './auth.schema.js';
+import type { AuthService } from './auth.service.js';
+
+export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (app, { auth }) => {
+  app.post(
+    '/login',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange an API key for a JWT',
+        security: [],
+        body: loginBody,
+        response: { 200: ok(loginResult), ...errorResponses() },
+      },
+    },
+    async (request) => ({ success: true as const, data: await auth.login(request.body.apiKey) }),
+  );
+
+  app.post(
+    '/logout',
+    {
+      config: { minRole: 'viewer' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke the JWT this request carries (survives restarts)',
+        response: { 200: ok(z.object({ revoked: z.literal(true) })), ...errorResponses() },
+      },
+    },
+    async (request) => {
+      await auth.logout(requirePrincipal(request));
+      return { success: true as const, data: { revoked: true as const } };
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The calling key and its role',
+        response: { 200: ok(meResult), ...errorResponses() },
+      },
+    },
+    async (request) => {
+      const p = requirePrincipal(request);
+      return {
+        success: true as const,
+        data: {
+          apiKey: auth.info(p),
+          role: p.role,
+          authenticatedBy: p.via,
+          tokenExpiresAt: p.tokenExpiresAt?.toISOString() ?? null,
+        },
+      };
+    },
+  );
+
+  app.get(
+    '/keys',
+    {
+      config: { minRole: 'admin' },
+      schema: {
+        tags: ['auth'],
+        summary: 'List API keys (admin)',
+        response: { 200: ok(z.array(apiKeyInfo)), ...errorResponses() },
+      },
+    },
+    async () => ({ success: true as const, data: await auth.listKeys() }),
+  );
+
+  app.post(
+    '/keys',
+    {
+      config: { minRole: 'admin' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an API key (admin); the key is returned once, only its hash is stored',
+        body: createKeyBody,
+        response: { 201: ok(createdKey), ...errorResponses() },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send({ success: true as const, data: await auth.createKey(request.body) }),
+  );
+
+  app.delete(
+    '/keys/:id',
+    {
+      config: { minRole: 'admin' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke an API key (admin); tokens issued for it stop working',
+        params: keyIdParams,
+        response: { 200: ok(z.object({ deleted: z.literal(true) })), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      await auth.deleteKey(request.params.id);
+      return { success: true as const, data: { deleted: true as const } };
+    },
+  );
+};

@@ -1,0 +1,238 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createSigner, createVerifier } from 'fast-jwt';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ApiKeysTable } from '../../db/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { safeEqual, sha256Hex } from '../../lib/crypto.js';
+import { AppError, notFound } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import type { AuthRepository } from './auth.repository.js';
+import type { ApiKeyInfo, Role } from './auth.schema.js';
+
+/** Who is calling, resolved once per request by the auth plugin. */
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  /** Sessions this caller may touch; null means all. */
+  sessionIds: string[] | null;
+  via: 'api_key' | 'jwt';
+  jti?: string;
+  tokenExpiresAt?: Date;
+}
+
+export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+const BOOTSTRAP_ID = 'key_bootstrap';
+const KEY_CACHE_MS = 30_000;
+const TOUCH_EVERY_MS = 60_000;
+/** HS256 only: the verifier never accepts another algorithm (no "none", no key confusion). */
+const JWT_ALGORITHM = 'HS256' as const;
+const JWT_ISSUER = 'teleflow';
+
+export interface AuthServiceDeps {
+  repo: AuthRepository;
+  bootstrapApiKey: string;
+  jwtSecret: string;
+  jwtExpiresInSeconds: number;
+  clock: Clock;
+  log: FastifyBaseLogger;
+}
+
+function parseSessionIds(raw: string | null): string[] | null {
+  return raw === null ? null : (JSON.parse(raw) as string[]);
+}
+
+export class AuthService {
+  private readonly bootstrapHash: string;
+  private readonly keyCache = new Map<string, { row: ApiKeysTable; at: number }>();
+  private readonly lastTouch = new Map<string, number>();
+  private readonly sign: (payload: Record<string, unknown>) => string;
+  private readonly verify: (token: string) => Record<string, unknown>;
+
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.bootstrapHash = sha256Hex(deps.bootstrapApiKey);
+    this.sign = createSigner({
+      key: deps.jwtSecret,
+      algorithm: JWT_ALGORITHM,
+      expiresIn: deps.jwtExpiresInSeconds * 1000,
+      iss: JWT_ISSUER,
+    });
+    this.verify = createVerifier({
+      key: deps.jwtSecret,
+      algorithms: [JWT_ALGORITHM],
+      allowedIss: JWT_ISSUER,
+      requiredClaims: ['jti', 'sub', 'exp'],
+      clockTimestamp: undefined,
+    });
+  }
+
+  private bootstrapPrincipal(): Principal {
+    return {
+      keyId: BOOTSTRAP_ID,
+      name: 'bootstrap (API_KEY)',
+      role: 'admin',
+      prefix: this.deps.bootstrapApiKey.slice(0, 6),
+      sessionIds: null,
+      via: 'api_key',
+    };
+  }
+
+  private toPrincipal(row: ApiKeysTable, via: Principal['via']): Principal {
+    return {
+      keyId: row.id,
+      name: row.name,
+      role: row.role,
+      prefix: row.prefix,
+      sessionIds: parseSessionIds(row.session_ids),
+      via,
+    };
+  }
+
+  private async keyByHash(hash: string): Promise<ApiKeysTable | undefined> {
+    const now = Date.now();
+    const cached = this.keyCache.get(hash);
+    if (cached && now - cached.at < KEY_CACHE_MS) return cached.row;
+    const row = await this.deps.repo.findKeyByHash(hash);
+    if (row) this.keyCache.set(hash, { row, at: now });
+    else this.keyCache.delete(hash);
+    return row;
+  }
+
+  private touch(id: string): void {
+    const now = Date.now();
+    if (now - (this.lastTouch.get(id) ?? 0) < TOUCH_EVERY_MS) return;
+    this.lastTouch.set(id, now);
+    this.deps.repo.touchKey(id, this.deps.clock.now().toISOString()).catch((err: unknown) => {
+      this.deps.log.warn({ err, keyId: id }, 'could not record key use');
+    });
+  }
+
+  /** Resolves an API key to its principal, or undefined. */
+  async principalForApiKey(key: string): Promise<Principal | undefined> {
+    const hash = sha256Hex(key);
+    if (safeEqual(hash, this.bootstrapHash)) return this.bootstrapPrincipal();
+    const row = await this.keyByHash(hash);
+    if (!row) return undefined;
+    this.touch(row.id);
+    return this.toPrincipal(row, 'api_key');
+  }
+
+  private async principalForJwt(token: string): Promise<Principal | undefined> {
+    let claims: Record<string, unknown>;
+    try {
+      claims = this.verify(token);
+    } catch {
+      return undefined;
+    }
+    const jti = String(claims.jti);
+    if (await this.deps.repo.isTokenRevoked(jti)) return undefined;
+    const keyId = String(claims.sub);
+    const base =
+      keyId === BOOTSTRAP_ID
+        ? this.bootstrapPrincipal()
+        : await this.deps.repo
+            .findKeyById(keyId)
+            .then((row) => (row ? this.toPrincipal(row, 'jwt') : undefined));
+    if (!base) return undefined; // the key behind the token was deleted
+    return { ...base, via: 'jwt', jti, tokenExpiresAt: new Date(Number(claims.exp) * 1000) };
+  }
+
+  /** Accepts an API key or a JWT; throws 401 UNAUTHORIZED otherwise. */
+  async authenticate(credential: string | undefined): Promise<Principal> {
+    if (!credential)
+      throw new AppError('UNAUTHORIZED', 'Missing credentials: send X-API-Key or Authorization: Bearer');
+    const looksLikeJwt = credential.split('.').length === 3 && credential.startsWith('eyJ');
+    const principal = looksLikeJwt
+      ? await this.principalForJwt(credential)
+      : await this.principalForApiKey(credential);
+    if (!principal) throw new AppError('UNAUTHORIZED', 'Invalid, expired or revoked credentials');
+    return principal;
+  }
+
+  async login(
+    apiKey: string,
+  ): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string; apiKey: ApiKeyInfo }> {
+    const principal = await this.principalForApiKey(apiKey);
+    if (!principal) throw new AppError('UNAUTHORIZED', 'Invalid API key');
+    const token = this.sign({ sub: principal.keyId, role: principal.role, jti: randomUUID() });
+    const exp = (this.verify(token).exp as number) * 1000;
+    return {
+      token,
+      tokenType: 'Bearer',
+      expiresAt: new Date(exp).toISOString(),
+      apiKey: this.info(principal),
+    };
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (principal.via !== 'jwt' || !principal.jti || !principal.tokenExpiresAt) {
+      throw new AppError(
+        'BAD_REQUEST',
+        'Logout revokes the JWT it is called with; API keys are removed with DELETE /api/v1/auth/keys/:id',
+      );
+    }
+    const now = this.deps.clock.now().toISOString();
+    await this.deps.repo.revokeToken(principal.jti, principal.tokenExpiresAt.toISOString(), now);
+    await this.deps.repo.pruneRevokedTokens(now);
+  }
+
+  info(p: Principal): ApiKeyInfo {
+    return { id: p.keyId, name: p.name, role: p.role, prefix: p.prefix, sessionIds: p.sessionIds };
+  }
+
+  async listKeys(): Promise<ApiKeyInfo[]> {
+    const rows = await this.deps.repo.listKeys();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      role: r.role,
+      prefix: r.prefix,
+      sessionIds: parseSessionIds(r.session_ids),
+      createdAt: r.created_at,
+      lastUsedAt: r.last_used_at,
+    }));
+  }
+
+  async createKey(input: {
+    name: string;
+    role: Role;
+    sessionIds?: string[];
+  }): Promise<ApiKeyInfo & { key: string }> {
+    const key = `tf_${randomBytes(24).toString('base64url')}`;
+    const row: ApiKeysTable = {
+      id: newId('key'),
+      name: input.name,
+      role: input.role,
+      prefix: key.slice(0, 9),
+      hash: sha256Hex(key),
+      session_ids: input.sessionIds ? JSON.stringify([...new Set(input.sessionIds)]) : null,
+      created_at: this.deps.clock.now().toISOString(),
+      last_used_at: null,
+      revoked_at: null,
+    };
+    await this.deps.repo.insertKey(row);
+    return {
+      key,
+      id: row.id,
+      name: row.name,
+      role: row.role,
+      prefix: row.prefix,
+      sessionIds: parseSessionIds(row.session_ids),
+      createdAt: row.created_at,
+      lastUsedAt: null,
+    };
+  }
+
+  async deleteKey(id: string): Promise<void> {
+    if (id === BOOTSTRAP_ID)
+      throw new AppError(
+        'BAD_REQUEST',
+        'The bootstrap key comes from API_KEY; change the environment to replace it',
+      );
+    const done = await this.deps.repo.revokeKey(id, this.deps.clock.now().toISOString());
+    if (!done) throw notFound('API_KEY_NOT_FOUND', 'API key');
+    for (const [hash, entry] of this.keyCache) if (entry.row.id === id) this.keyCache.delete(hash);
+  }
+}

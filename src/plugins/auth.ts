@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../lib/errors.js';
+import type { Role } from '../modules/auth/auth.schema.js';
+import { ROLE_RANK, type AuthService, type Principal } from '../modules/auth/auth.service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Lowest role allowed; default viewer for GET/HEAD and operator for everything else. */
+    minRole?: Role;
+    /** No credentials needed (login). */
+    public?: boolean;
+    /** `?token=` is accepted too (SSE and WebSocket: browsers cannot set headers there). */
+    allowQueryToken?: boolean;
+  }
+}
+
+function credentialOf(request: FastifyRequest, allowQuery: boolean): string | undefined {
+  const apiKey = request.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey) return apiKey;
+  const auth = request.headers.authorization;
+  if (auth) {
+    const m = /^Bearer\s+(.+)$/i.exec(auth);
+    if (m) return m[1]!.trim();
+  }
+  if (allowQuery) {
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    if (typeof token === 'string' && token) return token;
+  }
+  return undefined;
+}
+
+/**
+ * Authenticates every route registered in the scope it is added to, then checks the route's
+ * role. Sessions are checked by the services through `assertSessionAccess`/`sessionScope`.
+ */
+export const authPlugin = fp<{ auth: AuthService }>(
+  async (app: FastifyInstance, opts) => {
+    app.decorateRequest('principal', null);
+    app.addHook('onRequest', async (request) => {
+      const cfg = request.routeOptions.config;
+      if (cfg.public) return;
+      request.principal = await opts.auth.authenticate(credentialOf(request, cfg.allowQueryToken === true));
+      const needed: Role =
+        cfg.minRole ?? (request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator');
+      if (ROLE_RANK[request.principal.role] < ROLE_RANK[needed]) {
+        throw new AppError(
+          'FORBIDDEN',
+          `This route needs the ${needed} role; this key has ${request.principal.role}`,
+        );
+      }
+    });
+  },
+  { name: 'auth' },
+);
+
+/** The one place that enforces keys limited to some sessions: others look as if they did not exist. */
+export function assertSessionAccess(principal: Principal | null, sessionId: string): void {
+  if (!principal) throw new AppError('UNAUTHORIZED', 'Missing credentials');
+  if (principal.sessionIds !== null && !principal.sessionIds.includes(sessionId)) {
+    throw new AppError('SESSION_NOT_FOUND', 'Session not found');
+  }
+}
+
+/** For list routes: null means every session, otherwise only these ids. */
+export function sessionScope(principal: Principal | null): string[] | null {
+  if (!principal) throw new AppError('UNAUTHORIZED', 'Missing credentials');
+  return principal.sessionIds;
+}
+
+export function requirePrincipal(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('UNAUTHORIZED', 'Missing credentials');
+  return request.principal;
+}

@@ -1,0 +1,62 @@
+import { loadConfig, ConfigError, readDotEnv } from './config.js';
+import { buildApp } from './app.js';
+import { createLogger } from './lib/logger.js';
+
+/** Process entry: config, logger, listen, signals, graceful shutdown. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ ...readDotEnv(), ...process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const app = await buildApp(config, { logger: log });
+
+  if (config.generatedSecrets.length > 0) {
+    log.warn(
+      { generated: config.generatedSecrets, dataDir: config.dataDir },
+      'development secrets generated and kept in the data directory (set them in production)',
+    );
+    if (config.generatedSecrets.includes('API_KEY')) {
+      // Printed once to the terminal (not the log stream) so a newcomer can call the API at once.
+      process.stderr.write(`\nAdmin API key (from ${config.dataDir}/dev-secrets.json): ${config.apiKey}\n\n`);
+    }
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    app.services.lifecycle.shuttingDown = true;
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    try {
+      await app.close();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `TeleFlow failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
