@@ -16,7 +16,13 @@ import { AuthRepository } from './modules/auth/auth.repository.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import type { Role } from './modules/auth/auth.schema.js';
+import { chatsRoutes } from './modules/chats/chats.routes.js';
+import type { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { messagesRoutes } from './modules/messages/messages.routes.js';
+import type { MessagesService } from './modules/messages/messages.service.js';
+import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
+import type { SessionsService } from './modules/sessions/sessions.service.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { openapiPlugin } from './plugins/openapi.js';
@@ -157,9 +163,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async (api) => {
       await api.register(authPlugin, { auth });
       await api.register(authRoutes, { prefix: '/auth', auth });
+      await api.register(sessionsRoutes, { prefix: '/sessions', sessions: notImplemented<SessionsService>() });
+      await api.register(messagesRoutes, { prefix: '/messages', messages: notImplemented<MessagesService>() });
+      await api.register(chatsRoutes, { prefix: '/chats', chats: notImplemented<ChatsService>() });
     },
     { prefix: '/api/v1' },
   );
 
   return app as unknown as FastifyInstance;
+}
+
+/** A service whose every method answers 501 until its implementation is wired in. */
+function notImplemented<T extends object>(): T {
+  return new Proxy({} as T, {
+    get: () => async () => {
+      throw new AppError('NOT_IMPLEMENTED', 'This route is declared but not implemented yet');
+    },
+  });
 }

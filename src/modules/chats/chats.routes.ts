@@ -1,0 +1,121 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorResponses, ok } from '../../lib/schemas.js';
+import { assertSessionAccess } from '../../plugins/auth.js';
+import { messageObject } from '../messages/messages.schema.js';
+import {
+  chatObject,
+  chatParams,
+  chatQuery,
+  joinBody,
+  leaveBody,
+  leaveResult,
+  listChatsQuery,
+  memberObject,
+  membersQuery,
+  searchBody,
+} from './chats.schema.js';
+import type { ChatsService } from './chats.service.js';
+
+const tags = ['chats'];
+const telegramErrors = errorResponses(404, 409, 502, 503);
+
+export const chatsRoutes: FastifyPluginAsyncZod<{ chats: ChatsService }> = async (app, { chats }) => {
+  app.get(
+    '/',
+    {
+      schema: {
+        tags,
+        summary: 'The dialogs of a session, most recent first',
+        querystring: listChatsQuery,
+        response: { 200: ok(z.array(chatObject)), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.query.sessionId);
+      return { success: true as const, data: await chats.list(request.query.sessionId, request.query.limit) };
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One chat',
+        params: chatParams,
+        querystring: chatQuery,
+        response: { 200: ok(chatObject), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.query.sessionId);
+      return { success: true as const, data: await chats.get(request.query.sessionId, request.params.id) };
+    },
+  );
+
+  app.post(
+    '/join',
+    {
+      schema: {
+        tags,
+        summary: 'Join a public group or channel, or accept an invite link',
+        body: joinBody,
+        response: { 200: ok(chatObject), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.body.sessionId);
+      return { success: true as const, data: await chats.join(request.body.sessionId, request.body.target) };
+    },
+  );
+
+  app.post(
+    '/leave',
+    {
+      schema: {
+        tags,
+        summary: 'Leave a group or channel',
+        body: leaveBody,
+        response: { 200: ok(leaveResult), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.body.sessionId);
+      return { success: true as const, data: await chats.leave(request.body.sessionId, request.body.chatId) };
+    },
+  );
+
+  app.get(
+    '/:id/members',
+    {
+      schema: {
+        tags,
+        summary: 'Members of a group or channel, each with its role',
+        params: chatParams,
+        querystring: membersQuery,
+        response: { 200: ok(z.array(memberObject)), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.query.sessionId);
+      return { success: true as const, data: await chats.members(request.params.id, request.query) };
+    },
+  );
+
+  app.post(
+    '/search',
+    {
+      schema: {
+        tags,
+        summary: 'Search messages in one chat, or in all chats without chatId',
+        body: searchBody,
+        response: { 200: ok(z.array(messageObject)), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.body.sessionId);
+      return { success: true as const, data: await chats.search(request.body) };
+    },
+  );
+};

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { chatIdSchema } from '../messages/messages.schema.js';
+import { sessionIdSchema } from '../sessions/sessions.schema.js';
+
+export const CHAT_TYPES = ['private', 'bot', 'group', 'supergroup', 'channel'] as const;
+export type ChatType = (typeof CHAT_TYPES)[number];
+
+export const chatObject = z
+  .object({
+    id: z.string().meta({ description: 'Bot-API-style id: user id, -<id> basic group, -100<id> channel' }),
+    type: z.enum(CHAT_TYPES),
+    title: z.string(),
+    username: z.string().optional(),
+    unreadCount: z.number().int().optional(),
+    membersCount: z.number().int().optional(),
+  })
+  .meta({ id: 'Chat' });
+export type ChatView = z.infer<typeof chatObject>;
+
+export const MEMBER_ROLES = ['creator', 'admin', 'member', 'restricted', 'banned'] as const;
+export const memberObject = z
+  .object({
+    id: z.string(),
+    firstName: z.string().nullable(),
+    lastName: z.string().nullable(),
+    username: z.string().nullable(),
+    bot: z.boolean(),
+    role: z.enum(MEMBER_ROLES),
+  })
+  .meta({ id: 'ChatMember' });
+export type MemberView = z.infer<typeof memberObject>;
+
+export const listChatsQuery = z.object({
+  sessionId: sessionIdSchema,
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export const chatParams = z.strictObject({ id: chatIdSchema });
+export const chatQuery = z.object({ sessionId: sessionIdSchema });
+export const membersQuery = z.object({
+  sessionId: sessionIdSchema,
+  limit: z.coerce.number().int().min(1).max(200).default(100),
+  offset: z.coerce.number().int().min(0).max(100000).default(0),
+  query: z.string().max(100).optional(),
+});
+export const joinBody = z.strictObject({
+  sessionId: sessionIdSchema,
+  target: z
+    .string()
+    .trim()
+    .min(2)
+    .max(300)
+    .meta({
+      description: '@name, https://t.me/name, or an invite link https://t.me/+hash (or t.me/joinchat/hash)',
+    }),
+});
+export const leaveBody = z.strictObject({ sessionId: sessionIdSchema, chatId: chatIdSchema });
+export const searchBody = z.strictObject({
+  sessionId: sessionIdSchema,
+  query: z.string().min(1).max(256),
+  chatId: chatIdSchema.optional(),
+  limit: z.number().int().min(1).max(100).optional(),
+});
+export const leaveResult = z
+  .object({ chatId: z.string(), left: z.literal(true) })
+  .meta({ id: 'LeaveResult' });
