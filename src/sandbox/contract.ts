@@ -24,21 +24,50 @@ export interface CallContext {
   sessionId: bigint;
   /** A number unique to the TCP connection within this server's life. */
   connectionId: number;
-  /** The layer the client announced through invokeWithLayer, if any. */
+  /** The layer the client announced through invokeWithLayer, if any (remembered per auth key). */
   layer?: number;
+  /** What the client said in initConnection, if it has (remembered per auth key). */
+  client?: ClientInfo;
+  /** msg_id of the request (the outer message, before invokeWithLayer etc. were peeled off). */
+  msgId?: bigint;
+}
+
+/** The fields of initConnection that describe the client application. */
+export interface ClientInfo {
+  apiId: number;
+  deviceModel: string;
+  systemVersion: string;
+  appVersion: string;
+  systemLangCode: string;
+  langPack: string;
+  langCode: string;
+}
+
+/** Anything with the client's TL serialization: every `Api.*` object. */
+export interface TlSerializable {
+  getBytes(): Buffer;
 }
 
 /**
- * The result of a call: a TL object the wire layer serializes inside rpc_result, or raw
- * bytes already serialized (used for bare vectors such as Vector<User>).
+ * The result of a call, serialized by the wire layer inside rpc_result:
+ * - a TL object (`Api.*`): its getBytes();
+ * - a boolean: boolTrue / boolFalse;
+ * - an array: a boxed Vector (0x1cb5c415, count, items). Items are TL objects, except for
+ *   methods whose schema result is Vector<long> or Vector<int> (contacts.getContactIDs,
+ *   messages.receivedQueue, ...): there the wire layer reads the declared type from the
+ *   client's schema and writes each number (number, bigint or big-integer) as long or int.
+ *   For any other method a bigint item is written as a long and a number as an int;
+ * - `{ raw }`: bytes already serialized, written as they are.
  */
-export type RpcResult = Api.AnyRequest['__response'] | { serialize?: never; raw: Buffer } | unknown;
+export type RpcResult =
+  TlSerializable | boolean | ReadonlyArray<TlSerializable | bigint | number> | { raw: Buffer };
 
 /** The world's side: answers the unwrapped inner query (invokeWithLayer, initConnection,
  * invokeAfterMsg(s), invokeWithoutUpdates are peeled off by the wire layer). */
 export interface RpcDispatcher {
   invoke(ctx: CallContext, request: Api.AnyRequest): Promise<RpcResult>;
-  /** Called when a connection's auth key is first seen or a new MTProto session starts. */
+  /** Called when a connection's (auth key, MTProto session) pair is first seen: its first
+   * encrypted message, or a later message carrying a different session_id. */
   onSession?(ctx: CallContext): void;
   /** Called when a TCP connection closes. */
   onDisconnect?(ctx: Pick<CallContext, 'connectionId' | 'authKeyId'>): void;
