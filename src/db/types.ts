@@ -28,10 +28,52 @@ export interface MetaTable {
   value: string;
 }
 
+/** A Telegram account (issue 4). The session string is sealed with SecretBox ('session'). */
+export interface TgSessionsTable {
+  id: string;
+  name: string | null;
+  phone: string | null;
+  status: string;
+  user_json: string | null;
+  session_secret: string | null;
+  key_version: number | null;
+  phone_code_hash: string | null;
+  /** 1 when the session should be connected at start-up (it was connected and not disconnected on purpose). */
+  auto_connect: number;
+  last_error_json: string | null;
+  /** {pts, qts, date, seq, channels: {id: pts}}: where updates.getDifference resumes. */
+  update_state_json: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** What a session knows of a peer, so Bot-API ids keep working without resolving again. */
+export interface TgPeersTable {
+  session_id: string;
+  /** Bot-API-style id: user id, -<id> basic group, -100<id> channel. */
+  peer_id: string;
+  kind: 'user' | 'chat' | 'channel';
+  access_hash: string | null;
+  username: string | null;
+  updated_at: string;
+}
+
+export interface IdempotencyKeysTable {
+  /** route, session and the client's Idempotency-Key. */
+  scope_key: string;
+  request_hash: string;
+  state: 'pending' | 'done';
+  response_json: string | null;
+  created_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   revoked_tokens: RevokedTokensTable;
   meta: MetaTable;
+  tg_sessions: TgSessionsTable;
+  tg_peers: TgPeersTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type { Generated };
