@@ -4,6 +4,8 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { AppError, ERROR_STATUS, type ErrorCode } from '../lib/errors.js';
 
 function send(reply: FastifyReply, request: FastifyRequest, err: AppError): FastifyReply {
+  // Set here too: framework errors answer before the app's onRequest hook runs.
+  reply.header('X-Request-Id', request.id);
   if (err.retryAfter !== undefined)
     reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfter))));
   return reply
@@ -35,17 +37,18 @@ export function toAppError(error: FastifyError | Error): AppError | undefined {
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const context = (error as FastifyError).validationContext ?? 'body';
-    const details = error.validation.map((v) => {
+    const details = error.validation.flatMap((v) => {
       const path = String(v.instancePath ?? '')
         .split('/')
         .filter(Boolean)
         .join('.');
-      const params = v.params as { issue?: { code?: string; keys?: string[] } } | undefined;
-      const keys = params?.issue?.code === 'unrecognized_keys' ? params.issue.keys : undefined;
-      return {
-        field: [context, path].filter(Boolean).join('.') + (keys ? `.${keys.join(',')}` : ''),
-        message: v.message ?? 'invalid',
-      };
+      const field = [context, path].filter(Boolean).join('.');
+      // Zod reports all unknown keys of an object in one issue; clients want one entry per field.
+      const keys = (v.params as { keys?: unknown } | undefined)?.keys;
+      if (v.keyword === 'unrecognized_keys' && Array.isArray(keys) && keys.length > 0) {
+        return keys.map((key) => ({ field: `${field}.${String(key)}`, message: 'Unknown field' }));
+      }
+      return [{ field, message: v.message ?? 'invalid' }];
     });
     return new AppError('VALIDATION_ERROR', 'Request validation failed', details);
   }
@@ -78,6 +81,22 @@ export function toAppError(error: FastifyError | Error): AppError | undefined {
     return new AppError(byStatus?.[0] ?? 'BAD_REQUEST', fe.message);
   }
   return undefined;
+}
+
+/**
+ * Errors Fastify raises while routing, before any hook (an undecodable URL, a path parameter
+ * over the router's length limit): rendered in the envelope too. A Fastify constructor option.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void send(
+    reply,
+    request,
+    new AppError(
+      tooLong ? 'VALIDATION_ERROR' : 'BAD_REQUEST',
+      tooLong ? 'A path parameter is too long' : 'The URL is malformed',
+    ),
+  );
 }
 
 /** One handler renders every error in the envelope of API.md; 5xx details stay in the log. */
