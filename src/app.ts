@@ -17,12 +17,16 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
+import { eventsRoutes } from './modules/events/events.routes.js';
+import { EventStreams } from './modules/events/streams.js';
 import type { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
 import type { MessagesService } from './modules/messages/messages.service.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import type { SessionsService } from './modules/sessions/sessions.service.js';
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
+import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { openapiPlugin } from './plugins/openapi.js';
@@ -169,6 +173,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(sessionsRoutes, { prefix: '/sessions', sessions: notImplemented<SessionsService>() });
       await api.register(messagesRoutes, { prefix: '/messages', messages: notImplemented<MessagesService>() });
       await api.register(chatsRoutes, { prefix: '/chats', chats: notImplemented<ChatsService>() });
+      await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks: new WebhooksService() });
+      await api.register(eventsRoutes, { streams: new EventStreams() });
     },
     { prefix: '/api/v1' },
   );

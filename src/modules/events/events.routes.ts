@@ -1,0 +1,93 @@
+import websocket from '@fastify/websocket';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../lib/errors.js';
+import { errorResponses } from '../../lib/schemas.js';
+import { requirePrincipal } from '../../plugins/auth.js';
+import { eventEnvelope, streamQuery, type StreamQuery } from './events.schema.js';
+import type { EventStreams } from './streams.js';
+
+const SSE_DESCRIPTION =
+  'Server-Sent Events. Each event is sent as `id: <event id>`, `event: <type>` and `data: <envelope JSON>`; ' +
+  'a comment line (`: keep-alive`) is sent every 15 s. Reconnecting with `Last-Event-ID` (the eventsource ' +
+  'client does this by itself) or `?since=<id>` replays every matching event after that id, then continues ' +
+  'live, with nothing lost or repeated in between. A client that cannot keep up (more than the configured ' +
+  'buffered bytes) is disconnected and may resume with Last-Event-ID. Viewers may listen; a key limited to ' +
+  'some sessions only sees their events.';
+
+const WS_DESCRIPTION =
+  'WebSocket upgrade. Each event is one text frame holding the envelope JSON. The server pings every 15 s. ' +
+  '`?since=<id>` replays every matching event after that id, then continues live. A client that cannot keep ' +
+  'up is closed with code 1008. Authenticate with a header or `?token=`.';
+
+function parseSince(query: StreamQuery, lastEventId: string | string[] | undefined): number | null {
+  const header = Array.isArray(lastEventId) ? lastEventId[0] : lastEventId;
+  // A reconnecting EventSource keeps its original URL, so the header (newer) wins over ?since=.
+  const raw = header?.trim() || query.since;
+  if (raw === undefined) return null;
+  if (!/^\d{1,18}$/.test(raw)) throw new AppError('VALIDATION_ERROR', 'Last-Event-ID must be an event id');
+  return Number(raw);
+}
+
+/** SSE at /events and WebSocket at /ws. */
+export const eventsRoutes: FastifyPluginAsyncZod<{ streams: EventStreams }> = async (app, { streams }) => {
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  app.get(
+    '/events',
+    {
+      config: { minRole: 'viewer', allowQueryToken: true },
+      schema: {
+        tags: ['events'],
+        summary: 'Event stream (Server-Sent Events), with replay after Last-Event-ID or ?since=',
+        description: SSE_DESCRIPTION,
+        querystring: streamQuery,
+        response: {
+          200: {
+            description: 'A text/event-stream whose data lines are Event envelopes',
+            content: { 'text/event-stream': { schema: eventEnvelope } },
+          },
+          ...errorResponses(404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const since = parseSince(request.query, request.headers['last-event-id']);
+      const filter = streams.filterFor(principal, request.query);
+      streams.openSse(request, reply, filter, since);
+    },
+  );
+
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    config: { minRole: 'viewer', allowQueryToken: true },
+    schema: {
+      tags: ['events'],
+      summary: 'Event stream (WebSocket), one envelope per text frame, with replay after ?since=',
+      description: WS_DESCRIPTION,
+      querystring: streamQuery,
+      response: {
+        101: z.null().meta({ description: 'Switching protocols; text frames carry Event envelopes' }),
+        ...errorResponses(404),
+      },
+    },
+    handler: async () => {
+      throw new AppError('BAD_REQUEST', 'This route only answers WebSocket upgrade requests');
+    },
+    wsHandler: (socket, request) => {
+      try {
+        const principal = requirePrincipal(request);
+        const filter = streams.filterFor(principal, request.query);
+        const since = parseSince(request.query, undefined);
+        streams.openWebSocket(socket, request, filter, since);
+      } catch (err) {
+        // The upgrade is done: the error travels as a close frame (4000 + HTTP status).
+        const status = err instanceof AppError ? err.statusCode : 500;
+        const reason = err instanceof AppError ? `${err.code}: ${err.message}` : 'INTERNAL_ERROR';
+        socket.close(4000 + status, reason.slice(0, 120));
+      }
+    },
+  });
+};

@@ -1,0 +1,160 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorResponses, ok, okPaged } from '../../lib/schemas.js';
+import {
+  createWebhookBody,
+  deliveryObject,
+  deliveryParams,
+  listDeliveriesQuery,
+  testEventBody,
+  updateWebhookBody,
+  webhookIdParams,
+  webhookObject,
+  webhookUpdated,
+  webhookWithSecret,
+} from './webhooks.schema.js';
+import type { WebhooksService } from './webhooks.service.js';
+
+/** Webhook management (admin only): CRUD, delivery log, redelivery and test events. */
+export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }> = async (
+  app,
+  { webhooks },
+) => {
+  const admin = { minRole: 'admin' as const };
+
+  app.get(
+    '/',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'List webhooks (admin); secrets are never shown',
+        response: { 200: ok(z.array(webhookObject)), ...errorResponses() },
+      },
+    },
+    async () => ({ success: true as const, data: await webhooks.list() }),
+  );
+
+  app.post(
+    '/',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Create a webhook (admin); the secret is returned once, generated when omitted',
+        description:
+          'The URL must be http(s). Unless WEBHOOK_ALLOW_PRIVATE=true (the default outside production), a host that ' +
+          'resolves to a loopback, private, link-local, unique-local, CGNAT or metadata address is refused, here and ' +
+          'again when connecting; redirects are not followed.',
+        body: createWebhookBody,
+        response: { 201: ok(webhookWithSecret), ...errorResponses() },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send({ success: true as const, data: await webhooks.create(request.body) }),
+  );
+
+  app.get(
+    '/:id',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Get a webhook (admin)',
+        params: webhookIdParams,
+        response: { 200: ok(webhookObject), ...errorResponses(404) },
+      },
+    },
+    async (request) => ({ success: true as const, data: await webhooks.get(request.params.id) }),
+  );
+
+  app.put(
+    '/:id',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Change a webhook (admin); fields left out stay as they are',
+        params: webhookIdParams,
+        body: updateWebhookBody,
+        response: { 200: ok(webhookUpdated), ...errorResponses(404) },
+      },
+    },
+    async (request) => ({
+      success: true as const,
+      data: await webhooks.update(request.params.id, request.body),
+    }),
+  );
+
+  app.delete(
+    '/:id',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a webhook and its delivery log (admin)',
+        params: webhookIdParams,
+        response: { 200: ok(z.object({ deleted: z.literal(true) })), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      await webhooks.remove(request.params.id);
+      return { success: true as const, data: { deleted: true as const } };
+    },
+  );
+
+  app.get(
+    '/:id/deliveries',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Deliveries of a webhook, newest first, paged by meta.nextCursor (admin)',
+        params: webhookIdParams,
+        querystring: listDeliveriesQuery,
+        response: { 200: okPaged(deliveryObject), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const page = await webhooks.listDeliveries(request.params.id, request.query);
+      return { success: true as const, data: page.items, meta: { nextCursor: page.nextCursor } };
+    },
+  );
+
+  app.post(
+    '/:id/deliveries/:deliveryId/redeliver',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Attempt a delivery again now, whatever its status (admin)',
+        params: deliveryParams,
+        response: { 202: ok(deliveryObject), ...errorResponses(404) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send({
+        success: true as const,
+        data: await webhooks.redeliver(request.params.id, request.params.deliveryId),
+      }),
+  );
+
+  app.post(
+    '/:id/test',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send a test event to this webhook only (admin); it is queued like any delivery',
+        params: webhookIdParams,
+        body: testEventBody.nullish(),
+        response: { 202: ok(deliveryObject), ...errorResponses(404) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send({
+        success: true as const,
+        data: await webhooks.sendTest(request.params.id, request.body ?? {}),
+      }),
+  );
+};
