@@ -1,0 +1,107 @@
+/**
+ * Starting the sandbox in-process: RSA key, world (loaded from the data dir when there is one),
+ * MTProto server and control API, wired together. `npm run sandbox` (cli.ts), TeleFlow's
+ * TELEGRAM_SANDBOX=true and the tests all come through here.
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { MtprotoServer } from './mtproto/server.js';
+import { loadOrCreateServerKey } from './mtproto/rsa.js';
+import { World } from './world/world.js';
+import { FaultInjector } from './world/faults.js';
+import { createRpcDispatcher } from './world/rpc.js';
+import { SnapshotWriter, loadWorldState } from './world/persistence.js';
+import { startControlServer } from './control/server.js';
+import type { ControlServer } from './control/server.js';
+
+export const PUBLIC_KEY_PEM_FILE = 'server-public.pem';
+
+export interface StartSandboxOptions {
+  host?: string;
+  /** MTProto port; 0 picks a free one. */
+  port?: number;
+  /** Control API port (always on loopback); 0 picks a free one. */
+  controlPort?: number;
+  /** Where the world, auth keys and RSA key live; memory only when omitted. */
+  dataDir?: string;
+  logger?: Logger;
+  /** World tuning for tests (difference slice size, log retention, token lifetimes). */
+  world?: { differenceSliceSize?: number; logRetention?: number; codeTtlSeconds?: number; loginTokenTtlSeconds?: number };
+}
+
+export interface Sandbox {
+  host: string;
+  port: number;
+  controlUrl: string;
+  publicKeyPem: string;
+  /** The PEM file in the data dir (only with a data dir). */
+  publicKeyFile?: string;
+  world: World;
+  faults: FaultInjector;
+  server: MtprotoServer;
+  control: ControlServer;
+  close(): Promise<void>;
+}
+
+export async function startSandbox(options: StartSandboxOptions = {}): Promise<Sandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const { dataDir } = options;
+  const serverKey = await loadOrCreateServerKey(dataDir);
+  const state = dataDir ? loadWorldState(dataDir) : undefined;
+  let snapshots: SnapshotWriter | undefined;
+  const world = new World(
+    { host, port: options.port ?? 0, logger, onChange: () => snapshots?.schedule(), ...options.world },
+    state,
+  );
+  if (dataDir) snapshots = new SnapshotWriter(dataDir, () => world.state, 100, logger);
+  const faults = new FaultInjector();
+  const dispatcher = createRpcDispatcher({ world, faults, logger });
+  const server = new MtprotoServer({
+    host,
+    port: options.port ?? 0,
+    rsaPrivateKey: serverKey.privateKey,
+    authKeys: world.authKeyStore,
+    dispatcher,
+    logger,
+  });
+  world.attachSink(server);
+  const address = await server.listen();
+  world.options.port = address.port;
+  let control: ControlServer;
+  try {
+    control = await startControlServer({ world, faults, port: options.controlPort ?? 0, logger, methods: dispatcher.methods() });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  let publicKeyFile: string | undefined;
+  if (dataDir) {
+    await mkdir(dataDir, { recursive: true });
+    publicKeyFile = join(dataDir, PUBLIC_KEY_PEM_FILE);
+    await writeFile(publicKeyFile, serverKey.publicKeyPem);
+  }
+  let closed = false;
+  return {
+    host,
+    port: address.port,
+    controlUrl: control.url,
+    publicKeyPem: serverKey.publicKeyPem,
+    ...(publicKeyFile ? { publicKeyFile } : {}),
+    world,
+    faults,
+    server,
+    control,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([control.close(), server.close()]);
+      snapshots?.flush();
+    },
+  };
+}
+
+export { World } from './world/world.js';
+export { FaultInjector } from './world/faults.js';

@@ -1,0 +1,170 @@
+/** help.*, auth.*, account.*, users.*, contacts.* and updates.* handlers. */
+import { Api } from 'teleproto';
+import { RpcError } from '../contract.js';
+import type { Handler, HandlerTable } from './rpc.js';
+import { resolveChannel, resolveUser } from './rpc-peers.js';
+import { long, now, num, toBigint } from './tl.js';
+
+const getConfig: Handler = ({ world }) => {
+  const { host, port } = world.options;
+  const date = now();
+  return new Api.Config({
+    date,
+    expires: date + 3600,
+    testMode: false,
+    thisDc: 2,
+    dcOptions: [1, 2, 3, 4, 5].map((id) => new Api.DcOption({ id, ipAddress: host, port, static: false })),
+    dcTxtDomainName: 'sandbox.teleflow.invalid',
+    chatSizeMax: 200,
+    megagroupSizeMax: 200000,
+    forwardedCountMax: 100,
+    onlineUpdatePeriodMs: 210000,
+    offlineBlurTimeoutMs: 5000,
+    offlineIdleTimeoutMs: 30000,
+    onlineCloudTimeoutMs: 300000,
+    notifyCloudDelayMs: 30000,
+    notifyDefaultDelayMs: 1500,
+    pushChatPeriodMs: 60000,
+    pushChatLimit: 2,
+    editTimeLimit: 172800,
+    revokeTimeLimit: 2147483647,
+    revokePmTimeLimit: 2147483647,
+    ratingEDecay: 2419200,
+    stickersRecentLimit: 200,
+    channelsReadMediaPeriod: 604800,
+    callReceiveTimeoutMs: 20000,
+    callRingTimeoutMs: 90000,
+    callConnectTimeoutMs: 30000,
+    callPacketTimeoutMs: 10000,
+    meUrlPrefix: 'https://t.me/',
+    captionLengthMax: 1024,
+    messageLengthMax: 4096,
+    webfileDcId: 4,
+  });
+};
+
+export const accountHandlers: HandlerTable = {
+  anonymous: {
+    'help.GetConfig': getConfig,
+    'help.GetNearestDc': () => new Api.NearestDc({ country: 'ZZ', thisDc: 2, nearestDc: 2 }),
+    'auth.SendCode': ({ world }, req: Api.auth.SendCode) => {
+      const sent = world.sendCode(req.phoneNumber);
+      return new Api.auth.SentCode({
+        type: sent.registered ? new Api.auth.SentCodeTypeApp({ length: 5 }) : new Api.auth.SentCodeTypeSms({ length: 5 }),
+        phoneCodeHash: sent.hash,
+        timeout: 60,
+      });
+    },
+    'auth.ResendCode': ({ world }, req: Api.auth.ResendCode) => {
+      const sent = world.sendCode(req.phoneNumber);
+      return new Api.auth.SentCode({ type: new Api.auth.SentCodeTypeSms({ length: 5 }), phoneCodeHash: sent.hash, timeout: 60 });
+    },
+    'auth.SignIn': ({ world, ctx }, req: Api.auth.SignIn) => world.signIn(ctx.authKeyId, req.phoneNumber, req.phoneCodeHash, req.phoneCode),
+    'auth.SignUp': ({ world, ctx }, req: Api.auth.SignUp) =>
+      world.signUp(ctx.authKeyId, req.phoneNumber, req.phoneCodeHash, req.firstName, req.lastName ?? ''),
+    'account.GetPassword': ({ world, ctx }) => world.getPassword(ctx.authKeyId),
+    'auth.CheckPassword': ({ world, ctx }, req: Api.auth.CheckPassword) => {
+      const input = req.password;
+      if (!(input instanceof Api.InputCheckPasswordSRP)) throw new RpcError(400, 'PASSWORD_HASH_INVALID');
+      return world.checkPassword(ctx.authKeyId, toBigint(input.srpId), Buffer.from(input.A), Buffer.from(input.M1));
+    },
+    'auth.ExportLoginToken': ({ world, ctx }) => world.exportLoginToken(ctx.authKeyId),
+    'auth.ImportLoginToken': ({ world, ctx }, req: Api.auth.ImportLoginToken) => world.importLoginToken(ctx.authKeyId, Buffer.from(req.token)),
+    'help.AcceptTermsOfService': () => true,
+    'updates.GetState': ({ world, ctx }) => {
+      const userId = world.userIdForKey(ctx.authKeyId);
+      if (userId === undefined) throw new RpcError(401, 'AUTH_KEY_UNREGISTERED');
+      return world.getState(userId);
+    },
+  },
+  authorized: {
+    'auth.LogOut': ({ world, ctx }) => {
+      world.revokeKey(ctx.authKeyId);
+      return new Api.auth.LoggedOut({});
+    },
+    'auth.AcceptLoginToken': ({ world, userId }, req: Api.auth.AcceptLoginToken) => world.acceptLoginToken(userId, Buffer.from(req.token)),
+    'account.UpdateStatus': ({ world, userId }, req: Api.account.UpdateStatus) => {
+      world.setOnline(userId, !req.offline);
+      return true;
+    },
+    'account.UpdateProfile': ({ world, userId }, req: Api.account.UpdateProfile) => {
+      world.updateProfile(userId, {
+        ...(req.firstName !== undefined ? { firstName: req.firstName } : {}),
+        ...(req.lastName !== undefined ? { lastName: req.lastName } : {}),
+      });
+      return world.apiUser(userId, userId);
+    },
+    'account.UpdateUsername': ({ world, userId }, req: Api.account.UpdateUsername) => {
+      world.updateProfile(userId, { username: req.username || null });
+      return world.apiUser(userId, userId);
+    },
+    'account.CheckUsername': ({ world }, req: Api.account.CheckUsername) =>
+      !world.userByUsername(req.username) && !world.channelByUsername(req.username),
+    'users.GetUsers': ({ world, userId }, req: Api.users.GetUsers) =>
+      req.id.map((input) => {
+        try {
+          return world.apiUser(userId, resolveUser(world, userId, input));
+        } catch {
+          return new Api.UserEmpty({ id: long(num((input as { userId?: unknown }).userId)) });
+        }
+      }),
+    'users.GetFullUser': ({ world, userId }, req: Api.users.GetFullUser) => {
+      const target = resolveUser(world, userId, req.id);
+      const common = Object.values(world.state.chats).filter(
+        (chat) => chat.participants.some((p) => p.userId === target) && chat.participants.some((p) => p.userId === userId),
+      ).length;
+      return new Api.users.UserFull({
+        fullUser: new Api.UserFull({
+          id: long(target),
+          settings: new Api.PeerSettings({}),
+          notifySettings: new Api.PeerNotifySettings({}),
+          commonChatsCount: target === userId ? 0 : common,
+        }),
+        chats: [],
+        users: [world.apiUser(userId, target)],
+      });
+    },
+    'contacts.ResolveUsername': ({ world, userId }, req: Api.contacts.ResolveUsername) => {
+      const user = world.userByUsername(req.username);
+      if (user) {
+        return new Api.contacts.ResolvedPeer({ peer: new Api.PeerUser({ userId: long(user.id) }), users: [world.apiUser(userId, user.id)], chats: [] });
+      }
+      const channel = world.channelByUsername(req.username);
+      if (channel) {
+        return new Api.contacts.ResolvedPeer({
+          peer: new Api.PeerChannel({ channelId: long(channel.id) }),
+          users: [],
+          chats: [world.apiChannel(userId, channel.id)],
+        });
+      }
+      throw new RpcError(400, 'USERNAME_NOT_OCCUPIED');
+    },
+    'contacts.GetContacts': ({ world, userId }) => {
+      const me = world.user(userId);
+      return new Api.contacts.Contacts({
+        contacts: me.contacts.map(
+          (id) => new Api.Contact({ userId: long(id), mutual: world.findUser(id)?.contacts.includes(userId) ?? false }),
+        ),
+        savedCount: 0,
+        users: me.contacts.map((id) => world.apiUser(userId, id)),
+      });
+    },
+    'contacts.ImportContacts': ({ world, userId }, req: Api.contacts.ImportContacts) => {
+      const imported: Api.ImportedContact[] = [];
+      const users: Api.TypeUser[] = [];
+      for (const contact of req.contacts) {
+        if (!(contact instanceof Api.InputPhoneContact)) continue;
+        const found = world.userByPhone(contact.phone);
+        if (!found) continue;
+        world.addContact(userId, found.id);
+        imported.push(new Api.ImportedContact({ userId: long(found.id), clientId: contact.clientId }));
+        users.push(world.apiUser(userId, found.id));
+      }
+      return new Api.contacts.ImportedContacts({ imported, popularInvites: [], retryContacts: [], users });
+    },
+    'updates.GetDifference': ({ world, userId }, req: Api.updates.GetDifference) =>
+      world.getDifference(userId, req.pts, req.date, req.ptsTotalLimit),
+    'updates.GetChannelDifference': ({ world, userId }, req: Api.updates.GetChannelDifference) =>
+      world.getChannelDifference(userId, resolveChannel(world, userId, req.channel), req.pts, req.limit),
+  },
+};
