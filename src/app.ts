@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
@@ -9,7 +8,6 @@ import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { sha256Hex } from './lib/crypto.js';
 import { AppError } from './lib/errors.js';
 import { newRequestId } from './lib/ids.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
@@ -30,6 +28,7 @@ import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { openapiPlugin } from './plugins/openapi.js';
+import { rateLimitPlugin } from './plugins/rate-limit.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -138,21 +137,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     origin: config.corsOrigin === '*' ? true : config.corsOrigin.split(',').map((s) => s.trim()),
     exposedHeaders: ['X-Request-Id', 'Retry-After'],
   });
-  await app.register(rateLimit, {
-    global: true,
+  await app.register(rateLimitPlugin, {
+    auth,
     max: config.rateLimit.max,
-    timeWindow: config.rateLimit.windowMs,
-    keyGenerator: (request) => {
-      const key = request.headers['x-api-key'] ?? request.headers.authorization;
-      return typeof key === 'string' && key ? `k:${sha256Hex(key).slice(0, 32)}` : `ip:${request.ip}`;
-    },
-    errorResponseBuilder: (_request, context) =>
-      new AppError(
-        'RATE_LIMITED',
-        `Rate limit exceeded: ${context.max} requests per ${context.after}`,
-        undefined,
-        Math.ceil(context.ttl / 1000),
-      ),
+    windowMs: config.rateLimit.windowMs,
   });
   await app.register(openapiPlugin, { version: VERSION });
 
@@ -170,8 +158,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async (api) => {
       await api.register(authPlugin, { auth });
       await api.register(authRoutes, { prefix: '/auth', auth });
-      await api.register(sessionsRoutes, { prefix: '/sessions', sessions: notImplemented<SessionsService>() });
-      await api.register(messagesRoutes, { prefix: '/messages', messages: notImplemented<MessagesService>() });
+      await api.register(sessionsRoutes, {
+        prefix: '/sessions',
+        sessions: notImplemented<SessionsService>(),
+      });
+      await api.register(messagesRoutes, {
+        prefix: '/messages',
+        messages: notImplemented<MessagesService>(),
+      });
       await api.register(chatsRoutes, { prefix: '/chats', chats: notImplemented<ChatsService>() });
       await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks: new WebhooksService() });
       await api.register(eventsRoutes, { streams: new EventStreams() });

@@ -18,7 +18,8 @@ declare module 'fastify' {
   }
 }
 
-function credentialOf(request: FastifyRequest, allowQuery: boolean): string | undefined {
+/** The credential a request carries: X-API-Key, a Bearer token, or (where allowed) `?token=`. */
+export function credentialOf(request: FastifyRequest, allowQuery: boolean): string | undefined {
   const apiKey = request.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey) return apiKey;
   const auth = request.headers.authorization;
@@ -43,7 +44,8 @@ export const authPlugin = fp<{ auth: AuthService }>(
     app.addHook('onRequest', async (request) => {
       const cfg = request.routeOptions.config;
       if (cfg.public) return;
-      request.principal = await opts.auth.authenticate(credentialOf(request, cfg.allowQueryToken === true));
+      // The rate limiter has usually resolved the caller already; otherwise do it here.
+      request.principal ??= await opts.auth.authenticate(credentialOf(request, cfg.allowQueryToken === true));
       const needed: Role =
         cfg.minRole ?? (request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator');
       if (ROLE_RANK[request.principal.role] < ROLE_RANK[needed]) {
