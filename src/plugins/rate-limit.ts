@@ -39,7 +39,7 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       const credential = credentialOf(request, cfg.allowQueryToken === true);
       // Resolved once here; the auth plugin reuses it (and answers 401 when it is null).
       request.principal = credential ? await opts.auth.authenticate(credential).catch(() => null) : null;
-      await limit(request, reply);
+      await limit.call(app, request, reply);
     });
   },
   { name: 'rate-limit' },
