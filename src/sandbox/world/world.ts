@@ -1648,7 +1648,14 @@ export class World {
     const box = this.box(userId);
     let unread = 0;
     for (const peer of Object.keys(box.dialogs)) unread += this.unreadCount(box, peer as PeerKey);
-    return new Api.updates.State({ pts: box.pts, qts: 0, date: box.date, seq: box.seq, unreadCount: unread });
+    // The date also covers channel activity, so a client that passes it back is not hinted
+    // (updateChannelTooLong) about channel events it was already told of.
+    let date = box.date;
+    for (const channel of Object.values(this.state.channels)) {
+      const last = channel.log[channel.log.length - 1];
+      if (last && last.date > date && this.isChannelMember(channel, userId)) date = last.date;
+    }
+    return new Api.updates.State({ pts: box.pts, qts: 0, date, seq: box.seq, unreadCount: unread });
   }
 
   getDifference(userId: number, pts: number, date: number, ptsTotalLimit?: number): Api.updates.TypeDifference {

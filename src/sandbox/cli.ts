@@ -1,0 +1,54 @@
+/**
+ * `npm run sandbox`: the sandbox standalone, with its world kept in SANDBOX_DIR.
+ * Environment: SANDBOX_HOST (127.0.0.1), SANDBOX_PORT (9443), SANDBOX_CONTROL_PORT (9444),
+ * SANDBOX_DIR (./data/sandbox), SANDBOX_LOG_LEVEL (info).
+ */
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { startSandbox } from './index.js';
+
+function portFrom(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`${name} must be a port number (0-65535), got ${raw}`);
+    process.exit(2);
+  }
+  return port;
+}
+
+const host = process.env.SANDBOX_HOST || '127.0.0.1';
+const port = portFrom('SANDBOX_PORT', 9443);
+const controlPort = portFrom('SANDBOX_CONTROL_PORT', 9444);
+const dataDir = resolve(process.env.SANDBOX_DIR || './data/sandbox');
+const logger = pino({ level: process.env.SANDBOX_LOG_LEVEL || 'info' });
+
+const sandbox = await startSandbox({ host, port, controlPort, dataDir, logger });
+
+console.log(`TeleFlow sandbox (a local Telegram) is running.
+
+  MTProto server   ${sandbox.host}:${sandbox.port}
+  Control API      ${sandbox.controlUrl}   (GET ${sandbox.controlUrl}/ lists the routes)
+  RSA public key   ${sandbox.publicKeyFile}
+  Data directory   ${dataDir}
+
+Point TeleFlow at it:
+  TELEGRAM_DC=${sandbox.host}:${sandbox.port} TELEGRAM_DC_PUBLIC_KEY_FILE=${sandbox.publicKeyFile} npm run dev
+
+Create a user:   curl -X POST ${sandbox.controlUrl}/users -H 'content-type: application/json' -d '{"phone":"9996610000","firstName":"Alice"}'
+Login codes:     phones 99966XYYYY get the code XXXXX; any code: curl '${sandbox.controlUrl}/codes?phone=...'
+`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'sandbox stopping');
+  const timer = setTimeout(() => process.exit(1), 5000);
+  timer.unref();
+  await sandbox.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
