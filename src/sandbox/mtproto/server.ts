@@ -167,7 +167,7 @@ class ClientConnection {
       if (acks?.length) {
         const body = new TlWriter().uint(CONSTRUCTORS.msgsAck).uint(CONSTRUCTORS.vector).int(acks.length);
         for (const id of acks) body.long(id);
-        messages.unshift({ body: body.getBytes(), contentRelated: false, kind: 3 });
+        messages.push({ body: body.getBytes(), contentRelated: false, kind: 3 });
       }
       for (let i = 0; i < messages.length; i += MAX_MESSAGES_PER_CONTAINER) {
         this.sendBatch(session, messages.slice(i, i + MAX_MESSAGES_PER_CONTAINER));
