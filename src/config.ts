@@ -85,6 +85,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** Secrets generated for development, so a fresh clone starts with no setup. */
   generatedSecrets: string[];
+  /** Those of generatedSecrets created by this start (the rest came from the data directory). */
+  newSecrets: string[];
   commit: string | null;
 }
 
@@ -156,6 +158,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const dataDir = resolve(env.DATA_DIR);
   const problems: string[] = [];
   const generatedSecrets: string[] = [];
+  const newSecrets: string[] = [];
 
   const secrets = {
     JWT_SECRET: env.JWT_SECRET,
@@ -176,6 +179,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
               ? `tf_${randomBytes(24).toString('base64url')}`
               : randomBytes(48).toString('base64url');
           changed = true;
+          newSecrets.push(k);
         }
         secrets[k] = stored[k];
         generatedSecrets.push(k);
@@ -238,6 +242,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustProxy: env.TRUST_PROXY,
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE ?? !isProduction,
     generatedSecrets,
+    newSecrets,
     commit: env.GIT_COMMIT ?? null,
   };
 }

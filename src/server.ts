@@ -22,9 +22,12 @@ async function main(): Promise<void> {
       { generated: config.generatedSecrets, dataDir: config.dataDir },
       'development secrets generated and kept in the data directory (set them in production)',
     );
-    if (config.generatedSecrets.includes('API_KEY')) {
-      // Printed once to the terminal (not the log stream) so a newcomer can call the API at once.
-      process.stderr.write(`\nAdmin API key (from ${config.dataDir}/dev-secrets.json): ${config.apiKey}\n\n`);
+    const secretsFile = `${config.dataDir}/dev-secrets.json`;
+    if (config.newSecrets.includes('API_KEY')) {
+      // Printed once, when generated, to the terminal (not the log stream) so a newcomer can call the API at once.
+      process.stderr.write(`\nAdmin API key (kept in ${secretsFile}): ${config.apiKey}\n\n`);
+    } else if (config.generatedSecrets.includes('API_KEY')) {
+      process.stderr.write(`\nAdmin API key: see API_KEY in ${secretsFile}\n\n`);
     }
   }
 
