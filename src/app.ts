@@ -16,6 +16,7 @@ import { AuthService } from './modules/auth/auth.service.js';
 import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
+import { EventsService } from './modules/events/events.service.js';
 import { EventStreams } from './modules/events/streams.js';
 import type { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
@@ -47,6 +48,10 @@ export interface AppServices {
   db: Db;
   clock: Clock;
   auth: AuthService;
+  /** The event pipeline: publish() records an event durably, then streams and webhooks get it. */
+  events: EventsService;
+  webhooks: WebhooksService;
+  streams: EventStreams;
   /** Set by server.ts when a shutdown starts; new API requests then get 503 SHUTTING_DOWN. */
   lifecycle: { shuttingDown: boolean };
   /** Every route with the role it needs: the shared auth tests walk this list. */
@@ -102,9 +107,41 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clock,
     log: app.log,
   });
+  const events = new EventsService({
+    db: db.db,
+    clock,
+    log: app.log,
+    retentionDays: config.events.retentionDays,
+    pruneIntervalMs: config.events.pruneIntervalMs,
+  });
+  const webhooks = new WebhooksService({
+    db,
+    events,
+    clock,
+    log: app.log,
+    encryptionKey: config.sessionEncryptionKey,
+    allowPrivate: config.webhookAllowPrivate,
+    retryScheduleMs: config.webhooks.retryScheduleMs,
+    timeoutMs: config.webhooks.timeoutMs,
+    maxConsecutiveFailures: config.webhooks.maxConsecutiveFailures,
+    pollIntervalMs: config.webhooks.pollIntervalMs,
+    retentionDays: config.events.retentionDays,
+    userAgent: `TeleFlow/${VERSION}`,
+  });
+  const streams = new EventStreams(events, config.streams);
   const lifecycle = { shuttingDown: false };
   const routes: RouteInfo[] = [];
-  app.decorate('services', { config, db, clock, auth, lifecycle, routes });
+  app.decorate('services', { config, db, clock, auth, events, webhooks, streams, lifecycle, routes });
+  app.addHook('onReady', async () => {
+    events.start();
+    webhooks.start(config.events.pruneIntervalMs);
+  });
+  // Before the server stops accepting: open streams would hold it, the worker must stop writing.
+  app.addHook('preClose', async () => {
+    streams.closeAll();
+    await webhooks.stop();
+    await events.stop();
+  });
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
@@ -167,8 +204,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         messages: notImplemented<MessagesService>(),
       });
       await api.register(chatsRoutes, { prefix: '/chats', chats: notImplemented<ChatsService>() });
-      await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks: new WebhooksService() });
-      await api.register(eventsRoutes, { streams: new EventStreams() });
+      await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks });
+      await api.register(eventsRoutes, { streams });
     },
     { prefix: '/api/v1' },
   );

@@ -52,10 +52,38 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
   TRUST_PROXY: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE: bool.optional(),
+  EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  EVENT_PRUNE_INTERVAL_MS: z.coerce.number().int().positive().default(3_600_000),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(
+      /^\s*\d+(ms|s|m)?(\s*,\s*\d+(ms|s|m)?)*\s*$/,
+      'a comma list of delays, e.g. "1s,3s,10s" or "200ms,1s"',
+    )
+    .default('1s,3s,10s'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  WEBHOOK_MAX_CONSECUTIVE_FAILURES: z.coerce.number().int().min(0).default(10),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
+  STREAM_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
+  STREAM_MAX_QUEUED_EVENTS: z.coerce.number().int().positive().default(1000),
+  STREAM_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   GIT_COMMIT: z.string().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** "1s,3s,10s" or "200ms,1m" -> milliseconds. */
+export function parseDelays(list: string): number[] {
+  return list.split(',').map((part) => {
+    const m = /^(\d+)(ms|s|m)?$/.exec(part.trim())!;
+    const n = Number(m[1]);
+    return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  });
+}
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -83,6 +111,17 @@ export interface Config {
   shutdownTimeoutMs: number;
   trustProxy: boolean;
   webhookAllowPrivate: boolean;
+  events: { retentionDays: number; pruneIntervalMs: number };
+  webhooks: {
+    /** Delays before the 2nd, 3rd... attempt; a delivery dies after the last one fails. */
+    retryScheduleMs: number[];
+    timeoutMs: number;
+    /** Dead deliveries in a row that disable a webhook; 0 never disables. */
+    maxConsecutiveFailures: number;
+    /** How often the delivery worker looks for work written by other processes. */
+    pollIntervalMs: number;
+  };
+  streams: { heartbeatMs: number; maxQueuedEvents: number; maxBufferedBytes: number };
   /** Secrets generated for development, so a fresh clone starts with no setup. */
   generatedSecrets: string[];
   /** Those of generatedSecrets created by this start (the rest came from the data directory). */
@@ -241,6 +280,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: env.TRUST_PROXY,
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE ?? !isProduction,
+    events: { retentionDays: env.EVENT_RETENTION_DAYS, pruneIntervalMs: env.EVENT_PRUNE_INTERVAL_MS },
+    webhooks: {
+      retryScheduleMs: parseDelays(env.WEBHOOK_RETRY_SCHEDULE),
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      maxConsecutiveFailures: env.WEBHOOK_MAX_CONSECUTIVE_FAILURES,
+      pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS,
+    },
+    streams: {
+      heartbeatMs: env.STREAM_HEARTBEAT_MS,
+      maxQueuedEvents: env.STREAM_MAX_QUEUED_EVENTS,
+      maxBufferedBytes: env.STREAM_MAX_BUFFERED_BYTES,
+    },
     generatedSecrets,
     newSecrets,
     commit: env.GIT_COMMIT ?? null,

@@ -74,6 +74,66 @@ export interface Database {
   tg_sessions: TgSessionsTable;
   tg_peers: TgPeersTable;
   idempotency_keys: IdempotencyKeysTable;
+  events: EventsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+}
+
+/** The durable event log; `data` is the JSON of the envelope's data. */
+export interface EventsTable {
+  id: Generated<number>;
+  type: string;
+  session_id: string | null;
+  data: string;
+  created_at: string;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  /** JSON array of type patterns (`*`, `prefix.*`, exact types). */
+  events: string;
+  /** JSON array of session ids, or null for all sessions. */
+  session_ids: string | null;
+  /** The whsec_ secret sealed with SecretBox (purpose webhook-secret). */
+  secret_enc: string;
+  enabled: number;
+  description: string | null;
+  consecutive_failures: number;
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  webhook_id: string;
+  /** Null for test events, whose body is kept in `payload`. */
+  event_id: number | null;
+  event_type: string;
+  payload: string | null;
+  status: 'pending' | 'succeeded' | 'failed' | 'dead';
+  attempts: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_response_excerpt: string | null;
+  last_error: string | null;
+  last_duration_ms: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  attempt: number;
+  status_code: number | null;
+  response_excerpt: string | null;
+  error: string | null;
+  duration_ms: number;
+  created_at: string;
 }
 
 export type { Generated };

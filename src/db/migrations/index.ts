@@ -1,9 +1,13 @@
 import type { MigrationFactory } from '../migrate.js';
 import { auth } from './001_auth.js';
 import { sessions } from './010_sessions.js';
+import { events } from './020_events.js';
+import { webhooks } from './021_webhooks.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
   '001_auth': auth,
   '010_sessions': sessions,
+  '020_events': events,
+  '021_webhooks': webhooks,
 };

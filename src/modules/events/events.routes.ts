@@ -18,7 +18,7 @@ const SSE_DESCRIPTION =
 const WS_DESCRIPTION =
   'WebSocket upgrade. Each event is one text frame holding the envelope JSON. The server pings every 15 s. ' +
   '`?since=<id>` replays every matching event after that id, then continues live. A client that cannot keep ' +
-  'up is closed with code 1008. Authenticate with a header or `?token=`.';
+  'up is disconnected. Authenticate with a header or `?token=`.';
 
 function parseSince(query: StreamQuery, lastEventId: string | string[] | undefined): number | null {
   const header = Array.isArray(lastEventId) ? lastEventId[0] : lastEventId;

@@ -89,12 +89,10 @@ export const EVENT_DATA_SCHEMAS = {
   'user.typing': z.object({
     userId,
     chatId,
-    action: z
-      .string()
-      .meta({
-        description:
-          'typing, cancel, record_video, upload_video, record_audio, upload_audio, upload_photo, upload_document, choose_sticker, ...',
-      }),
+    action: z.string().meta({
+      description:
+        'typing, cancel, record_video, upload_video, record_audio, upload_audio, upload_photo, upload_document, choose_sticker, ...',
+    }),
   }),
   'user.profile_updated': z.object({
     userId,

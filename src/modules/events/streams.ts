@@ -1,27 +1,257 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { AppError } from '../../lib/errors.js';
+import type { EventType } from '../../lib/events.js';
+import { assertSessionAccess, sessionScope } from '../../plugins/auth.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { StreamQuery } from './events.schema.js';
+import { expandEventPatterns, type StreamQuery } from './events.schema.js';
+import { matchesFilter, type EventFilter, type EventsService, type StoredEvent } from './events.service.js';
 
-export interface EventFilter {
-  types: Set<string> | null;
-  sessionIds: string[] | null;
+export interface StreamLimits {
+  heartbeatMs: number;
+  /** Live events held while a client replays; past it the client re-reads the log instead. */
+  maxQueuedEvents: number;
+  /** Bytes waiting in a client's socket; past it the client is too slow and is disconnected. */
+  maxBufferedBytes: number;
 }
 
+/** How a stream client writes: SSE and WebSocket differ only here. */
+interface Transport {
+  write(event: StoredEvent): void;
+  buffered(): number;
+  /** Resolves when the socket buffer has drained (or the client is gone). */
+  drained(): Promise<void>;
+  heartbeat(): void;
+  close(reason: string): void;
+}
+
+const REPLAY_PAGE = 500;
+
+/**
+ * One connected client. Replay, then live, without a gap or a repeat: the client subscribes to
+ * live events first and holds them while it reads the log after `since`; when a page comes back
+ * short it sends the held events newer than the last one sent and switches to live in the same
+ * tick. Publishing is serialised, so live events arrive in id order and "newer than the last sent"
+ * is exact.
+ */
+class StreamClient {
+  private mode: 'replay' | 'live' = 'replay';
+  private held: StoredEvent[] = [];
+  private overflowed = false;
+  private lastId: number;
+  private closed = false;
+  private unsubscribe: () => void = () => {};
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly events: EventsService,
+    private readonly filter: EventFilter,
+    private readonly transport: Transport,
+    private readonly limits: StreamLimits,
+    private readonly log: FastifyBaseLogger,
+    private readonly onClosed: (client: StreamClient) => void,
+  ) {
+    this.lastId = 0;
+  }
+
+  async start(since: number | null): Promise<void> {
+    this.unsubscribe = this.events.subscribe((batch) => this.onLive(batch));
+    this.heartbeatTimer = setInterval(() => this.transport.heartbeat(), this.limits.heartbeatMs);
+    this.heartbeatTimer.unref();
+    if (since === null) {
+      this.mode = 'live';
+      return;
+    }
+    this.lastId = since;
+    try {
+      await this.replay();
+    } catch (err) {
+      this.log.warn({ err }, 'event stream replay failed');
+      this.close('replay failed');
+    }
+  }
+
+  private async replay(): Promise<void> {
+    for (;;) {
+      const page = await this.events.readAfter(this.lastId, this.filter, REPLAY_PAGE);
+      if (this.closed) return;
+      for (const event of page) {
+        this.transport.write(event);
+        this.lastId = event.id;
+      }
+      // Replay goes at the client's pace rather than filling the socket buffer.
+      if (this.transport.buffered() > this.limits.maxBufferedBytes / 2) await this.transport.drained();
+      if (this.closed) return;
+      if (page.length === REPLAY_PAGE) continue;
+      if (this.overflowed) {
+        // Held events were dropped: they are in the log, read on from there.
+        this.overflowed = false;
+        continue;
+      }
+      const held = this.held;
+      this.held = [];
+      this.mode = 'live';
+      this.sendLive(held);
+      return;
+    }
+  }
+
+  private onLive(batch: StoredEvent[]): void {
+    if (this.closed) return;
+    if (this.mode === 'replay') {
+      for (const event of batch) {
+        if (!matchesFilter(this.filter, event)) continue;
+        if (this.held.length >= this.limits.maxQueuedEvents) {
+          this.overflowed = true;
+          this.held = [];
+        } else if (!this.overflowed) this.held.push(event);
+      }
+      return;
+    }
+    this.sendLive(batch);
+  }
+
+  private sendLive(batch: StoredEvent[]): void {
+    for (const event of batch) {
+      if (event.id <= this.lastId || !matchesFilter(this.filter, event)) continue;
+      this.transport.write(event);
+      this.lastId = event.id;
+    }
+    if (this.transport.buffered() > this.limits.maxBufferedBytes) {
+      this.log.warn(
+        { buffered: this.transport.buffered(), lastEventId: this.lastId },
+        'event stream client too slow; disconnected',
+      );
+      this.close('too slow');
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.held = [];
+    this.transport.close(reason);
+    this.onClosed(this);
+  }
+}
+
+/** The SSE and WebSocket streams: filters from the caller's rights, and every open client. */
 export class EventStreams {
-  filterFor(_principal: Principal, _query: StreamQuery): EventFilter {
-    throw new AppError('NOT_IMPLEMENTED', 'Event streams are not implemented yet');
+  private readonly clients = new Set<StreamClient>();
+
+  constructor(
+    private readonly events: EventsService,
+    private readonly limits: StreamLimits,
+  ) {}
+
+  get size(): number {
+    return this.clients.size;
   }
-  openSse(_request: FastifyRequest, _reply: FastifyReply, _filter: EventFilter, _since: number | null): void {
-    throw new AppError('NOT_IMPLEMENTED', 'Event streams are not implemented yet');
+
+  /** Types from `?types=`, sessions from `?sessionId=` within what the caller's key may see. */
+  filterFor(principal: Principal, query: StreamQuery): EventFilter {
+    const types: Set<EventType> | null = query.types ? expandEventPatterns(query.types.split(',')) : null;
+    if (query.sessionId) {
+      assertSessionAccess(principal, query.sessionId);
+      return { types, sessionIds: [query.sessionId] };
+    }
+    return { types, sessionIds: sessionScope(principal) };
   }
-  openWebSocket(
-    _socket: WebSocket,
-    _request: FastifyRequest,
-    _filter: EventFilter,
-    _since: number | null,
-  ): void {
-    throw new AppError('NOT_IMPLEMENTED', 'Event streams are not implemented yet');
+
+  private track(client: StreamClient, since: number | null): void {
+    this.clients.add(client);
+    void client.start(since);
+  }
+
+  openSse(request: FastifyRequest, reply: FastifyReply, filter: EventFilter, since: number | null): void {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': connected\nretry: 2000\n\n');
+    res.socket?.setNoDelay(true);
+    const log = request.log;
+    const transport: Transport = {
+      write: (event) => {
+        res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.json}\n\n`);
+      },
+      buffered: () => res.writableLength,
+      drained: () =>
+        new Promise((resolve) => {
+          if (res.writableLength === 0 || res.destroyed) return resolve();
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        }),
+      heartbeat: () => {
+        res.write(': keep-alive\n\n');
+      },
+      close: (reason) => {
+        if (!res.destroyed) {
+          if (reason === 'too slow' || reason === 'replay failed') res.destroy();
+          else res.end();
+        }
+      },
+    };
+    const client = new StreamClient(this.events, filter, transport, this.limits, log, (c) =>
+      this.clients.delete(c),
+    );
+    res.on('close', () => client.close('client left'));
+    res.on('error', () => client.close('socket error'));
+    this.track(client, since);
+  }
+
+  openWebSocket(socket: WebSocket, request: FastifyRequest, filter: EventFilter, since: number | null): void {
+    let alive = true;
+    socket.on('pong', () => {
+      alive = true;
+    });
+    const transport: Transport = {
+      write: (event) => socket.send(event.json),
+      buffered: () => socket.bufferedAmount,
+      drained: () =>
+        new Promise((resolve) => {
+          const check = () => {
+            if (socket.bufferedAmount === 0 || socket.readyState !== socket.OPEN) resolve();
+            else setTimeout(check, 10);
+          };
+          check();
+        }),
+      heartbeat: () => {
+        if (!alive) {
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      },
+      close: (reason) => {
+        if (socket.readyState === socket.OPEN) {
+          if (reason === 'too slow') socket.terminate();
+          else socket.close(reason === 'shutting down' ? 1001 : 1011, reason);
+        }
+      },
+    };
+    const client = new StreamClient(this.events, filter, transport, this.limits, request.log, (c) =>
+      this.clients.delete(c),
+    );
+    socket.on('close', () => client.close('client left'));
+    socket.on('error', () => client.close('socket error'));
+    this.track(client, since);
+  }
+
+  /** Ends every stream (app shutdown), so open connections do not hold the server. */
+  closeAll(): void {
+    for (const client of [...this.clients]) client.close('shutting down');
   }
 }

@@ -40,12 +40,10 @@ export const createWebhookBody = z.strictObject({
 });
 export type CreateWebhookInput = z.infer<typeof createWebhookBody>;
 
-export const updateWebhookBody = createWebhookBody
-  .partial()
-  .meta({
-    description:
-      'Only the fields given change. A new `secret` is returned once in the answer; `enabled: true` clears an automatic disable.',
-  });
+export const updateWebhookBody = createWebhookBody.partial().meta({
+  description:
+    'Only the fields given change. A new `secret` is returned once in the answer; `enabled: true` clears an automatic disable.',
+});
 export type UpdateWebhookInput = z.infer<typeof updateWebhookBody>;
 
 export const webhookObject = z
@@ -60,12 +58,9 @@ export const webhookObject = z
       .number()
       .int()
       .meta({ description: 'Deliveries that died in a row (reset by a success)' }),
-    disabledReason: z
-      .string()
-      .nullable()
-      .meta({
-        description: 'Set when TeleFlow disabled the webhook after too many consecutive dead deliveries',
-      }),
+    disabledReason: z.string().nullable().meta({
+      description: 'Set when TeleFlow disabled the webhook after too many consecutive dead deliveries',
+    }),
     disabledAt: isoDate.nullable(),
     createdAt: isoDate,
     updatedAt: isoDate,

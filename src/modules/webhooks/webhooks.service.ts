@@ -1,5 +1,23 @@
-import { AppError } from '../../lib/errors.js';
+import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebhooksTable } from '../../db/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { SecretBox } from '../../lib/crypto.js';
+import { AppError, notFound } from '../../lib/errors.js';
 import type { EventType } from '../../lib/events.js';
+import { newId } from '../../lib/ids.js';
+import { expandEventPatterns } from '../events/events.schema.js';
+import {
+  matchesFilter,
+  type EventFilter,
+  type EventsService,
+  type StoredEvent,
+} from '../events/events.service.js';
+import { WebhookDispatcher } from './dispatcher.js';
+import { WebhookSender } from './sender.js';
+import { assertSafeWebhookUrl, UnsafeUrlError } from './ssrf.js';
+import type { DeliveryRow } from './webhooks.repository.js';
+import { WebhooksRepository } from './webhooks.repository.js';
 import type {
   CreateWebhookInput,
   DeliveryStatus,
@@ -7,38 +25,316 @@ import type {
   UpdateWebhookInput,
   WebhookView,
 } from './webhooks.schema.js';
+import type { Db } from '../../db/index.js';
 
-const todo = () => new AppError('NOT_IMPLEMENTED', 'Webhooks are not implemented yet');
+export interface WebhooksServiceDeps {
+  db: Db;
+  events: EventsService;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  encryptionKey: string;
+  allowPrivate: boolean;
+  retryScheduleMs: number[];
+  timeoutMs: number;
+  maxConsecutiveFailures: number;
+  pollIntervalMs: number;
+  retentionDays: number;
+  userAgent: string;
+}
 
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+function toView(row: WebhooksTable): WebhookView {
+  return {
+    id: row.id,
+    url: row.url,
+    events: JSON.parse(row.events) as string[],
+    sessionIds: row.session_ids === null ? null : (JSON.parse(row.session_ids) as string[]),
+    enabled: row.enabled === 1,
+    description: row.description,
+    consecutiveFailures: row.consecutive_failures,
+    disabledReason: row.disabled_reason,
+    disabledAt: row.disabled_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function deliveryView(row: DeliveryRow): DeliveryView {
+  const eventId =
+    row.event_id !== null
+      ? String(row.event_id)
+      : ((JSON.parse(row.payload ?? '{}') as { id?: string }).id ?? '');
+  return {
+    id: String(row.id),
+    webhookId: row.webhook_id,
+    eventId,
+    eventType: row.event_type as EventType,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastStatusCode: row.last_status_code,
+    lastResponseExcerpt: row.last_response_excerpt,
+    lastError: row.last_error,
+    lastDurationMs: row.last_duration_ms,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * Webhooks: management, and the durable delivery queue. Deliveries are written in the same
+ * transaction as the events they carry (a record hook on EventsService), so a crash after
+ * publish() resolved never loses one; the dispatcher sends them and finds leftovers on start-up.
+ */
 export class WebhooksService {
+  readonly repo: WebhooksRepository;
+  readonly dispatcher: WebhookDispatcher;
+  private readonly secrets: SecretBox;
+  private readonly sender: WebhookSender;
+  private readonly filterCache = new Map<string, EventFilter>();
+  private pruneTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: WebhooksServiceDeps) {
+    this.repo = new WebhooksRepository(deps.db.db);
+    this.secrets = new SecretBox(deps.encryptionKey, 'webhook-secret');
+    this.sender = new WebhookSender({
+      timeoutMs: deps.timeoutMs,
+      allowPrivate: deps.allowPrivate,
+      userAgent: deps.userAgent,
+    });
+    this.dispatcher = new WebhookDispatcher({
+      repo: this.repo,
+      sender: this.sender,
+      secrets: this.secrets,
+      clock: deps.clock,
+      log: deps.log,
+      retryScheduleMs: deps.retryScheduleMs,
+      maxConsecutiveFailures: deps.maxConsecutiveFailures,
+      pollIntervalMs: deps.pollIntervalMs,
+    });
+    deps.events.addRecordHook((trx, events) => this.createDeliveries(trx, events));
+  }
+
+  private filterOf(row: Pick<WebhooksTable, 'events' | 'session_ids'>): EventFilter {
+    const key = `${row.events}|${row.session_ids ?? ''}`;
+    let filter = this.filterCache.get(key);
+    if (!filter) {
+      filter = {
+        types: expandEventPatterns(JSON.parse(row.events) as string[]),
+        sessionIds: row.session_ids === null ? null : (JSON.parse(row.session_ids) as string[]),
+      };
+      if (this.filterCache.size > 1000) this.filterCache.clear();
+      this.filterCache.set(key, filter);
+    }
+    return filter;
+  }
+
+  private async createDeliveries(
+    trx: Parameters<Parameters<EventsService['addRecordHook']>[0]>[0],
+    events: StoredEvent[],
+  ): Promise<(() => void) | void> {
+    const webhooks = await this.repo.enabledWebhooks(trx);
+    if (webhooks.length === 0) return;
+    const at = events[0]?.envelope.timestamp ?? this.deps.clock.now().toISOString();
+    const rows = [];
+    const touched = new Set<string>();
+    for (const event of events) {
+      for (const w of webhooks) {
+        if (!matchesFilter(this.filterOf(w), event)) continue;
+        touched.add(w.id);
+        rows.push({
+          webhook_id: w.id,
+          event_id: event.id,
+          event_type: event.type,
+          payload: null,
+          status: 'pending' as const,
+          attempts: 0,
+          next_attempt_at: null,
+          last_status_code: null,
+          last_response_excerpt: null,
+          last_error: null,
+          last_duration_ms: null,
+          created_at: at,
+          updated_at: at,
+        });
+      }
+    }
+    if (rows.length === 0) return;
+    await this.repo.insertDeliveries(trx, rows);
+    return () => {
+      for (const id of touched) this.dispatcher.kick(id);
+    };
+  }
+
+  private async checkedUrl(url: string): Promise<string> {
+    try {
+      return (await assertSafeWebhookUrl(url, this.deps.allowPrivate)).toString();
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) {
+        throw new AppError('VALIDATION_ERROR', `Webhook URL refused: ${err.message}`, [
+          { field: 'body.url', message: err.message },
+        ]);
+      }
+      throw err;
+    }
+  }
+
+  private async row(id: string): Promise<WebhooksTable> {
+    const row = await this.repo.getWebhook(id);
+    if (!row) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
+    return row;
+  }
+
   async list(): Promise<WebhookView[]> {
-    throw todo();
+    return (await this.repo.listWebhooks()).map(toView);
   }
-  async get(_id: string): Promise<WebhookView> {
-    throw todo();
+
+  async get(id: string): Promise<WebhookView> {
+    return toView(await this.row(id));
   }
-  async create(_input: CreateWebhookInput): Promise<WebhookView & { secret: string }> {
-    throw todo();
+
+  async create(input: CreateWebhookInput): Promise<WebhookView & { secret: string }> {
+    const url = await this.checkedUrl(input.url);
+    const secret = input.secret ?? generateWebhookSecret();
+    const at = this.deps.clock.now().toISOString();
+    const row: WebhooksTable = {
+      id: newId('wh'),
+      url,
+      events: JSON.stringify([...new Set(input.events)]),
+      session_ids: input.sessionIds ? JSON.stringify([...new Set(input.sessionIds)]) : null,
+      secret_enc: this.secrets.encrypt(secret),
+      enabled: input.enabled === false ? 0 : 1,
+      description: input.description ?? null,
+      consecutive_failures: 0,
+      disabled_reason: null,
+      disabled_at: null,
+      created_at: at,
+      updated_at: at,
+    };
+    await this.repo.insertWebhook(row);
+    this.deps.log.info({ webhookId: row.id }, 'webhook created');
+    return { ...toView(row), secret };
   }
-  async update(_id: string, _input: UpdateWebhookInput): Promise<WebhookView & { secret?: string }> {
-    throw todo();
+
+  async update(id: string, input: UpdateWebhookInput): Promise<WebhookView & { secret?: string }> {
+    await this.row(id);
+    const patch: Partial<WebhooksTable> = { updated_at: this.deps.clock.now().toISOString() };
+    if (input.url !== undefined) patch.url = await this.checkedUrl(input.url);
+    if (input.events !== undefined) patch.events = JSON.stringify([...new Set(input.events)]);
+    if (input.sessionIds !== undefined)
+      patch.session_ids = input.sessionIds === null ? null : JSON.stringify([...new Set(input.sessionIds)]);
+    if (input.description !== undefined) patch.description = input.description;
+    if (input.secret !== undefined) patch.secret_enc = this.secrets.encrypt(input.secret);
+    if (input.enabled === true) {
+      Object.assign(patch, { enabled: 1, consecutive_failures: 0, disabled_reason: null, disabled_at: null });
+    } else if (input.enabled === false) patch.enabled = 0;
+    if (!(await this.repo.updateWebhook(id, patch))) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
+    this.dispatcher.kick(id, true);
+    const view = toView(await this.row(id));
+    return input.secret !== undefined ? { ...view, secret: input.secret } : view;
   }
-  async remove(_id: string): Promise<void> {
-    throw todo();
+
+  async remove(id: string): Promise<void> {
+    if (!(await this.repo.deleteWebhook(id))) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
+    this.deps.log.info({ webhookId: id }, 'webhook deleted');
   }
+
   async listDeliveries(
-    _id: string,
-    _q: { status?: DeliveryStatus; limit: number; cursor?: string },
+    id: string,
+    q: { status?: DeliveryStatus; limit: number; cursor?: string },
   ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
-    throw todo();
+    await this.row(id);
+    let beforeId: number | undefined;
+    if (q.cursor) {
+      const decoded = Buffer.from(q.cursor, 'base64url').toString('utf8');
+      if (!/^\d{1,18}$/.test(decoded))
+        throw new AppError('VALIDATION_ERROR', 'Invalid cursor', [
+          { field: 'querystring.cursor', message: 'invalid' },
+        ]);
+      beforeId = Number(decoded);
+    }
+    const rows = await this.repo.listDeliveries(id, { status: q.status, beforeId, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const nextCursor =
+      rows.length > q.limit ? Buffer.from(String(page.at(-1)!.id)).toString('base64url') : null;
+    return { items: page.map(deliveryView), nextCursor };
   }
-  async redeliver(_id: string, _deliveryId: string): Promise<DeliveryView> {
-    throw todo();
+
+  async redeliver(id: string, deliveryId: string): Promise<DeliveryView> {
+    await this.row(id);
+    const existing = await this.repo.getDelivery(id, Number(deliveryId));
+    if (!existing) throw notFound('DELIVERY_NOT_FOUND', 'Delivery');
+    const at = this.deps.clock.now().toISOString();
+    // A finished delivery gets one more attempt now (a failure makes it dead again); an open one
+    // is just moved forward and keeps its remaining retries.
+    const finished = existing.status === 'succeeded' || existing.status === 'dead';
+    const attempts = finished
+      ? Math.max(existing.attempts, this.deps.retryScheduleMs.length)
+      : existing.attempts;
+    await this.repo.kysely
+      .updateTable('webhook_deliveries')
+      .set({ status: 'failed', next_attempt_at: at, attempts, updated_at: at })
+      .where('id', '=', existing.id)
+      .execute();
+    this.dispatcher.kick(id, true);
+    return deliveryView((await this.repo.getDelivery(id, existing.id))!);
   }
+
   async sendTest(
-    _id: string,
-    _body: { type?: EventType; data?: Record<string, unknown> },
+    id: string,
+    body: { type?: EventType; data?: Record<string, unknown> },
   ): Promise<DeliveryView> {
-    throw todo();
+    await this.row(id);
+    const at = this.deps.clock.now().toISOString();
+    const type = body.type ?? 'session.connected';
+    const envelope = {
+      id: `test_${randomBytes(9).toString('base64url')}`,
+      type,
+      sessionId: null,
+      timestamp: at,
+      data: body.data ?? { test: true, message: 'TeleFlow test event' },
+    };
+    const deliveryId = await this.repo.insertDelivery({
+      webhook_id: id,
+      event_id: null,
+      event_type: type,
+      payload: JSON.stringify(envelope),
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: null,
+      last_status_code: null,
+      last_response_excerpt: null,
+      last_error: null,
+      last_duration_ms: null,
+      created_at: at,
+      updated_at: at,
+    });
+    this.dispatcher.kick(id);
+    return deliveryView((await this.repo.getDelivery(id, deliveryId))!);
+  }
+
+  async prune(): Promise<number> {
+    const cutoff = new Date(
+      this.deps.clock.now().getTime() - this.deps.retentionDays * 86_400_000,
+    ).toISOString();
+    return this.repo.pruneDeliveries(cutoff);
+  }
+
+  start(pruneIntervalMs: number): void {
+    this.dispatcher.start();
+    if (this.pruneTimer) return;
+    this.pruneTimer = setInterval(() => {
+      this.prune().catch((err: unknown) => this.deps.log.warn({ err }, 'delivery pruning failed'));
+    }, pruneIntervalMs);
+    this.pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
+    await this.dispatcher.stop();
   }
 }

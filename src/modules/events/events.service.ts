@@ -1,0 +1,258 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../db/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { EVENT_TYPES, type EventPublisher, type EventType, type NewEvent } from '../../lib/events.js';
+import { EVENT_DATA_SCHEMAS, type EventEnvelope } from './events.schema.js';
+
+/** An event as recorded: its envelope and the envelope's JSON, serialised once for every consumer. */
+export interface StoredEvent {
+  id: number;
+  type: EventType;
+  sessionId: string | null;
+  envelope: EventEnvelope;
+  /** The exact bytes streams send and webhooks sign. */
+  json: string;
+}
+
+/** What a consumer wants: null means no restriction. An empty session list matches nothing. */
+export interface EventFilter {
+  types: ReadonlySet<EventType> | null;
+  sessionIds: readonly string[] | null;
+}
+
+export function matchesFilter(
+  filter: EventFilter,
+  event: { type: EventType; sessionId: string | null },
+): boolean {
+  if (filter.types && !filter.types.has(event.type)) return false;
+  if (filter.sessionIds && (event.sessionId === null || !filter.sessionIds.includes(event.sessionId)))
+    return false;
+  return true;
+}
+
+/**
+ * Runs inside the transaction that records a batch of events (the webhook module writes its
+ * deliveries there, so an event is never recorded without them); the returned callback runs after
+ * the commit.
+ */
+export type RecordHook = (trx: Transaction<Database>, events: StoredEvent[]) => Promise<(() => void) | void>;
+/** Called after each commit with the new events, in id order. */
+export type EventListener = (events: StoredEvent[]) => void;
+
+export interface EventsServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  retentionDays: number;
+  pruneIntervalMs: number;
+}
+
+interface Pending {
+  event: NewEvent;
+  at: string;
+  dataJson: string;
+  resolve: (e: StoredEvent) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Events written in one transaction at most: publishes that arrive together share one commit. */
+const MAX_BATCH = 500;
+const KNOWN_TYPES = new Set<string>(EVENT_TYPES);
+
+export function envelopeJson(
+  id: number,
+  type: string,
+  sessionId: string | null,
+  at: string,
+  dataJson: string,
+): string {
+  return `{"id":"${id}","type":"${type}","sessionId":${JSON.stringify(sessionId)},"timestamp":"${at}","data":${dataJson}}`;
+}
+
+/**
+ * The event pipeline: every event is written to the durable log (with its webhook deliveries)
+ * before anyone hears of it; then in-process listeners (streams, the webhook worker) are told, in
+ * id order. Publishing is serialised in this process, so ids are handed out and committed in the
+ * same order; that is what lets a stream resume after an id without missing anything.
+ */
+export class EventsService implements EventPublisher {
+  private readonly queue: Pending[] = [];
+  private draining: Promise<void> | null = null;
+  private readonly hooks: RecordHook[] = [];
+  private readonly listeners = new Set<EventListener>();
+  private readonly warnedTypes = new Set<string>();
+  private pruneTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: EventsServiceDeps) {}
+
+  /** Resolves once the event (and its webhook deliveries) is committed. */
+  async publish(event: NewEvent): Promise<void> {
+    await this.record(event);
+  }
+
+  /** Like publish, and returns the recorded event with its id. */
+  record(event: NewEvent): Promise<StoredEvent> {
+    if (!KNOWN_TYPES.has(event.type))
+      return Promise.reject(new Error(`Unknown event type: ${String(event.type)}`));
+    let dataJson: string;
+    try {
+      dataJson = JSON.stringify(event.data ?? {});
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.checkShape(event);
+    return new Promise<StoredEvent>((resolve, reject) => {
+      this.queue.push({ event, at: this.deps.clock.now().toISOString(), dataJson, resolve, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** A data shape other than the documented one is recorded anyway, and reported once per type. */
+  private checkShape(event: NewEvent): void {
+    if (this.warnedTypes.has(event.type)) return;
+    const result = EVENT_DATA_SCHEMAS[event.type].safeParse(event.data);
+    if (!result.success) {
+      this.warnedTypes.add(event.type);
+      this.deps.log.warn(
+        { eventType: event.type, issues: result.error.issues.slice(0, 5) },
+        'event data does not match its documented schema',
+      );
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.writeBatch(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const afterCommit: (() => void)[] = [];
+    let stored: StoredEvent[] = [];
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        stored = [];
+        afterCommit.length = 0;
+        for (const p of batch) {
+          const row = await trx
+            .insertInto('events')
+            .values({ type: p.event.type, session_id: p.event.sessionId, data: p.dataJson, created_at: p.at })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          const id = Number(row.id);
+          stored.push({
+            id,
+            type: p.event.type,
+            sessionId: p.event.sessionId,
+            envelope: {
+              id: String(id),
+              type: p.event.type,
+              sessionId: p.event.sessionId,
+              timestamp: p.at,
+              data: p.event.data,
+            },
+            json: envelopeJson(id, p.event.type, p.event.sessionId, p.at, p.dataJson),
+          });
+        }
+        for (const hook of this.hooks) {
+          const after = await hook(trx, stored);
+          if (after) afterCommit.push(after);
+        }
+      });
+    } catch (err) {
+      this.deps.log.error({ err, count: batch.length }, 'could not record events');
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => p.resolve(stored[i]!));
+    for (const after of afterCommit) {
+      try {
+        after();
+      } catch (err) {
+        this.deps.log.error({ err }, 'event post-commit callback failed');
+      }
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(stored);
+      } catch (err) {
+        this.deps.log.error({ err }, 'event listener failed');
+      }
+    }
+  }
+
+  addRecordHook(hook: RecordHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Listens to every event recorded from now on; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Recorded events after `afterId` that match the filter, oldest first. */
+  async readAfter(afterId: number, filter: EventFilter, limit: number): Promise<StoredEvent[]> {
+    if (filter.sessionIds && filter.sessionIds.length === 0) return [];
+    let q = this.deps.db.selectFrom('events').selectAll().where('id', '>', afterId);
+    if (filter.types && filter.types.size < EVENT_TYPES.length) q = q.where('type', 'in', [...filter.types]);
+    if (filter.sessionIds) q = q.where('session_id', 'in', [...filter.sessionIds]);
+    const rows = await q.orderBy('id').limit(limit).execute();
+    return rows.map((r) => {
+      const id = Number(r.id);
+      const type = r.type as EventType;
+      return {
+        id,
+        type,
+        sessionId: r.session_id,
+        envelope: {
+          id: String(id),
+          type,
+          sessionId: r.session_id,
+          timestamp: r.created_at,
+          data: JSON.parse(r.data) as Record<string, unknown>,
+        },
+        json: envelopeJson(id, type, r.session_id, r.created_at, r.data),
+      };
+    });
+  }
+
+  async getById(id: number): Promise<StoredEvent | undefined> {
+    const [event] = await this.readAfter(id - 1, { types: null, sessionIds: null }, 1);
+    return event?.id === id ? event : undefined;
+  }
+
+  /** Deletes events older than the retention period; returns how many. */
+  async prune(): Promise<number> {
+    const cutoff = new Date(
+      this.deps.clock.now().getTime() - this.deps.retentionDays * 86_400_000,
+    ).toISOString();
+    const res = await this.deps.db.deleteFrom('events').where('created_at', '<', cutoff).executeTakeFirst();
+    const n = Number(res.numDeletedRows);
+    if (n > 0) this.deps.log.info({ pruned: n, cutoff }, 'old events pruned');
+    return n;
+  }
+
+  start(): void {
+    if (this.pruneTimer) return;
+    const run = () =>
+      void this.prune().catch((err: unknown) => this.deps.log.warn({ err }, 'event pruning failed'));
+    run();
+    this.pruneTimer = setInterval(run, this.deps.pruneIntervalMs);
+    this.pruneTimer.unref();
+  }
+
+  /** Stops pruning and waits for the events already published to be committed. */
+  async stop(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
+    while (this.draining) await this.draining;
+  }
+}

@@ -1,0 +1,281 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock } from '../../lib/clock.js';
+import type { SecretBox } from '../../lib/crypto.js';
+import { envelopeJson } from '../events/events.service.js';
+import type { QueuedDelivery, WebhooksRepository } from './webhooks.repository.js';
+import type { AttemptResult, WebhookSender } from './sender.js';
+
+export interface DispatcherDeps {
+  repo: WebhooksRepository;
+  sender: WebhookSender;
+  secrets: SecretBox;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  /** Delays before the 2nd, 3rd... attempt. */
+  retryScheduleMs: number[];
+  maxConsecutiveFailures: number;
+  pollIntervalMs: number;
+}
+
+const BATCH = 100;
+/** Up to +10 % on each retry delay, so many failing deliveries do not retry in lockstep. */
+const JITTER = 0.1;
+/** How long a shutdown waits for attempts in flight before abandoning them (they stay open). */
+const STOP_GRACE_MS = 3000;
+
+/** The body and headers' identity of one delivery. */
+function bodyOf(d: QueuedDelivery): { body: string; messageId: string; eventType: string } | null {
+  if (d.payload !== null) {
+    const id = (JSON.parse(d.payload) as { id: string }).id;
+    return { body: d.payload, messageId: id, eventType: d.event_type };
+  }
+  if (d.event_id === null || d.e_data === null || d.e_created_at === null || d.e_type === null) return null;
+  return {
+    body: envelopeJson(d.event_id, d.e_type, d.e_session_id, d.e_created_at, d.e_data),
+    messageId: String(d.event_id),
+    eventType: d.e_type,
+  };
+}
+
+/**
+ * One worker per webhook with open deliveries. It sends them one at a time in delivery order
+ * (deliveries are created in event order), so event N+1 never reaches a receiver before N has
+ * succeeded or died: at-least-once, in order per webhook. The head of the queue waiting for a
+ * retry holds back the ones behind it.
+ */
+class Lane {
+  running: Promise<void> | null = null;
+  private dirty = false;
+  private wake: (() => void) | null = null;
+  private secretCache: { sealed: string; plain: string } | null = null;
+
+  constructor(
+    private readonly webhookId: string,
+    private readonly d: DispatcherDeps,
+    private readonly isStopping: () => boolean,
+  ) {}
+
+  /** New work; `urgent` also cuts short a wait for a retry (a redelivery may now come first). */
+  kick(urgent: boolean): void {
+    this.dirty = true;
+    if (urgent) this.wake?.();
+    this.running ??= this.run().finally(() => {
+      this.running = null;
+      if (this.dirty && !this.isStopping()) this.kick(false);
+    });
+  }
+
+  interrupt(): void {
+    this.wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  private secretOf(sealed: string): string {
+    if (this.secretCache?.sealed !== sealed)
+      this.secretCache = { sealed, plain: this.d.secrets.decrypt(sealed) };
+    return this.secretCache.plain;
+  }
+
+  private async run(): Promise<void> {
+    const log = this.d.log.child({ webhookId: this.webhookId });
+    while (!this.isStopping()) {
+      this.dirty = false;
+      const webhook = await this.d.repo.getWebhook(this.webhookId);
+      if (!webhook || webhook.enabled !== 1) return;
+      const queue = await this.d.repo.queue(this.webhookId, BATCH);
+      if (queue.length === 0) {
+        if (this.dirty) continue;
+        return;
+      }
+      const secret = this.secretOf(webhook.secret_enc);
+      let consecutive = webhook.consecutive_failures;
+      for (const delivery of queue) {
+        if (this.isStopping()) return;
+        const dueIn = delivery.next_attempt_at
+          ? Date.parse(delivery.next_attempt_at) - this.d.clock.now().getTime()
+          : 0;
+        if (dueIn > 0) {
+          await this.sleep(dueIn);
+          break; // re-read: a redelivery or an edit may have changed the queue meanwhile
+        }
+        const content = bodyOf(delivery);
+        const result: AttemptResult = content
+          ? await this.d.sender.send(webhook.url, {
+              messageId: content.messageId,
+              deliveryId: String(delivery.id),
+              eventType: content.eventType,
+              body: content.body,
+              secret,
+            })
+          : {
+              ok: false,
+              statusCode: null,
+              excerpt: null,
+              error: 'the event is no longer in the log',
+              durationMs: 0,
+            };
+        // Abandoned by a shutdown: leave it open, the next start sends it again.
+        if (this.isStopping() && !result.ok) return;
+        const outcome = await this.record(delivery, result, consecutive, log);
+        consecutive = outcome.consecutive;
+        if (outcome.disabled) return;
+        if (outcome.retry) break;
+      }
+    }
+  }
+
+  private async record(
+    d: QueuedDelivery,
+    result: AttemptResult,
+    consecutive: number,
+    log: FastifyBaseLogger,
+  ): Promise<{ consecutive: number; retry: boolean; disabled: boolean }> {
+    const now = this.d.clock.now();
+    const at = now.toISOString();
+    const attempts = d.attempts + 1;
+    const schedule = this.d.retryScheduleMs;
+    let status: 'succeeded' | 'failed' | 'dead';
+    let next: string | null = null;
+    if (result.ok) status = 'succeeded';
+    else if (attempts <= schedule.length) {
+      status = 'failed';
+      const delay = schedule[attempts - 1]! * (1 + Math.random() * JITTER);
+      next = new Date(now.getTime() + delay).toISOString();
+    } else status = 'dead';
+
+    let newConsecutive = consecutive;
+    if (status === 'succeeded') newConsecutive = 0;
+    if (status === 'dead') newConsecutive = consecutive + 1;
+    const max = this.d.maxConsecutiveFailures;
+    const disable = status === 'dead' && max > 0 && newConsecutive >= max;
+
+    await this.d.repo.kysely.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({
+          status,
+          attempts,
+          next_attempt_at: next,
+          last_status_code: result.statusCode,
+          last_response_excerpt: result.excerpt,
+          last_error: result.error,
+          last_duration_ms: result.durationMs,
+          updated_at: at,
+        })
+        .where('id', '=', d.id)
+        .execute();
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: d.id,
+          attempt: attempts,
+          status_code: result.statusCode,
+          response_excerpt: result.excerpt,
+          error: result.error,
+          duration_ms: result.durationMs,
+          created_at: at,
+        })
+        .execute();
+      if (newConsecutive !== consecutive || disable) {
+        await trx
+          .updateTable('webhooks')
+          .set({
+            consecutive_failures: newConsecutive,
+            ...(disable
+              ? {
+                  enabled: 0,
+                  disabled_at: at,
+                  disabled_reason: `disabled after ${newConsecutive} consecutive failed deliveries`,
+                  updated_at: at,
+                }
+              : {}),
+          })
+          .where('id', '=', this.webhookId)
+          .execute();
+      }
+    });
+    if (status !== 'succeeded') {
+      log.debug(
+        { deliveryId: d.id, attempts, status, error: result.error },
+        'webhook delivery attempt failed',
+      );
+    }
+    if (status === 'dead')
+      log.info({ deliveryId: d.id, attempts }, 'webhook delivery dead after its last attempt');
+    if (disable) {
+      log.warn(
+        { consecutiveFailures: newConsecutive },
+        'webhook disabled after too many consecutive failed deliveries; PUT enabled:true to resume',
+      );
+    }
+    return { consecutive: newConsecutive, retry: status === 'failed', disabled: disable };
+  }
+}
+
+/** Runs the lanes: wakes them on new deliveries, finds work on start-up and by polling, stops them on close. */
+export class WebhookDispatcher {
+  private readonly lanes = new Map<string, Lane>();
+  private stopping = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  kick(webhookId: string, urgent = false): void {
+    if (this.stopping) return;
+    let lane = this.lanes.get(webhookId);
+    if (!lane) {
+      lane = new Lane(webhookId, this.deps, () => this.stopping);
+      this.lanes.set(webhookId, lane);
+    }
+    lane.kick(urgent);
+  }
+
+  /** Looks for open deliveries (left by a crash or written by another process) and starts their lanes. */
+  async poll(): Promise<void> {
+    const ids = await this.deps.repo.webhooksWithWork();
+    for (const id of ids) if (!this.lanes.get(id)?.running) this.kick(id);
+  }
+
+  start(): void {
+    if (this.pollTimer) return;
+    const run = () =>
+      void this.poll().catch((err: unknown) => this.deps.log.warn({ err }, 'webhook poll failed'));
+    run();
+    this.pollTimer = setInterval(run, this.deps.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  /** Stops the lanes; attempts in flight get a short grace, then are left open for the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    const running = [...this.lanes.values()].map((lane) => {
+      lane.interrupt();
+      return lane.running;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(running),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.deps.sender.close();
+    await Promise.allSettled(running);
+  }
+}

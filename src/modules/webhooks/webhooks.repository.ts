@@ -1,0 +1,159 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, WebhookDeliveriesTable, WebhooksTable } from '../../db/types.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+export type DeliveryRow = Omit<WebhookDeliveriesTable, 'id'> & { id: number };
+/** A delivery with what is needed to send it: the event row, or the stored test payload. */
+export type QueuedDelivery = DeliveryRow & {
+  e_type: string | null;
+  e_session_id: string | null;
+  e_data: string | null;
+  e_created_at: string | null;
+};
+
+/** Where a delivery is due: pending or failed (a retry is scheduled). */
+export const OPEN_STATUSES = ['pending', 'failed'] as const;
+
+export class WebhooksRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertWebhook(row: WebhooksTable): Promise<void> {
+    await this.db.insertInto('webhooks').values(row).execute();
+  }
+
+  getWebhook(id: string, db: Executor = this.db): Promise<WebhooksTable | undefined> {
+    return db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  listWebhooks(): Promise<WebhooksTable[]> {
+    return this.db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id').execute();
+  }
+
+  enabledWebhooks(db: Executor): Promise<Pick<WebhooksTable, 'id' | 'events' | 'session_ids'>[]> {
+    return db
+      .selectFrom('webhooks')
+      .select(['id', 'events', 'session_ids'])
+      .where('enabled', '=', 1)
+      .execute();
+  }
+
+  async updateWebhook(id: string, patch: Partial<WebhooksTable>, db: Executor = this.db): Promise<boolean> {
+    const res = await db.updateTable('webhooks').set(patch).where('id', '=', id).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // Explicit, so it does not depend on the SQLite foreign_keys pragma.
+      const ids = trx.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', id);
+      await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
+      await trx.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
+      const res = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+
+  async insertDeliveries(db: Executor, rows: Omit<WebhookDeliveriesTable, 'id'>[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 200) {
+      await db
+        .insertInto('webhook_deliveries')
+        .values(rows.slice(i, i + 200))
+        .execute();
+    }
+  }
+
+  async insertDelivery(row: Omit<WebhookDeliveriesTable, 'id'>): Promise<number> {
+    const r = await this.db
+      .insertInto('webhook_deliveries')
+      .values(row)
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(r.id);
+  }
+
+  /** The open deliveries of one webhook in delivery (= event) order. */
+  async queue(webhookId: string, limit: number): Promise<QueuedDelivery[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries as d')
+      .leftJoin('events as e', 'e.id', 'd.event_id')
+      .selectAll('d')
+      .select([
+        'e.type as e_type',
+        'e.session_id as e_session_id',
+        'e.data as e_data',
+        'e.created_at as e_created_at',
+      ])
+      .where('d.webhook_id', '=', webhookId)
+      .where('d.status', 'in', [...OPEN_STATUSES])
+      .orderBy('d.id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      id: Number(r.id),
+      event_id: r.event_id === null ? null : Number(r.event_id),
+    }));
+  }
+
+  /** Enabled webhooks that have open deliveries (work written by this or another process). */
+  async webhooksWithWork(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
+      .select('d.webhook_id')
+      .distinct()
+      .where('d.status', 'in', [...OPEN_STATUSES])
+      .where('w.enabled', '=', 1)
+      .execute();
+    return rows.map((r) => r.webhook_id);
+  }
+
+  async getDelivery(webhookId: string, id: number): Promise<DeliveryRow | undefined> {
+    const row = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('webhook_id', '=', webhookId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row
+      ? { ...row, id: Number(row.id), event_id: row.event_id === null ? null : Number(row.event_id) }
+      : undefined;
+  }
+
+  async listDeliveries(
+    webhookId: string,
+    opts: { status?: WebhookDeliveriesTable['status']; beforeId?: number; limit: number },
+  ): Promise<DeliveryRow[]> {
+    let q = this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId);
+    if (opts.status) q = q.where('status', '=', opts.status);
+    if (opts.beforeId !== undefined) q = q.where('id', '<', opts.beforeId);
+    const rows = await q.orderBy('id', 'desc').limit(opts.limit).execute();
+    return rows.map((r) => ({
+      ...r,
+      id: Number(r.id),
+      event_id: r.event_id === null ? null : Number(r.event_id),
+    }));
+  }
+
+  /** Finished deliveries (and their attempts) older than the cutoff. */
+  async pruneDeliveries(cutoff: string): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const old = trx
+        .selectFrom('webhook_deliveries')
+        .select('id')
+        .where('created_at', '<', cutoff)
+        .where('status', 'in', ['succeeded', 'dead']);
+      await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', old).execute();
+      const res = await trx
+        .deleteFrom('webhook_deliveries')
+        .where('created_at', '<', cutoff)
+        .where('status', 'in', ['succeeded', 'dead'])
+        .executeTakeFirst();
+      return Number(res.numDeletedRows);
+    });
+  }
+
+  get kysely(): Kysely<Database> {
+    return this.db;
+  }
+}
