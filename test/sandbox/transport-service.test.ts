@@ -117,6 +117,32 @@ describe('MTProto service messages', () => {
     }
   });
 
+  it('checks seqno parity: queries odd (35), acks and containers even (34)', async () => {
+    const client = await open();
+    const query = await client.send(new Api.help.GetNearestDc(), { seqNo: 2 });
+    let bad = readObject(
+      (await client.waitFor(CONSTRUCTORS.badMsgNotification)).body,
+    ) as Api.BadMsgNotification;
+    assert.equal(BigInt(bad.badMsgId.toString()), query);
+    assert.equal(bad.errorCode, 35);
+    const ack = await client.send(new Api.MsgsAck({ msgIds: [big(1)] }), { seqNo: 3 });
+    bad = readObject((await client.waitFor(CONSTRUCTORS.badMsgNotification)).body) as Api.BadMsgNotification;
+    assert.equal(BigInt(bad.badMsgId.toString()), ack);
+    assert.equal(bad.errorCode, 34);
+  });
+
+  it('answers -404 as soon as the world deletes a key, on the same connection', async () => {
+    const client = await open();
+    const msgId = await client.send(new Api.help.GetNearestDc());
+    await client.waitForResult(msgId);
+    sandbox.authKeys.delete(BigInt(client.authKey!.keyId!.toString()));
+    await client.send(new Api.help.GetNearestDc());
+    await assert.rejects(
+      client.waitFor(CONSTRUCTORS.rpcResult),
+      (error: unknown) => error instanceof TransportErrorReceived && error.code === -404,
+    );
+  });
+
   it('gzips large results and leaves small ones plain', async () => {
     const client = await open();
     sandbox.dispatcher.handlers.set('users.GetUsers', () =>

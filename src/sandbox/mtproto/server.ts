@@ -65,6 +65,8 @@ const BAD_MSG = {
   msgIdTooLow: 16,
   msgIdTooHigh: 17,
   msgIdParity: 18,
+  evenSeqNoExpected: 34,
+  oddSeqNoExpected: 35,
   badServerSalt: 48,
 } as const;
 
@@ -290,6 +292,7 @@ export class MtprotoServer implements UpdateSink {
       this.server.once('error', onError);
       this.server.listen(this.options.port, this.options.host, () => {
         this.server.off('error', onError);
+        this.server.on('error', (error) => this.log.error({ err: error }, 'MTProto listener error'));
         const address = this.server.address() as AddressInfo;
         this.log.info({ host: address.address, port: address.port }, 'MTProto server listening');
         resolve({ host: address.address, port: address.port });
@@ -424,10 +427,8 @@ export class MtprotoServer implements UpdateSink {
       this.handlePlain(connection, packet);
       return;
     }
-    const authKey =
-      connection.authKeyId === authKeyId && connection.authKey
-        ? connection.authKey
-        : this.options.authKeys.get(authKeyId);
+    // Looked up on every message: a key the world deletes (revoked) must stop working at once.
+    const authKey = this.options.authKeys.get(authKeyId);
     if (!authKey) {
       log.info({ authKeyId: authKeyId.toString() }, 'unknown auth key, answering -404');
       connection.writeTransportError(TRANSPORT_ERROR_AUTH_KEY_NOT_FOUND);
@@ -457,10 +458,8 @@ export class MtprotoServer implements UpdateSink {
     const body = plaintext.subarray(32, 32 + length);
 
     // A connection belongs to the latest (auth key, session) it has spoken in.
-    if (connection.authKeyId !== authKeyId) {
-      connection.authKeyId = authKeyId;
-      connection.authKey = authKey;
-    }
+    connection.authKeyId = authKeyId;
+    connection.authKey = authKey;
     const session = this.sessionFor(authKeyId, sessionId);
     if (connection.session !== session) {
       connection.session = session;
@@ -474,13 +473,7 @@ export class MtprotoServer implements UpdateSink {
     const badMsgCode = this.checkMsgId(msgId);
     if (badMsgCode !== undefined) {
       log.debug({ msgId: msgId.toString(), code: badMsgCode }, 'bad_msg_notification');
-      const notification = new TlWriter()
-        .uint(CONSTRUCTORS.badMsgNotification)
-        .long(msgId)
-        .int(seqNo)
-        .int(badMsgCode)
-        .getBytes();
-      connection.queue(session, { body: notification, contentRelated: false, kind: 1 });
+      this.sendBadMsg(connection, session, msgId, seqNo, badMsgCode);
       return;
     }
     if (!this.isValidSalt(authKeyId, salt)) {
@@ -553,6 +546,13 @@ export class MtprotoServer implements UpdateSink {
   ): void {
     if (body.length < 4) throw new TransportError('empty message body');
     const constructor = body.readUInt32LE(0);
+    if (
+      (constructor === CONSTRUCTORS.msgContainer || constructor === CONSTRUCTORS.msgsAck) &&
+      seqNo % 2 === 1
+    ) {
+      this.sendBadMsg(connection, session, msgId, seqNo, BAD_MSG.evenSeqNoExpected);
+      return;
+    }
     if (constructor === CONSTRUCTORS.msgContainer) {
       const reader = new TlReader(body);
       reader.uint();
@@ -595,7 +595,28 @@ export class MtprotoServer implements UpdateSink {
       if (seqNo % 2 === 1) this.sendRpcError(connection, session, msgId, 400, 'INPUT_CONSTRUCTOR_INVALID');
       return;
     }
+    if ((object as { classType?: string })?.classType === 'request' && seqNo % 2 === 0) {
+      // Queries are content-related: they must carry an odd seqno.
+      this.sendBadMsg(connection, session, msgId, seqNo, BAD_MSG.oddSeqNoExpected);
+      return;
+    }
     this.handleObject(connection, session, msgId, object, log);
+  }
+
+  private sendBadMsg(
+    connection: ClientConnection,
+    session: SessionState,
+    msgId: bigint,
+    seqNo: number,
+    code: number,
+  ): void {
+    const notification = new TlWriter()
+      .uint(CONSTRUCTORS.badMsgNotification)
+      .long(msgId)
+      .int(seqNo)
+      .int(code)
+      .getBytes();
+    connection.queue(session, { body: notification, contentRelated: false, kind: 1 });
   }
 
   private handleObject(
@@ -655,9 +676,9 @@ export class MtprotoServer implements UpdateSink {
     }
     const request = this.unwrap(session.authKeyId, object as Api.AnyRequest);
     const ctx = this.contextFor(connection, session, msgId);
-    connection.rpcChain = connection.rpcChain.then(() =>
-      this.invoke(connection, session, msgId, ctx, request, log),
-    );
+    connection.rpcChain = connection.rpcChain
+      .then(() => this.invoke(connection, session, msgId, ctx, request, log))
+      .catch((error: unknown) => log.error({ err: error }, 'failed to answer a call'));
   }
 
   /** Peels off invokeWithLayer, initConnection and the other option-carrying wrappers. */
