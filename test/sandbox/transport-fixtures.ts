@@ -4,7 +4,8 @@
  * anything else fails with METHOD_NOT_IMPLEMENTED_SANDBOX.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import type { Cipher } from 'node:crypto';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
@@ -154,6 +155,15 @@ export async function startTestServer(options: { pingDisconnectGrace?: number } 
 
 export type RawTransport = 'full' | 'abridged' | 'intermediate' | 'padded-intermediate';
 
+/** Framing inside an obfuscated (AES-256-CTR) envelope, or none. */
+export type RawObfuscation = 'abridged' | 'intermediate' | 'padded-intermediate' | undefined;
+
+const OBFUSCATION_TAGS = {
+  abridged: 'efefefef',
+  intermediate: 'eeeeeeee',
+  'padded-intermediate': 'dddddddd',
+} as const;
+
 export interface RawMessage {
   msgId: bigint;
   seqNo: number;
@@ -182,12 +192,17 @@ export class RawMtprotoClient {
   private messages: RawMessage[] = [];
   private sendSeq = 0;
   private headerSent = false;
+  private encryptor: Cipher | undefined;
+  private decryptor: Cipher | undefined;
+  readonly transport: RawTransport;
 
   private constructor(
     socket: Socket,
-    readonly transport: RawTransport,
+    transport: RawTransport,
+    readonly obfuscation: RawObfuscation,
   ) {
     this.socket = socket;
+    this.transport = obfuscation ?? transport;
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('close', () => {
       this.closed = true;
@@ -195,6 +210,7 @@ export class RawMtprotoClient {
     });
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
+      if (this.decryptor) chunk = this.decryptor.update(chunk);
       this.received = Buffer.concat([this.received, chunk]);
       for (;;) {
         const packet = this.takePacket();
@@ -205,14 +221,39 @@ export class RawMtprotoClient {
     });
   }
 
-  static open(host: string, port: number, transport: RawTransport = 'full'): Promise<RawMtprotoClient> {
+  /** Opens a socket speaking `transport`; with `obfuscation`, that framing inside the obfuscated envelope. */
+  static open(
+    host: string,
+    port: number,
+    transport: RawTransport = 'full',
+    obfuscation?: RawObfuscation,
+  ): Promise<RawMtprotoClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port }, () => {
         socket.off('error', reject);
-        resolve(new RawMtprotoClient(socket, transport));
+        resolve(new RawMtprotoClient(socket, transport, obfuscation));
       });
       socket.once('error', reject);
     });
+  }
+
+  /** The 64-byte obfuscation header (core.telegram.org/mtproto/mtproto-transports#transport-obfuscation). */
+  private obfuscationHeader(tag: string): Buffer {
+    let header: Buffer;
+    do header = randomBytes(64);
+    while (
+      header[0] === 0xef ||
+      header.readUInt32LE(4) === 0 ||
+      ['GET ', 'POST', 'HEAD', 'PVrG'].includes(header.subarray(0, 4).toString('latin1')) ||
+      header.readUInt32LE(0) === 0xeeeeeeee ||
+      header.readUInt32LE(0) === 0xdddddddd
+    );
+    Buffer.from(tag, 'hex').copy(header, 56);
+    const reversed = Buffer.from(header.subarray(8, 56)).reverse();
+    this.encryptor = createCipheriv('aes-256-ctr', header.subarray(8, 40), header.subarray(40, 56));
+    this.decryptor = createCipheriv('aes-256-ctr', reversed.subarray(0, 32), reversed.subarray(32, 48));
+    const encrypted = this.encryptor.update(header);
+    return Buffer.concat([header.subarray(0, 56), encrypted.subarray(56, 64)]);
   }
 
   close(): void {
@@ -265,11 +306,13 @@ export class RawMtprotoClient {
   /** Frames and writes one payload in this client's transport. */
   sendPacket(payload: Buffer): void {
     const parts: Buffer[] = [];
+    let obfuscationHeader: Buffer | undefined;
     if (!this.headerSent) {
       this.headerSent = true;
-      if (this.transport === 'abridged') parts.push(Buffer.from([0xef]));
-      if (this.transport === 'intermediate') parts.push(Buffer.from('eeeeeeee', 'hex'));
-      if (this.transport === 'padded-intermediate') parts.push(Buffer.from('dddddddd', 'hex'));
+      if (this.obfuscation) obfuscationHeader = this.obfuscationHeader(OBFUSCATION_TAGS[this.obfuscation]);
+      else if (this.transport === 'abridged') parts.push(Buffer.from([0xef]));
+      else if (this.transport === 'intermediate') parts.push(Buffer.from('eeeeeeee', 'hex'));
+      else if (this.transport === 'padded-intermediate') parts.push(Buffer.from('dddddddd', 'hex'));
     }
     if (this.transport === 'full') {
       const head = Buffer.alloc(8);
@@ -292,7 +335,9 @@ export class RawMtprotoClient {
       head.writeInt32LE(payload.length + padding.length, 0);
       parts.push(head, payload, padding);
     }
-    this.socket.write(Buffer.concat(parts));
+    const framed = Buffer.concat(parts);
+    if (obfuscationHeader) this.socket.write(obfuscationHeader);
+    this.socket.write(this.encryptor ? this.encryptor.update(framed) : framed);
   }
 
   async nextPacket(timeoutMs = 2000): Promise<Buffer> {

@@ -296,6 +296,35 @@ describe('MTProto service messages', () => {
     });
   }
 
+  for (const inner of ['abridged', 'intermediate', 'padded-intermediate'] as const) {
+    it(`speaks the obfuscated transport around ${inner}, both directions`, async () => {
+      const client = await RawMtprotoClient.open(sandbox.host, sandbox.port, 'full', inner);
+      clients.push(client);
+      await client.handshake();
+      await client.send(new Api.Ping({ pingId: big(1) }));
+      const bad = readObject((await client.waitFor(CONSTRUCTORS.badServerSalt)).body) as Api.BadServerSalt;
+      client.salt = BigInt(bad.newServerSalt.toString());
+      const msgId = await client.send(new Api.help.GetNearestDc());
+      assert.ok(readObject(await client.waitForResult(msgId)) instanceof Api.NearestDc);
+    });
+  }
+
+  it('sends pushed Updates at the top level with a msg_id of 3 mod 4 and an odd seqno', async () => {
+    const client = await open();
+    const ping = await client.send(new Api.Ping({ pingId: big(1) }));
+    await client.waitFor(CONSTRUCTORS.pong);
+    assert.ok(ping);
+    const updates = new Api.UpdateShort({
+      update: new Api.UpdateUserTyping({ userId: big(5), action: new Api.SendMessageTypingAction() }),
+      date: Math.floor(Date.now() / 1000),
+    });
+    sandbox.server.push([BigInt(client.authKey!.keyId!.toString())], updates);
+    const pushed = await client.waitFor(Api.UpdateShort.CONSTRUCTOR_ID);
+    assert.equal(pushed.msgId % 4n, 3n);
+    assert.equal(pushed.seqNo % 2, 1);
+    assert.ok(readObject(pushed.body) instanceof Api.UpdateShort);
+  });
+
   it('closes a full-transport connection on a bad crc32', async () => {
     const client = await RawMtprotoClient.open(sandbox.host, sandbox.port, 'full');
     clients.push(client);
