@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -18,12 +18,17 @@ import { chatsRoutes } from './modules/chats/chats.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
 import { EventStreams } from './modules/events/streams.js';
-import type { ChatsService } from './modules/chats/chats.service.js';
+import { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
-import type { MessagesService } from './modules/messages/messages.service.js';
+import { IdempotencyStore } from './modules/messages/idempotency.js';
+import { MessagesService } from './modules/messages/messages.service.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
-import type { SessionsService } from './modules/sessions/sessions.service.js';
+import { SessionsRepository } from './modules/sessions/sessions.repository.js';
+import { SecretBox } from './lib/crypto.js';
+import { resolveTelegramEndpoint, type TelegramEndpoint } from './telegram/endpoint.js';
+import { SendPacer } from './telegram/pacing.js';
+import { SessionManager, type SessionManagerOptions } from './telegram/session-manager.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 import { authPlugin } from './plugins/auth.js';
@@ -41,6 +46,13 @@ export interface BuildOptions {
   clock?: Clock;
   /** An already open database (tests share one); otherwise DATABASE_URL is opened and closed with the app. */
   db?: Db;
+  /** Session manager tuning (tests shorten the watchdog and reconnect delays). */
+  sessionManager?: Partial<
+    Pick<
+      SessionManagerOptions,
+      'watchdogIntervalMs' | 'reconnectBaseMs' | 'reconnectMaxMs' | 'callTimeoutMs' | 'qrLoginTtlMs'
+    >
+  >;
 }
 
 export interface AppServices {
@@ -50,6 +62,10 @@ export interface AppServices {
   auth: AuthService;
   /** The event pipeline: publish() records an event durably, then streams and webhooks get it. */
   events: EventsService;
+  /** Telegram accounts: login, connections, update catch-up (src/telegram/session-manager.ts). */
+  sessions: SessionManager;
+  /** Where sessions connect; `sandbox` is set when TELEGRAM_SANDBOX=true started one in-process. */
+  telegram: TelegramEndpoint;
   webhooks: WebhooksService;
   streams: EventStreams;
   /** Set by server.ts when a shutdown starts; new API requests then get 503 SHUTTING_DOWN. */
@@ -129,12 +145,50 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     userAgent: `TeleFlow/${VERSION}`,
   });
   const streams = new EventStreams(events, config.streams);
+  const telegramLog = (options.logger ?? pino({ level: 'silent' })) as Logger;
+  const telegram = await resolveTelegramEndpoint(
+    config.telegram,
+    config.dataDir,
+    telegramLog.child({ component: 'telegram' }),
+  );
+  const sessions = new SessionManager({
+    repo: new SessionsRepository(db.db),
+    endpoint: telegram,
+    box: new SecretBox(config.telegram.sessionKeys, 'session'),
+    apiId: config.telegram.apiId,
+    apiHash: config.telegram.apiHash,
+    clock,
+    log: telegramLog.child({ component: 'sessions' }),
+    events,
+    floodSleepThresholdSeconds: config.telegram.floodSleepThresholdSeconds,
+    ...options.sessionManager,
+  });
+  const messages = new MessagesService({
+    sessions,
+    idempotency: new IdempotencyStore(db.db, clock),
+    pacer: new SendPacer(config.telegram.pacing),
+    log: telegramLog,
+  });
+  const chats = new ChatsService({ sessions, log: telegramLog });
   const lifecycle = { shuttingDown: false };
   const routes: RouteInfo[] = [];
-  app.decorate('services', { config, db, clock, auth, events, webhooks, streams, lifecycle, routes });
+  app.decorate('services', {
+    config,
+    db,
+    clock,
+    auth,
+    events,
+    webhooks,
+    streams,
+    sessions,
+    telegram,
+    lifecycle,
+    routes,
+  });
   app.addHook('onReady', async () => {
     events.start();
     webhooks.start(config.events.pruneIntervalMs);
+    await sessions.start();
   });
   // Before the server stops accepting: open streams would hold it, the worker must stop writing.
   app.addHook('preClose', async () => {
@@ -157,6 +211,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
   app.addHook('onClose', async () => {
+    await sessions.close();
+    await telegram.close();
     if (ownsDb) await db.close();
   });
 
@@ -187,7 +243,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       commit: config.commit,
       isShuttingDown: () => lifecycle.shuttingDown,
       pingDatabase: () => db.ping(),
-      sessionsByStatus: async () => ({}),
+      sessionsByStatus: () => sessions.countByStatus(),
     },
   });
 
@@ -197,13 +253,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(authRoutes, { prefix: '/auth', auth });
       await api.register(sessionsRoutes, {
         prefix: '/sessions',
-        sessions: notImplemented<SessionsService>(),
+        sessions,
       });
       await api.register(messagesRoutes, {
         prefix: '/messages',
-        messages: notImplemented<MessagesService>(),
+        messages,
       });
-      await api.register(chatsRoutes, { prefix: '/chats', chats: notImplemented<ChatsService>() });
+      await api.register(chatsRoutes, { prefix: '/chats', chats });
       await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks });
       await api.register(eventsRoutes, { streams });
     },
@@ -211,13 +267,4 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   );
 
   return app as unknown as FastifyInstance;
-}
-
-/** A service whose every method answers 501 until its implementation is wired in. */
-function notImplemented<T extends object>(): T {
-  return new Proxy({} as T, {
-    get: () => async () => {
-      throw new AppError('NOT_IMPLEMENTED', 'This route is declared but not implemented yet');
-    },
-  });
 }

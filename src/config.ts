@@ -39,6 +39,19 @@ export const envSchema = z.object({
     .optional(),
   TELEGRAM_DC_PUBLIC_KEY_FILE: z.string().optional(),
   TELEGRAM_SANDBOX: bool.default(false),
+  /** Flood waits up to this many seconds are slept through; longer ones answer 429 FLOOD_WAIT. */
+  FLOOD_SLEEP_THRESHOLD_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+  /** Send pacing (messages per second, 0 = off, and burst) per session and per chat. */
+  SEND_RATE_PER_SESSION: z.coerce.number().min(0).default(20),
+  SEND_BURST_PER_SESSION: z.coerce.number().int().min(1).default(20),
+  SEND_RATE_PER_CHAT: z.coerce.number().min(0).default(1),
+  SEND_BURST_PER_CHAT: z.coerce.number().int().min(1).default(5),
+  /** Version of SESSION_ENCRYPTION_KEY, and older keys as "1:<passphrase>,2:<passphrase>" (key rotation). */
+  SESSION_ENCRYPTION_KEY_VERSION: z.coerce.number().int().min(1).default(1),
+  SESSION_ENCRYPTION_OLD_KEYS: z
+    .string()
+    .regex(/^\s*\d+:[^,]+(,\s*\d+:[^,]+)*\s*$/, 'a comma list of <version>:<passphrase>')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CORS_ORIGIN: z.string().default('*'),
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
@@ -102,6 +115,15 @@ export interface Config {
     dc?: { host: string; port: number };
     dcPublicKeyFile?: string;
     sandbox: boolean;
+    floodSleepThresholdSeconds: number;
+    pacing: {
+      perSessionPerSecond: number;
+      perSessionBurst: number;
+      perChatPerSecond: number;
+      perChatBurst: number;
+    };
+    /** Passphrases by key version for session strings at rest; the highest version encrypts. */
+    sessionKeys: Record<number, string>;
   };
   logLevel: Env['LOG_LEVEL'];
   corsOrigin: string;
@@ -271,6 +293,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       dc,
       dcPublicKeyFile: env.TELEGRAM_DC_PUBLIC_KEY_FILE,
       sandbox: env.TELEGRAM_SANDBOX,
+      floodSleepThresholdSeconds: env.FLOOD_SLEEP_THRESHOLD_SECONDS,
+      pacing: {
+        perSessionPerSecond: env.SEND_RATE_PER_SESSION,
+        perSessionBurst: env.SEND_BURST_PER_SESSION,
+        perChatPerSecond: env.SEND_RATE_PER_CHAT,
+        perChatBurst: env.SEND_BURST_PER_CHAT,
+      },
+      sessionKeys: {
+        ...Object.fromEntries(
+          (env.SESSION_ENCRYPTION_OLD_KEYS ?? '')
+            .split(',')
+            .filter((e) => e.includes(':'))
+            .map((e) => [Number(e.slice(0, e.indexOf(':')).trim()), e.slice(e.indexOf(':') + 1).trim()]),
+        ),
+        [env.SESSION_ENCRYPTION_KEY_VERSION]: secrets.SESSION_ENCRYPTION_KEY!,
+      },
     },
     logLevel: env.LOG_LEVEL,
     corsOrigin: env.CORS_ORIGIN,

@@ -44,14 +44,9 @@ export const membersQuery = z.object({
 });
 export const joinBody = z.strictObject({
   sessionId: sessionIdSchema,
-  target: z
-    .string()
-    .trim()
-    .min(2)
-    .max(300)
-    .meta({
-      description: '@name, https://t.me/name, or an invite link https://t.me/+hash (or t.me/joinchat/hash)',
-    }),
+  target: z.string().trim().min(2).max(300).meta({
+    description: '@name, https://t.me/name, or an invite link https://t.me/+hash (or t.me/joinchat/hash)',
+  }),
 });
 export const leaveBody = z.strictObject({ sessionId: sessionIdSchema, chatId: chatIdSchema });
 export const searchBody = z.strictObject({

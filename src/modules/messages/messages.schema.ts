@@ -102,14 +102,9 @@ export const historyQuery = z.object({
 });
 
 export const idempotencyHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(200)
-    .optional()
-    .meta({
-      description: 'A retry with the same key within 24 h returns the first result and sends nothing',
-    }),
+  'idempotency-key': z.string().min(1).max(200).optional().meta({
+    description: 'A retry with the same key within 24 h returns the first result and sends nothing',
+  }),
 });
 
 export const deleteResult = z

@@ -1,4 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Api, helpers } from 'teleproto';
+import { HTMLParser } from 'teleproto/extensions/html.js';
+import { MarkdownParser } from 'teleproto/extensions/markdown.js';
 import type { z } from 'zod';
+import { AppError } from '../../lib/errors.js';
+import type { TelegramAccount } from '../../telegram/account.js';
+import { messageView } from '../../telegram/convert.js';
+import { parseBotApiId, peerToBotApiId } from '../../telegram/ids.js';
+import type { SendPacer } from '../../telegram/pacing.js';
+import type { SessionManager } from '../../telegram/session-manager.js';
+import type { IdempotencyStore } from './idempotency.js';
 import type {
   deleteBody,
   editBody,
@@ -13,17 +25,316 @@ import type {
   unpinBody,
 } from './messages.schema.js';
 
-export interface MessagesService {
-  send(input: z.infer<typeof sendBody>, idempotencyKey?: string): Promise<MessageView>;
-  reply(input: z.infer<typeof replyBody>, idempotencyKey?: string): Promise<MessageView>;
-  edit(input: z.infer<typeof editBody>): Promise<MessageView>;
-  delete(input: z.infer<typeof deleteBody>): Promise<{ deleted: number[]; revoke: boolean }>;
-  forward(input: z.infer<typeof forwardBody>, idempotencyKey?: string): Promise<MessageView[]>;
-  react(input: z.infer<typeof reactBody>): Promise<MessageView>;
-  pin(input: z.infer<typeof pinBody>): Promise<{ chatId: string; messageId: number | null; pinned: boolean }>;
-  unpin(
-    input: z.infer<typeof unpinBody>,
-  ): Promise<{ chatId: string; messageId: number | null; pinned: boolean }>;
-  read(input: z.infer<typeof readBody>): Promise<{ chatId: string; maxId: number }>;
-  history(input: z.infer<typeof historyQuery>): Promise<MessageView[]>;
+type In<T extends z.ZodTypeAny> = z.infer<T>;
+
+export interface MessagesServiceDeps {
+  sessions: SessionManager;
+  idempotency: IdempotencyStore;
+  pacer: SendPacer;
+  log: Logger;
+}
+
+function randomId(): bigint {
+  return randomBytes(8).readBigInt64LE();
+}
+
+function parseText(
+  text: string,
+  mode?: 'markdown' | 'html',
+): { message: string; entities?: Api.TypeMessageEntity[] } {
+  if (mode === 'markdown') {
+    const [message, entities] = MarkdownParser.parse(text);
+    return { message, entities };
+  }
+  if (mode === 'html') {
+    const [message, entities] = HTMLParser.parse(text);
+    return { message, entities };
+  }
+  return { message: text };
+}
+
+const isChannelId = (id: string) => parseBotApiId(id)?.kind === 'channel';
+
+/** Messages: sends go through the idempotency store and the pacer; every change is published. */
+export class MessagesService {
+  constructor(private readonly deps: MessagesServiceDeps) {}
+
+  send(input: In<typeof sendBody>, idempotencyKey?: string): Promise<MessageView> {
+    return this.deps.idempotency.run(`send:${input.sessionId}`, idempotencyKey, input, () =>
+      this.sendText(
+        input.sessionId,
+        input.chatId,
+        input.text,
+        input.parseMode,
+        input.replyToMessageId,
+        input.silent,
+      ),
+    );
+  }
+
+  reply(input: In<typeof replyBody>, idempotencyKey?: string): Promise<MessageView> {
+    return this.deps.idempotency.run(`reply:${input.sessionId}`, idempotencyKey, input, () =>
+      this.sendText(input.sessionId, input.chatId, input.text, input.parseMode, input.messageId),
+    );
+  }
+
+  private async sendText(
+    sessionId: string,
+    chatId: string,
+    text: string,
+    parseMode?: 'markdown' | 'html',
+    replyTo?: number,
+    silent?: boolean,
+  ): Promise<MessageView> {
+    const account = await this.deps.sessions.account(sessionId);
+    const { peer, id } = await account.resolvePeer(chatId);
+    const { message, entities } = parseText(text, parseMode);
+    if (!message.trim())
+      throw new AppError('VALIDATION_ERROR', 'The text is empty once formatting is removed');
+    await this.deps.pacer.acquire(sessionId, id);
+    const rid = randomId();
+    const res = await account.invoke(
+      new Api.messages.SendMessage({
+        peer,
+        message,
+        entities,
+        randomId: helpers.returnBigInt(rid),
+        replyTo: replyTo ? new Api.InputReplyToMessage({ replyToMsgId: replyTo }) : undefined,
+        silent,
+      }),
+    );
+    let view: MessageView;
+    if (res instanceof Api.UpdateShortSentMessage) {
+      view = {
+        id: res.id,
+        chatId: id,
+        senderId: account.selfId,
+        date: new Date(res.date * 1000).toISOString(),
+        text: message,
+        out: true,
+        ...(replyTo ? { replyToMessageId: replyTo } : {}),
+      };
+    } else {
+      const [msg] = sentMessages(res, [rid]);
+      if (!msg) throw new AppError('TELEGRAM_ERROR', 'Telegram did not return the sent message');
+      view = messageView(msg, account.selfId);
+    }
+    this.deps.sessions.publish('message.sent', sessionId, { message: view });
+    return view;
+  }
+
+  async edit(input: In<typeof editBody>): Promise<MessageView> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer } = await account.resolvePeer(input.chatId);
+    const { message, entities } = parseText(input.text, input.parseMode);
+    const res = await account.invoke(
+      new Api.messages.EditMessage({ peer, id: input.messageId, message, entities }),
+    );
+    const msg = updatesOf(res)
+      .map((u) =>
+        u instanceof Api.UpdateEditMessage || u instanceof Api.UpdateEditChannelMessage
+          ? u.message
+          : undefined,
+      )
+      .find((m) => m?.id === input.messageId);
+    const view = msg
+      ? messageView(msg, account.selfId)
+      : await this.fetchOne(account, input.chatId, input.messageId);
+    this.deps.sessions.publish('message.edited', input.sessionId, { message: view });
+    return view;
+  }
+
+  async delete(input: In<typeof deleteBody>): Promise<{ deleted: number[]; revoke: boolean }> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer, id } = await account.resolvePeer(input.chatId);
+    const existing = (await this.fetch(account, id, peer, input.messageIds)).map((m) => m.id);
+    if (existing.length === 0)
+      throw new AppError('MESSAGE_NOT_FOUND', 'None of these messages exists in this chat');
+    const revoke = input.revoke ?? true;
+    if (isChannelId(id)) {
+      const channel = account.inputChannel(id);
+      if (!channel) throw new AppError('CHAT_NOT_FOUND', 'Chat not found');
+      const res = await account.invoke(new Api.channels.DeleteMessages({ channel, id: existing }));
+      account.affected(res, id);
+    } else {
+      const res = await account.invoke(new Api.messages.DeleteMessages({ id: existing, revoke }));
+      account.affected(res);
+    }
+    this.deps.sessions.publish('message.deleted', input.sessionId, {
+      chatId: id,
+      messageIds: existing,
+      revoke,
+    });
+    return { deleted: existing, revoke };
+  }
+
+  forward(input: In<typeof forwardBody>, idempotencyKey?: string): Promise<MessageView[]> {
+    return this.deps.idempotency.run(`forward:${input.sessionId}`, idempotencyKey, input, async () => {
+      const account = await this.deps.sessions.account(input.sessionId);
+      const from = await account.resolvePeer(input.fromChatId);
+      const to = await account.resolvePeer(input.toChatId);
+      await this.deps.pacer.acquire(input.sessionId, to.id);
+      const rids = input.messageIds.map(() => randomId());
+      const res = await account.invoke(
+        new Api.messages.ForwardMessages({
+          fromPeer: from.peer,
+          toPeer: to.peer,
+          id: input.messageIds,
+          randomId: rids.map((r) => helpers.returnBigInt(r)),
+          silent: input.silent,
+        }),
+      );
+      const views = sentMessages(res, rids).map((m) => messageView(m, account.selfId));
+      if (views.length === 0)
+        throw new AppError('MESSAGE_NOT_FOUND', 'None of these messages could be forwarded');
+      for (const view of views)
+        this.deps.sessions.publish('message.sent', input.sessionId, { message: view, forwarded: true });
+      return views;
+    });
+  }
+
+  async react(input: In<typeof reactBody>): Promise<MessageView> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer, id } = await account.resolvePeer(input.chatId);
+    await account.invoke(
+      new Api.messages.SendReaction({
+        peer,
+        msgId: input.messageId,
+        reaction: input.emoji ? [new Api.ReactionEmoji({ emoticon: input.emoji })] : [],
+      }),
+    );
+    return this.fetchOne(account, id, input.messageId);
+  }
+
+  async pin(
+    input: In<typeof pinBody>,
+  ): Promise<{ chatId: string; messageId: number | null; pinned: boolean }> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer, id } = await account.resolvePeer(input.chatId);
+    await account.invoke(
+      new Api.messages.UpdatePinnedMessage({ peer, id: input.messageId, silent: input.silent }),
+    );
+    return { chatId: id, messageId: input.messageId, pinned: true };
+  }
+
+  async unpin(
+    input: In<typeof unpinBody>,
+  ): Promise<{ chatId: string; messageId: number | null; pinned: boolean }> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer, id } = await account.resolvePeer(input.chatId);
+    if (input.messageId !== undefined) {
+      await account.invoke(new Api.messages.UpdatePinnedMessage({ peer, id: input.messageId, unpin: true }));
+    } else {
+      const res = await account.invoke(new Api.messages.UnpinAllMessages({ peer }));
+      account.affected(res, isChannelId(id) ? id : undefined);
+    }
+    return { chatId: id, messageId: input.messageId ?? null, pinned: false };
+  }
+
+  async read(input: In<typeof readBody>): Promise<{ chatId: string; maxId: number }> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer, id } = await account.resolvePeer(input.chatId);
+    const maxId = input.maxId ?? 0;
+    if (isChannelId(id)) {
+      const channel = account.inputChannel(id);
+      if (!channel) throw new AppError('CHAT_NOT_FOUND', 'Chat not found');
+      await account.invoke(new Api.channels.ReadHistory({ channel, maxId }));
+    } else {
+      const res = await account.invoke(new Api.messages.ReadHistory({ peer, maxId }));
+      account.affected(res);
+    }
+    this.deps.sessions.publish('message.read', input.sessionId, { chatId: id, maxId });
+    return { chatId: id, maxId };
+  }
+
+  async history(input: In<typeof historyQuery>): Promise<MessageView[]> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    const { peer } = await account.resolvePeer(input.chatId);
+    const res = await account.invoke(
+      new Api.messages.GetHistory({
+        peer,
+        offsetId: input.offsetId ?? 0,
+        offsetDate: 0,
+        addOffset: 0,
+        limit: input.limit,
+        maxId: 0,
+        minId: 0,
+        hash: helpers.returnBigInt(0),
+      }),
+    );
+    if (res instanceof Api.messages.MessagesNotModified) return [];
+    return res.messages
+      .filter((m) => !(m instanceof Api.MessageEmpty))
+      .map((m) => messageView(m, account.selfId));
+  }
+
+  private async fetch(
+    account: TelegramAccount,
+    chatId: string,
+    peer: Api.TypeInputPeer,
+    ids: number[],
+  ): Promise<Api.TypeMessage[]> {
+    const inputIds = ids.map((id) => new Api.InputMessageID({ id }));
+    let res: Api.messages.TypeMessages;
+    if (isChannelId(chatId)) {
+      const channel = account.inputChannel(chatId);
+      if (!channel) throw new AppError('CHAT_NOT_FOUND', 'Chat not found');
+      res = await account.invoke(new Api.channels.GetMessages({ channel, id: inputIds }));
+    } else {
+      res = await account.invoke(new Api.messages.GetMessages({ id: inputIds }));
+    }
+    if (res instanceof Api.messages.MessagesNotModified) return [];
+    return res.messages.filter(
+      (m) => !(m instanceof Api.MessageEmpty) && (isChannelId(chatId) || sameChat(m, chatId, peer, account)),
+    );
+  }
+
+  private async fetchOne(account: TelegramAccount, chatId: string, messageId: number): Promise<MessageView> {
+    const { peer, id } = await account.resolvePeer(chatId);
+    const [msg] = await this.fetch(account, id, peer, [messageId]);
+    if (!msg) throw new AppError('MESSAGE_NOT_FOUND', 'Message not found');
+    return messageView(msg, account.selfId);
+  }
+}
+
+/** messages.getMessages looks ids up across all private chats and groups: keep those of this chat. */
+function sameChat(
+  m: Api.TypeMessage,
+  chatId: string,
+  peer: Api.TypeInputPeer,
+  account: TelegramAccount,
+): boolean {
+  if (!('peerId' in m) || !m.peerId) return false;
+  const target = peer instanceof Api.InputPeerSelf ? account.selfId : chatId;
+  return peerToBotApiId(m.peerId) === target;
+}
+
+function updatesOf(res: Api.TypeUpdates): Api.TypeUpdate[] {
+  if (res instanceof Api.Updates || res instanceof Api.UpdatesCombined) return res.updates;
+  if (res instanceof Api.UpdateShort) return [res.update];
+  return [];
+}
+
+/** The messages created by a send or forward, in the order of their random ids. */
+function sentMessages(res: Api.TypeUpdates, randomIds: bigint[]): Api.TypeMessage[] {
+  const updates = updatesOf(res);
+  const idByRandom = new Map<string, number>();
+  for (const u of updates)
+    if (u instanceof Api.UpdateMessageID && u.randomId !== undefined)
+      idByRandom.set(u.randomId.toString(), u.id);
+  const byId = new Map<number, Api.TypeMessage>();
+  for (const u of updates) {
+    if (
+      (u instanceof Api.UpdateNewMessage ||
+        u instanceof Api.UpdateNewChannelMessage ||
+        u instanceof Api.UpdateNewScheduledMessage) &&
+      u.message
+    )
+      byId.set(u.message.id, u.message);
+  }
+  const ordered = randomIds
+    .map((r) => idByRandom.get(r.toString()))
+    .map((id) => (id === undefined ? undefined : byId.get(id)))
+    .filter((m): m is Api.TypeMessage => m !== undefined);
+  return ordered.length > 0 ? ordered : [...byId.values()];
 }

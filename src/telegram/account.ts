@@ -1,0 +1,289 @@
+/**
+ * One Telegram account's connection: a teleproto client behind the few methods the services
+ * need. Updates are taken straight from the client's sender (the library's own event
+ * machinery is bypassed: it calls getMe before every event and keeps no pts), fed to the
+ * UpdateTracker, and answers to our own calls go through the same tracker.
+ */
+import type { Logger as PinoLogger } from 'pino';
+import { Api, Logger, TelegramClient } from 'teleproto';
+import { LogLevel } from 'teleproto/extensions/Logger.js';
+import { StringSession } from 'teleproto/sessions/index.js';
+import { AppError } from '../lib/errors.js';
+import type { TelegramEndpoint } from './endpoint.js';
+import { isSignedOutError, toAppErrorFromTelegram } from './errors.js';
+import { peerToBotApiId } from './ids.js';
+import type { PeerCache } from './peer-cache.js';
+import type { UpdateTracker } from './update-tracker.js';
+
+/** What the message and chat services see of a connected account. */
+export interface TelegramAccount {
+  readonly sessionId: string;
+  /** The account's own user id. */
+  readonly selfId: string;
+  /** Calls Telegram; errors come back as AppError with the envelope's codes. */
+  invoke<R extends Api.AnyRequest>(request: R): Promise<R['__response']>;
+  /** `me`, `@username` or a Bot-API id to an input peer (404 CHAT_NOT_FOUND when unknown). */
+  resolvePeer(chatId: string): Promise<{ peer: Api.TypeInputPeer; id: string }>;
+  inputChannel(botApiId: string): Api.InputChannel | undefined;
+  inputUser(botApiId: string): Api.InputUser | undefined;
+  /** Tells the update state about an AffectedMessages/AffectedHistory answer. */
+  affected(result: { pts: number; ptsCount: number }, channelId?: string): void;
+  /** Records users and chats (resolve results) in the peer cache. */
+  remember(users: readonly Api.TypeUser[], chats: readonly Api.TypeChat[]): void;
+}
+
+export interface AccountClientOptions {
+  sessionId: string;
+  endpoint: TelegramEndpoint;
+  apiId: number;
+  apiHash: string;
+  floodSleepThresholdSeconds: number;
+  /** Longest a single call may take before the session is considered unreachable. */
+  callTimeoutMs: number;
+  peers: PeerCache;
+  log: PinoLogger;
+  /** Everything of type Updates that Telegram pushes. */
+  onUpdates(updates: Api.TypeUpdates): void;
+  /** The library lost the connection (-1) or got it back (1). */
+  onConnectionState(state: 'lost' | 'restored'): void;
+  /** A call answered that the account is signed out. */
+  onSignedOut(error: { code: string; message: string }): void;
+}
+
+/** Bridges teleproto's logger to pino at debug level: its warnings are routine reconnect chatter. */
+class PinoBridgeLogger extends Logger {
+  constructor(private readonly pinoLog: PinoLogger) {
+    super(pinoLog.isLevelEnabled('debug') ? LogLevel.DEBUG : LogLevel.NONE);
+  }
+  override log(level: LogLevel, message: string): void {
+    if (level === LogLevel.ERROR || level === LogLevel.WARN)
+      this.pinoLog.debug({ teleproto: level }, message);
+  }
+}
+
+type Sender = {
+  _updateCallback?: (client: unknown, update: unknown) => void;
+  isReconnecting?: boolean;
+  _transportConnected?: () => boolean;
+  reconnect?: () => void;
+};
+
+export class AccountClient implements TelegramAccount {
+  client: TelegramClient | undefined;
+  self: Api.User | undefined;
+  tracker: UpdateTracker | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: AccountClientOptions) {}
+
+  get sessionId(): string {
+    return this.opts.sessionId;
+  }
+
+  get selfId(): string {
+    if (!this.self) throw new AppError('SESSION_NOT_AUTHORIZED', 'The account is not signed in');
+    return this.self.id.toString();
+  }
+
+  /** True while the transport is up (the library may be reconnecting otherwise). */
+  get transportConnected(): boolean {
+    const sender = this.client?._sender as Sender | undefined;
+    return Boolean(sender?._transportConnected?.() && !sender.isReconnecting);
+  }
+
+  get reconnecting(): boolean {
+    return Boolean((this.client?._sender as Sender | undefined)?.isReconnecting);
+  }
+
+  /** Connects with a saved StringSession (or a fresh one on the endpoint's DC). */
+  async open(sessionString: string): Promise<void> {
+    const session = new StringSession(sessionString);
+    if (!sessionString) session.setDC(this.opts.endpoint.dcId, this.opts.endpoint.host, 443);
+    const client = new TelegramClient(session, this.opts.apiId, this.opts.apiHash, {
+      connection: this.opts.endpoint.connection,
+      connectionRetries: 2,
+      requestRetries: 3,
+      retryDelay: 500,
+      timeout: 10,
+      autoReconnect: true,
+      floodSleepThreshold: this.opts.floodSleepThresholdSeconds,
+      baseLogger: new PinoBridgeLogger(this.opts.log),
+      deviceModel: 'TeleFlow',
+      systemVersion: process.platform,
+      appVersion: '1.0',
+    });
+    // Called by the library after each of its own reconnects.
+    (client as unknown as { _handleReconnect: () => Promise<void> })._handleReconnect = async () => {
+      if (!this.closed) this.opts.onConnectionState(this.transportConnected ? 'restored' : 'lost');
+    };
+    this.client = client;
+    let ok: boolean;
+    try {
+      ok = await withTimeout(client.connect(), this.opts.callTimeoutMs, 'connect');
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    if (!ok) {
+      await this.close();
+      throw new Error('Could not connect to Telegram');
+    }
+    const sender = client._sender as unknown as Sender;
+    sender._updateCallback = (_client, update) => this.onRaw(update);
+  }
+
+  private onRaw(update: unknown): void {
+    if (this.closed) return;
+    const state = (update as { state?: number }).state;
+    if (update && typeof update === 'object' && update.constructor?.name === 'UpdateConnectionState') {
+      if (state === -1 || state === 0) this.opts.onConnectionState('lost');
+      return;
+    }
+    if (isUpdates(update)) this.opts.onUpdates(update);
+  }
+
+  sessionString(): string {
+    const session = this.client?.session as StringSession | undefined;
+    return session ? String(session.save()) : '';
+  }
+
+  /** Calls Telegram without mapping errors (sign-in needs the library's own error classes). */
+  async rawInvoke<R extends Api.AnyRequest>(request: R): Promise<R['__response']> {
+    const client = this.client;
+    if (!client || this.closed)
+      throw new AppError('SESSION_NOT_CONNECTED', 'The session is not connected', undefined, 5);
+    const result = await withTimeout(client.invoke(request), this.opts.callTimeoutMs, request.className);
+    this.absorb(result);
+    return result;
+  }
+
+  async invoke<R extends Api.AnyRequest>(request: R): Promise<R['__response']> {
+    try {
+      return await this.rawInvoke(request);
+    } catch (err) {
+      if (isSignedOutError(err)) {
+        const e = err as { errorMessage: string };
+        this.opts.onSignedOut({
+          code: e.errorMessage,
+          message: 'Telegram reports the session as signed out',
+        });
+      }
+      throw toAppErrorFromTelegram(err);
+    }
+  }
+
+  /** Answers carry users/chats (and Updates carry pts): both are recorded. */
+  private absorb(result: unknown): void {
+    if (!result || typeof result !== 'object') return;
+    if (isUpdates(result)) {
+      if (this.tracker) this.tracker.feed(result, 'own');
+      else if ('users' in result) this.opts.peers.ingest(result.users, result.chats);
+      return;
+    }
+    const r = result as { users?: unknown; chats?: unknown };
+    const users = Array.isArray(r.users) ? (r.users as Api.TypeUser[]) : [];
+    const chats = Array.isArray(r.chats) ? (r.chats as Api.TypeChat[]) : [];
+    if (users.length || chats.length) this.opts.peers.ingest(users, chats);
+  }
+
+  remember(users: readonly Api.TypeUser[], chats: readonly Api.TypeChat[]): void {
+    this.opts.peers.ingest(users, chats);
+  }
+
+  affected(result: { pts: number; ptsCount: number }, channelId?: string): void {
+    this.tracker?.noteAffected(result.pts, result.ptsCount, channelId);
+  }
+
+  async resolvePeer(chatId: string): Promise<{ peer: Api.TypeInputPeer; id: string }> {
+    if (chatId === 'me' || chatId === 'self') return { peer: new Api.InputPeerSelf(), id: this.selfId };
+    if (this.self && chatId === this.selfId) return { peer: new Api.InputPeerSelf(), id: chatId };
+    if (chatId.startsWith('@')) {
+      const username = chatId.slice(1);
+      let id = this.opts.peers.idForUsername(username);
+      if (!id) {
+        const res = await this.invoke(new Api.contacts.ResolveUsername({ username }));
+        id = peerToBotApiId(res.peer);
+      }
+      const peer = this.opts.peers.inputPeer(id);
+      if (!peer) throw new AppError('CHAT_NOT_FOUND', 'Chat not found');
+      return { peer, id };
+    }
+    const peer = this.opts.peers.inputPeer(chatId);
+    if (!peer)
+      throw new AppError(
+        'CHAT_NOT_FOUND',
+        'Chat not found: this session has not met this id (use @username once, or list chats)',
+      );
+    return { peer, id: chatId };
+  }
+
+  inputChannel(botApiId: string): Api.InputChannel | undefined {
+    return this.opts.peers.inputChannel(botApiId);
+  }
+
+  inputUser(botApiId: string): Api.InputUser | undefined {
+    return this.opts.peers.inputUser(botApiId);
+  }
+
+  /** Reads the signed-in user (also tells whether the key is authorized at all). */
+  async fetchSelf(): Promise<Api.User> {
+    const users = await this.rawInvoke(new Api.users.GetUsers({ id: [new Api.InputUserSelf()] }));
+    const me = users[0];
+    if (!(me instanceof Api.User))
+      throw new AppError('SESSION_NOT_AUTHORIZED', 'The account is not signed in');
+    this.setSelf(me);
+    return me;
+  }
+
+  setSelf(me: Api.User): void {
+    this.self = me;
+    this.opts.peers.ingest([me], []);
+    // The library asks for getMe before its own event dispatch when this is empty.
+    (this.client as unknown as { _selfInputPeer?: Api.TypeInputPeer })._selfInputPeer = new Api.InputPeerUser(
+      {
+        userId: me.id,
+        accessHash: me.accessHash!,
+      },
+    );
+  }
+
+  /** Forces the library to drop and re-dial the connection (a watchdog found it dead). */
+  forceReconnect(): void {
+    (this.client?._sender as Sender | undefined)?.reconnect?.();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.tracker?.stop();
+    const client = this.client;
+    if (!client) return;
+    try {
+      await withTimeout(client.destroy(), 5000, 'destroy');
+    } catch (err) {
+      this.opts.log.debug({ err }, 'client did not close cleanly');
+    }
+  }
+}
+
+export function isUpdates(value: unknown): value is Api.TypeUpdates {
+  return (
+    value instanceof Api.Updates ||
+    value instanceof Api.UpdatesCombined ||
+    value instanceof Api.UpdateShort ||
+    value instanceof Api.UpdateShortMessage ||
+    value instanceof Api.UpdateShortChatMessage ||
+    value instanceof Api.UpdateShortSentMessage ||
+    value instanceof Api.UpdatesTooLong
+  );
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`TIMEOUT: ${what} took longer than ${ms} ms`)), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

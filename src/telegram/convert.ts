@@ -1,0 +1,131 @@
+/** Telegram objects turned into the JSON shapes of API.md. */
+import { Api } from 'teleproto';
+import type { ChatView, MemberView } from '../modules/chats/chats.schema.js';
+import type { MessageView } from '../modules/messages/messages.schema.js';
+import type { SessionView } from '../modules/sessions/sessions.schema.js';
+import { entityBotApiId, peerToBotApiId } from './ids.js';
+
+const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
+
+export function userView(user: Api.User): NonNullable<SessionView['user']> {
+  return {
+    id: user.id.toString(),
+    firstName: user.firstName ?? null,
+    lastName: user.lastName ?? null,
+    username: user.username ?? null,
+    phone: user.phone ?? null,
+  };
+}
+
+function reactionEmoji(reaction: Api.TypeReaction): string {
+  if (reaction instanceof Api.ReactionEmoji) return reaction.emoticon;
+  if (reaction instanceof Api.ReactionCustomEmoji) return `custom:${reaction.documentId.toString()}`;
+  return 'paid';
+}
+
+/** A message as API.md describes it; `selfId` fills senderId of outgoing private messages. */
+export function messageView(msg: Api.TypeMessage, selfId: string): MessageView {
+  if (msg instanceof Api.MessageEmpty) {
+    return {
+      id: msg.id,
+      chatId: msg.peerId ? peerToBotApiId(msg.peerId) : '',
+      senderId: null,
+      date: iso(0),
+      text: '',
+      out: false,
+    };
+  }
+  const chatId = peerToBotApiId(msg.peerId);
+  let senderId: string | null = msg.fromId ? peerToBotApiId(msg.fromId) : null;
+  if (!senderId && msg.peerId instanceof Api.PeerUser) senderId = msg.out ? selfId : chatId;
+  if (!senderId && msg.peerId instanceof Api.PeerChannel && msg instanceof Api.Message && msg.post)
+    senderId = chatId;
+  if (!senderId && msg.out) senderId = selfId;
+  const view: MessageView = {
+    id: msg.id,
+    chatId,
+    senderId,
+    date: iso(msg.date),
+    text: msg instanceof Api.Message ? (msg.message ?? '') : '',
+    out: Boolean(msg.out),
+  };
+  if (msg.replyTo instanceof Api.MessageReplyHeader && msg.replyTo.replyToMsgId !== undefined)
+    view.replyToMessageId = msg.replyTo.replyToMsgId;
+  if (msg instanceof Api.Message) {
+    if (msg.editDate) view.editDate = iso(msg.editDate);
+    if (msg.fwdFrom) {
+      view.forwardedFrom = {
+        senderId: msg.fwdFrom.fromId ? peerToBotApiId(msg.fwdFrom.fromId) : null,
+        name: msg.fwdFrom.fromName ?? null,
+        date: iso(msg.fwdFrom.date),
+      };
+    }
+    if (msg.reactions && msg.reactions.results.length > 0) {
+      view.reactions = msg.reactions.results.map((r) => ({
+        emoji: reactionEmoji(r.reaction),
+        count: r.count,
+      }));
+    }
+    if (msg.pinned) view.pinned = true;
+  }
+  return view;
+}
+
+export function chatView(entity: Api.TypeUser | Api.TypeChat, dialog?: Api.TypeDialog): ChatView {
+  const id = entityBotApiId(entity);
+  const view: ChatView = { id, type: 'private', title: '' };
+  if (entity instanceof Api.User) {
+    view.type = entity.bot ? 'bot' : 'private';
+    view.title =
+      [entity.firstName, entity.lastName].filter(Boolean).join(' ') || entity.username || entity.phone || id;
+    if (entity.username) view.username = entity.username;
+  } else if (entity instanceof Api.UserEmpty) {
+    view.title = id;
+  } else if (entity instanceof Api.Chat) {
+    view.type = 'group';
+    view.title = entity.title;
+    view.membersCount = entity.participantsCount;
+  } else if (entity instanceof Api.ChatForbidden) {
+    view.type = 'group';
+    view.title = entity.title;
+  } else if (entity instanceof Api.Channel) {
+    view.type = entity.megagroup || entity.gigagroup ? 'supergroup' : 'channel';
+    view.title = entity.title;
+    if (entity.username) view.username = entity.username;
+    if (entity.participantsCount !== undefined) view.membersCount = entity.participantsCount;
+  } else if (entity instanceof Api.ChannelForbidden) {
+    view.type = entity.megagroup ? 'supergroup' : 'channel';
+    view.title = entity.title;
+  } else {
+    view.type = 'group';
+    view.title = id;
+  }
+  if (dialog instanceof Api.Dialog) view.unreadCount = dialog.unreadCount;
+  return view;
+}
+
+type Participant = Api.TypeChatParticipant | Api.TypeChannelParticipant;
+
+export function memberRole(p: Participant): MemberView['role'] {
+  if (p instanceof Api.ChatParticipantCreator || p instanceof Api.ChannelParticipantCreator) return 'creator';
+  if (p instanceof Api.ChatParticipantAdmin || p instanceof Api.ChannelParticipantAdmin) return 'admin';
+  if (p instanceof Api.ChannelParticipantBanned) return p.left ? 'banned' : 'restricted';
+  return 'member';
+}
+
+export function participantUserId(p: Participant): string | undefined {
+  if ('userId' in p && p.userId !== undefined) return p.userId.toString();
+  if ('peer' in p && p.peer instanceof Api.PeerUser) return p.peer.userId.toString();
+  return undefined;
+}
+
+export function memberView(user: Api.User, role: MemberView['role']): MemberView {
+  return {
+    id: user.id.toString(),
+    firstName: user.firstName ?? null,
+    lastName: user.lastName ?? null,
+    username: user.username ?? null,
+    bot: Boolean(user.bot),
+    role,
+  };
+}
