@@ -28,7 +28,12 @@ export interface StartSandboxOptions {
   dataDir?: string;
   logger?: Logger;
   /** World tuning for tests (difference slice size, log retention, token lifetimes). */
-  world?: { differenceSliceSize?: number; logRetention?: number; codeTtlSeconds?: number; loginTokenTtlSeconds?: number };
+  world?: {
+    differenceSliceSize?: number;
+    logRetention?: number;
+    codeTtlSeconds?: number;
+    loginTokenTtlSeconds?: number;
+  };
 }
 
 export interface Sandbox {
@@ -72,7 +77,13 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   world.options.port = address.port;
   let control: ControlServer;
   try {
-    control = await startControlServer({ world, faults, port: options.controlPort ?? 0, logger, methods: dispatcher.methods() });
+    control = await startControlServer({
+      world,
+      faults,
+      port: options.controlPort ?? 0,
+      logger,
+      methods: dispatcher.methods(),
+    });
   } catch (error) {
     await server.close();
     throw error;

@@ -19,7 +19,12 @@ export interface ControlResponse<T = any> {
   body: T;
 }
 
-export async function control<T = any>(sandbox: Pick<Sandbox, 'controlUrl'>, method: string, path: string, body?: unknown): Promise<ControlResponse<T>> {
+export async function control<T = any>(
+  sandbox: Pick<Sandbox, 'controlUrl'>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ControlResponse<T>> {
   const response = await fetch(sandbox.controlUrl + path, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -41,11 +46,20 @@ export function codeFor(phone: string): string {
 }
 
 export function clientFor(sandbox: Sandbox, session?: string): TelegramClient {
-  return createSandboxClient({ host: sandbox.host, port: sandbox.port, publicKeyPem: sandbox.publicKeyPem, ...(session ? { session } : {}) });
+  return createSandboxClient({
+    host: sandbox.host,
+    port: sandbox.port,
+    publicKeyPem: sandbox.publicKeyPem,
+    ...(session ? { session } : {}),
+  });
 }
 
 /** Signs a client in by code (and password when given); signs up when the phone is new. */
-export async function signedInClient(sandbox: Sandbox, phone: string, options: { password?: string; firstName?: string } = {}): Promise<TelegramClient> {
+export async function signedInClient(
+  sandbox: Sandbox,
+  phone: string,
+  options: { password?: string; firstName?: string } = {},
+): Promise<TelegramClient> {
   const client = clientFor(sandbox);
   await client.start({
     phoneNumber: phone,
@@ -73,7 +87,11 @@ export async function closeClient(client: TelegramClient | undefined): Promise<v
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `ms`. */
-export async function waitFor<T>(probe: () => T | undefined | false, ms = 3000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false,
+  ms = 3000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = probe();

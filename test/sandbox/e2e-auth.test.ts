@@ -54,7 +54,11 @@ test('a new number signs up, then getMe answers that user', async () => {
 
 test('sign-in by a random code read from the control API; a wrong code is refused first', async () => {
   const phone = '15551230001';
-  const created = await control(sandbox, 'POST', '/users', { phone, firstName: 'Coder', username: 'coder_one' });
+  const created = await control(sandbox, 'POST', '/users', {
+    phone,
+    firstName: 'Coder',
+    username: 'coder_one',
+  });
   assert.equal(created.status, 201);
   const client = track(clientFor(sandbox));
   const errors: string[] = [];
@@ -107,17 +111,24 @@ test('QR login: a signed-in client accepts the token and the waiting client is s
       if (update instanceof Api.UpdateLoginToken) resolve();
     });
   });
-  const exported = await waiting.invoke(new Api.auth.ExportLoginToken({ apiId: 12345, apiHash: 'x', exceptIds: [] }));
+  const exported = await waiting.invoke(
+    new Api.auth.ExportLoginToken({ apiId: 12345, apiHash: 'x', exceptIds: [] }),
+  );
   assert.ok(exported instanceof Api.auth.LoginToken);
   assert.ok(exported.expires > Date.now() / 1000 && exported.expires <= Date.now() / 1000 + 31);
   const authorization = await owner.invoke(new Api.auth.AcceptLoginToken({ token: exported.token }));
   assert.ok(authorization instanceof Api.Authorization);
   await loginTokenSeen;
-  const success = await waiting.invoke(new Api.auth.ExportLoginToken({ apiId: 12345, apiHash: 'x', exceptIds: [] }));
+  const success = await waiting.invoke(
+    new Api.auth.ExportLoginToken({ apiId: 12345, apiHash: 'x', exceptIds: [] }),
+  );
   assert.ok(success instanceof Api.auth.LoginTokenSuccess);
   assert.equal(((success.authorization as Api.auth.Authorization).user as Api.User).phone, phone);
   assert.equal((await waiting.getMe()).phone, phone);
-  await assert.rejects(owner.invoke(new Api.auth.AcceptLoginToken({ token: exported.token })), /AUTH_TOKEN_INVALID/);
+  await assert.rejects(
+    owner.invoke(new Api.auth.AcceptLoginToken({ token: exported.token })),
+    /AUTH_TOKEN_INVALID/,
+  );
   const described = await control(sandbox, 'GET', `/users/${phone}`);
   assert.equal(described.body.authorizations, 2);
 });
@@ -143,11 +154,14 @@ test('auth.logOut unregisters the key: later calls on that session fail', async 
 test('an unknown method fails within seconds with METHOD_NOT_SUPPORTED_BY_SANDBOX', async () => {
   const client = track(await signedInClient(sandbox, testPhone(7)));
   const started = Date.now();
-  await assert.rejects(client.invoke(new Api.stickers.CheckShortName({ shortName: 'abc' })), (error: Error & { errorMessage?: string; code?: number }) => {
-    assert.equal(error.errorMessage, 'METHOD_NOT_SUPPORTED_BY_SANDBOX');
-    assert.equal(error.code, 400);
-    return true;
-  });
+  await assert.rejects(
+    client.invoke(new Api.stickers.CheckShortName({ shortName: 'abc' })),
+    (error: Error & { errorMessage?: string; code?: number }) => {
+      assert.equal(error.errorMessage, 'METHOD_NOT_SUPPORTED_BY_SANDBOX');
+      assert.equal(error.code, 400);
+      return true;
+    },
+  );
   assert.ok(Date.now() - started < 3000);
 });
 

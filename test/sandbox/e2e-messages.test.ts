@@ -10,7 +10,16 @@ import type { TelegramClient } from 'teleproto';
 import { NewMessage } from 'teleproto/events/index.js';
 import type { NewMessageEvent } from 'teleproto/events/index.js';
 import { FloodWaitError } from 'teleproto/errors/index.js';
-import { clientFor, closeClient, control, saveSession, signedInClient, startTestSandbox, testPhone, waitFor } from '../helpers/sandbox.js';
+import {
+  clientFor,
+  closeClient,
+  control,
+  saveSession,
+  signedInClient,
+  startTestSandbox,
+  testPhone,
+  waitFor,
+} from '../helpers/sandbox.js';
 import type { Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
@@ -25,8 +34,16 @@ const extraClients: TelegramClient[] = [];
 
 before(async () => {
   sandbox = await startTestSandbox();
-  await control(sandbox, 'POST', '/users', { phone: alicePhone, firstName: 'Alice', username: `alice${alicePhone.slice(-4)}` });
-  await control(sandbox, 'POST', '/users', { phone: bobPhone, firstName: 'Bob', username: `bob${bobPhone.slice(-4)}` });
+  await control(sandbox, 'POST', '/users', {
+    phone: alicePhone,
+    firstName: 'Alice',
+    username: `alice${alicePhone.slice(-4)}`,
+  });
+  await control(sandbox, 'POST', '/users', {
+    phone: bobPhone,
+    firstName: 'Bob',
+    username: `bob${bobPhone.slice(-4)}`,
+  });
   alice = await signedInClient(sandbox, alicePhone);
   bob = await signedInClient(sandbox, bobPhone);
   alice.addEventHandler((event: NewMessageEvent) => void aliceInbox.push(event), new NewMessage({}));
@@ -45,23 +62,42 @@ after(async () => {
 const bobName = () => `@bob${bobPhone.slice(-4)}`;
 const aliceName = () => `@alice${alicePhone.slice(-4)}`;
 
-test('two accounts exchange messages and each gets the other\'s in a NewMessage handler', async () => {
+test("two accounts exchange messages and each gets the other's in a NewMessage handler", async () => {
   const sent = await alice.sendMessage(bobName(), { message: 'hello Bob' });
   assert.equal(sent.message, 'hello Bob');
-  const atBob = await waitFor(() => bobInbox.find((e) => e.message.message === 'hello Bob'), 3000, 'Bob to receive');
+  const atBob = await waitFor(
+    () => bobInbox.find((e) => e.message.message === 'hello Bob'),
+    3000,
+    'Bob to receive',
+  );
   assert.equal(atBob.message.out, false);
   assert.equal(atBob.message.senderId?.toString(), (await alice.getMe()).id.toString());
   const reply = await bob.sendMessage(aliceName(), { message: 'hello Alice', replyTo: atBob.message.id });
-  const atAlice = await waitFor(() => aliceInbox.find((e) => e.message.message === 'hello Alice'), 3000, 'Alice to receive');
-  assert.equal(atAlice.message.replyTo?.replyToMsgId, sent.id, "the reply points at Alice's own id of her message");
+  const atAlice = await waitFor(
+    () => aliceInbox.find((e) => e.message.message === 'hello Alice'),
+    3000,
+    'Alice to receive',
+  );
+  assert.equal(
+    atAlice.message.replyTo?.replyToMsgId,
+    sent.id,
+    "the reply points at Alice's own id of her message",
+  );
   assert.ok(reply.id > 0);
   const history = await bob.getMessages(aliceName(), { limit: 10 });
-  assert.deepEqual([...history].map((m) => m.message), ['hello Alice', 'hello Bob']);
+  assert.deepEqual(
+    [...history].map((m) => m.message),
+    ['hello Alice', 'hello Bob'],
+  );
 });
 
 test('edits, reactions, pins and deletes arrive as updates', async () => {
   const sent = await alice.sendMessage(bobName(), { message: 'first version' });
-  const received = await waitFor(() => bobInbox.find((e) => e.message.message === 'first version'), 3000, 'message');
+  const received = await waitFor(
+    () => bobInbox.find((e) => e.message.message === 'first version'),
+    3000,
+    'message',
+  );
   const bobId = received.message.id;
   bobRaw.length = 0;
   const findRaw = <T>(type: new (...args: any[]) => T, check: (u: T) => boolean = () => true) =>
@@ -73,7 +109,13 @@ test('edits, reactions, pins and deletes arrive as updates', async () => {
   assert.equal((edit.message as Api.Message).id, bobId);
   assert.ok((edit.message as Api.Message).editDate);
 
-  await alice.invoke(new Api.messages.SendReaction({ peer: bobName(), msgId: sent.id, reaction: [new Api.ReactionEmoji({ emoticon: '👍' })] }));
+  await alice.invoke(
+    new Api.messages.SendReaction({
+      peer: bobName(),
+      msgId: sent.id,
+      reaction: [new Api.ReactionEmoji({ emoticon: '👍' })],
+    }),
+  );
   const reaction = await findRaw(Api.UpdateMessageReactions);
   assert.equal(reaction.msgId, bobId);
   const count = reaction.reactions.results[0] as Api.ReactionCount;
@@ -94,7 +136,8 @@ test('a client away while messages arrive gets exactly them from getDifference',
   const state = (await bob.invoke(new Api.updates.GetState())) as Api.updates.State;
   const session = saveSession(bob);
   await closeClient(bob);
-  for (const text of ['while away 1', 'while away 2', 'while away 3']) await alice.sendMessage(bobName(), { message: text });
+  for (const text of ['while away 1', 'while away 2', 'while away 3'])
+    await alice.sendMessage(bobName(), { message: text });
   await control(sandbox, 'POST', '/messages', { from: alicePhone, to: bobPhone, text: 'while away 4' });
   bob = clientFor(sandbox, session);
   await bob.connect();
@@ -106,12 +149,18 @@ test('a client away while messages arrive gets exactly them from getDifference',
   );
   assert.equal(diff.otherUpdates.length, 0);
   assert.equal(diff.state.pts, state.pts + 4);
-  const again = await bob.invoke(new Api.updates.GetDifference({ pts: diff.state.pts, date: diff.state.date, qts: 0 }));
+  const again = await bob.invoke(
+    new Api.updates.GetDifference({ pts: diff.state.pts, date: diff.state.date, qts: 0 }),
+  );
   assert.ok(again instanceof Api.updates.DifferenceEmpty);
 });
 
 test('an injected FLOOD_WAIT_X surfaces as FloodWaitError with X seconds', async () => {
-  const fault = await control(sandbox, 'POST', '/faults', { error: 'FLOOD_WAIT_17', method: 'messages.sendMessage', phone: alicePhone });
+  const fault = await control(sandbox, 'POST', '/faults', {
+    error: 'FLOOD_WAIT_17',
+    method: 'messages.sendMessage',
+    phone: alicePhone,
+  });
   assert.equal(fault.status, 201);
   alice.floodSleepThreshold = 0;
   await assert.rejects(alice.sendMessage(bobName(), { message: 'too fast' }), (error: unknown) => {
@@ -122,26 +171,52 @@ test('an injected FLOOD_WAIT_X surfaces as FloodWaitError with X seconds', async
   const next = await alice.sendMessage(bobName(), { message: 'later' });
   assert.equal(next.message, 'later');
   await control(sandbox, 'POST', '/faults', { error: 'INTERNAL', method: 'users.getUsers' });
-  await assert.rejects(alice.invoke(new Api.users.GetUsers({ id: [new Api.InputUserSelf()] })), (error: Error & { code?: number }) => error.code === 500);
+  await assert.rejects(
+    alice.invoke(new Api.users.GetUsers({ id: [new Api.InputUserSelf()] })),
+    (error: Error & { code?: number }) => error.code === 500,
+  );
 });
 
 test('posts from the control API in a group and a channel reach members as NewMessage events', async () => {
   const carolPhone = testPhone(3);
   await control(sandbox, 'POST', '/users', { phone: carolPhone, firstName: 'Carol' });
-  const group = await control(sandbox, 'POST', '/chats', { type: 'group', title: 'Friends', owner: carolPhone, members: [bobPhone] });
+  const group = await control(sandbox, 'POST', '/chats', {
+    type: 'group',
+    title: 'Friends',
+    owner: carolPhone,
+    members: [bobPhone],
+  });
   assert.equal(group.status, 201);
   assert.match(group.body.id, /^-\d+$/);
-  const channel = await control(sandbox, 'POST', '/chats', { type: 'channel', title: 'Announcements', owner: carolPhone, members: [bobPhone], username: `ann${carolPhone.slice(-4)}` });
+  const channel = await control(sandbox, 'POST', '/chats', {
+    type: 'channel',
+    title: 'Announcements',
+    owner: carolPhone,
+    members: [bobPhone],
+    username: `ann${carolPhone.slice(-4)}`,
+  });
   assert.match(channel.body.id, /^-100\d+$/);
   const bobNow = bob;
   const events: NewMessageEvent[] = [];
   bobNow.addEventHandler((event: NewMessageEvent) => void events.push(event), new NewMessage({}));
   await bobNow.getMe();
   await control(sandbox, 'POST', '/messages', { from: carolPhone, to: group.body.id, text: 'group hello' });
-  await control(sandbox, 'POST', '/messages', { from: carolPhone, to: channel.body.id, text: 'channel post' });
-  const inGroup = await waitFor(() => events.find((e) => e.message.message === 'group hello'), 3000, 'group message');
+  await control(sandbox, 'POST', '/messages', {
+    from: carolPhone,
+    to: channel.body.id,
+    text: 'channel post',
+  });
+  const inGroup = await waitFor(
+    () => events.find((e) => e.message.message === 'group hello'),
+    3000,
+    'group message',
+  );
   assert.equal(inGroup.message.chatId?.toString(), group.body.id);
-  const inChannel = await waitFor(() => events.find((e) => e.message.message === 'channel post'), 3000, 'channel post');
+  const inChannel = await waitFor(
+    () => events.find((e) => e.message.message === 'channel post'),
+    3000,
+    'channel post',
+  );
   assert.equal(inChannel.message.chatId?.toString(), channel.body.id);
   assert.equal(inChannel.message.post, true);
   const dialogs = await bobNow.getDialogs({});
@@ -157,5 +232,9 @@ test('dropped connections are reconnected by the client, which then receives aga
   // A call goes through once the client has reconnected.
   await bob.invoke(new Api.updates.GetState());
   await alice.sendMessage(bobName(), { message: 'after the drop' });
-  await waitFor(() => events.find((e) => e.message.message === 'after the drop'), 5000, 'message after reconnect');
+  await waitFor(
+    () => events.find((e) => e.message.message === 'after the drop'),
+    5000,
+    'message after reconnect',
+  );
 });

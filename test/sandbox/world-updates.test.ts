@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api } from 'teleproto';
+import { BinaryReader } from 'teleproto/extensions/index.js';
 import { RpcError } from '../../src/sandbox/contract.js';
 import type { CallContext, UpdateSink } from '../../src/sandbox/contract.js';
 import { World } from '../../src/sandbox/world/world.js';
@@ -16,6 +17,7 @@ import { long } from '../../src/sandbox/world/tl.js';
 class RecordingSink implements UpdateSink {
   pushed: Array<{ keys: bigint[]; updates: Api.TypeUpdates }> = [];
   push(keys: Iterable<bigint>, updates: Api.TypeUpdates): void {
+    roundTrip(updates);
     this.pushed.push({ keys: [...keys], updates });
   }
   drop(): number {
@@ -27,6 +29,16 @@ class RecordingSink implements UpdateSink {
   }
 }
 
+/** What the world sends must parse back to the same bytes with the client's own reader: a
+ * flag mistake would otherwise only show up (and corrupt the reader) inside a real client. */
+function roundTrip(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) return value.forEach(roundTrip);
+  const bytes = (value as { getBytes(): Buffer }).getBytes();
+  const parsed = new BinaryReader(bytes).tgReadObject() as { getBytes(): Buffer };
+  assert.deepEqual(parsed.getBytes(), bytes);
+}
+
 let nextKey = 1000n;
 
 function setup(options: { differenceSliceSize?: number; logRetention?: number } = {}) {
@@ -36,13 +48,40 @@ function setup(options: { differenceSliceSize?: number; logRetention?: number } 
   const faults = new FaultInjector();
   const dispatcher = createRpcDispatcher({ world, faults });
   const ctxFor = (key: bigint): CallContext => ({ authKeyId: key, sessionId: 1n, connectionId: 1 });
-  const call = (key: bigint, request: unknown) => dispatcher.invoke(ctxFor(key), request as Api.AnyRequest);
+  const call = async (key: bigint, request: unknown) => {
+    const result = await dispatcher.invoke(ctxFor(key), request as Api.AnyRequest);
+    roundTrip(result);
+    return result;
+  };
   async function signIn(phone: string, firstName: string) {
     const key = nextKey++;
-    const sent = (await call(key, new Api.auth.SendCode({ phoneNumber: phone, apiId: 1, apiHash: 'x', settings: new Api.CodeSettings({}) }))) as Api.auth.SentCode;
-    let auth = await call(key, new Api.auth.SignIn({ phoneNumber: phone, phoneCodeHash: sent.phoneCodeHash, phoneCode: world.lastCode(phone) }));
+    const sent = (await call(
+      key,
+      new Api.auth.SendCode({
+        phoneNumber: phone,
+        apiId: 1,
+        apiHash: 'x',
+        settings: new Api.CodeSettings({}),
+      }),
+    )) as Api.auth.SentCode;
+    let auth = await call(
+      key,
+      new Api.auth.SignIn({
+        phoneNumber: phone,
+        phoneCodeHash: sent.phoneCodeHash,
+        phoneCode: world.lastCode(phone),
+      }),
+    );
     if (auth instanceof Api.auth.AuthorizationSignUpRequired) {
-      auth = await call(key, new Api.auth.SignUp({ phoneNumber: phone, phoneCodeHash: sent.phoneCodeHash, firstName, lastName: '' }));
+      auth = await call(
+        key,
+        new Api.auth.SignUp({
+          phoneNumber: phone,
+          phoneCodeHash: sent.phoneCodeHash,
+          firstName,
+          lastName: '',
+        }),
+      );
     }
     const user = (auth as Api.auth.Authorization).user as Api.User;
     return { key, user, inputPeer: new Api.InputPeerUser({ userId: user.id, accessHash: user.accessHash! }) };
@@ -59,9 +98,19 @@ test('private messages: each account numbers its own copy, pts advances by one p
   const alice = await signIn('15550000001', 'Alice');
   const bob = await signIn('15550000002', 'Bob');
   // Bob already has a message of his own, so the two accounts' ids diverge.
-  await call(bob.key, new Api.messages.SendMessage({ peer: new Api.InputPeerSelf(), message: 'note to self', randomId: long(1) }));
+  await call(
+    bob.key,
+    new Api.messages.SendMessage({
+      peer: new Api.InputPeerSelf(),
+      message: 'note to self',
+      randomId: long(1),
+    }),
+  );
   const before = await state(call, alice.key);
-  const sent = (await call(alice.key, new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'hi bob', randomId: long(2) }))) as Api.UpdateShortSentMessage;
+  const sent = (await call(
+    alice.key,
+    new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'hi bob', randomId: long(2) }),
+  )) as Api.UpdateShortSentMessage;
   assert.ok(sent instanceof Api.UpdateShortSentMessage);
   assert.equal(sent.id, 1);
   assert.equal(sent.pts, before.pts + 1);
@@ -75,18 +124,24 @@ test('private messages: each account numbers its own copy, pts advances by one p
   assert.equal(message.message, 'hi bob');
   assert.equal(message.out, false);
   assert.equal((message.peerId as Api.PeerUser).userId.toString(), alice.user.id.toString());
-  assert.ok(last.users.some((u) => u.id.toString() === alice.user.id.toString()), 'sender included in users');
+  assert.ok(
+    last.users.some((u) => u.id.toString() === alice.user.id.toString()),
+    'sender included in users',
+  );
   // The sending connection gets the result, not a push.
   assert.equal(sink.to(alice.key).length, 0);
 });
 
-test('the sender\'s other authorizations receive the outgoing message', async () => {
+test("the sender's other authorizations receive the outgoing message", async () => {
   const { call, signIn, sink, world } = setup();
   const alice = await signIn('15550000011', 'Alice');
   const bob = await signIn('15550000012', 'Bob');
   const alice2 = await signIn('15550000011', 'Alice');
   assert.equal(world.keysOf(Number(alice.user.id.toString())).length, 2);
-  await call(alice.key, new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'from phone one', randomId: long(3) }));
+  await call(
+    alice.key,
+    new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'from phone one', randomId: long(3) }),
+  );
   const pushed = sink.to(alice2.key);
   assert.equal(pushed.length, 1);
   const message = ((pushed[0] as Api.Updates).updates[0] as Api.UpdateNewMessage).message as Api.Message;
@@ -99,16 +154,32 @@ test('getDifference returns exactly the missed events, then differenceEmpty', as
   const alice = await signIn('15550000021', 'Alice');
   const bob = await signIn('15550000022', 'Bob');
   const bobState = await state(call, bob.key);
-  const aliceAsSeenByBob = (await call(bob.key, new Api.users.GetUsers({ id: [new Api.InputUserSelf()] }))) as Api.User[];
+  const aliceAsSeenByBob = (await call(
+    bob.key,
+    new Api.users.GetUsers({ id: [new Api.InputUserSelf()] }),
+  )) as Api.User[];
   assert.equal(aliceAsSeenByBob.length, 1);
   for (const text of ['one', 'two', 'three']) {
-    await call(alice.key, new Api.messages.SendMessage({ peer: bob.inputPeer, message: text, randomId: long(Math.floor(Math.random() * 1e9)) }));
+    await call(
+      alice.key,
+      new Api.messages.SendMessage({
+        peer: bob.inputPeer,
+        message: text,
+        randomId: long(Math.floor(Math.random() * 1e9)),
+      }),
+    );
   }
-  const edit = (await call(alice.key, new Api.messages.EditMessage({ peer: bob.inputPeer, id: 2, message: 'two (edited)' }))) as Api.Updates;
+  const edit = (await call(
+    alice.key,
+    new Api.messages.EditMessage({ peer: bob.inputPeer, id: 2, message: 'two (edited)' }),
+  )) as Api.Updates;
   assert.ok(edit.updates[0] instanceof Api.UpdateEditMessage);
   await call(alice.key, new Api.messages.DeleteMessages({ id: [3], revoke: true }));
 
-  const diff = (await call(bob.key, new Api.updates.GetDifference({ pts: bobState.pts, date: bobState.date, qts: 0 }))) as Api.updates.Difference;
+  const diff = (await call(
+    bob.key,
+    new Api.updates.GetDifference({ pts: bobState.pts, date: bobState.date, qts: 0 }),
+  )) as Api.updates.Difference;
   assert.ok(diff instanceof Api.updates.Difference);
   assert.deepEqual(
     diff.newMessages.map((m) => (m as Api.Message).message),
@@ -122,13 +193,22 @@ test('getDifference returns exactly the missed events, then differenceEmpty', as
   assert.equal(diff.state.pts, bobState.pts + 5);
   assert.ok(diff.users.some((u) => u.id.toString() === alice.user.id.toString()));
 
-  const again = await call(bob.key, new Api.updates.GetDifference({ pts: diff.state.pts, date: diff.state.date, qts: 0 }));
+  const again = await call(
+    bob.key,
+    new Api.updates.GetDifference({ pts: diff.state.pts, date: diff.state.date, qts: 0 }),
+  );
   assert.ok(again instanceof Api.updates.DifferenceEmpty);
 
   // From the middle: only what came after.
-  const partial = (await call(bob.key, new Api.updates.GetDifference({ pts: bobState.pts + 3, date: bobState.date, qts: 0 }))) as Api.updates.Difference;
+  const partial = (await call(
+    bob.key,
+    new Api.updates.GetDifference({ pts: bobState.pts + 3, date: bobState.date, qts: 0 }),
+  )) as Api.updates.Difference;
   assert.equal(partial.newMessages.length, 0);
-  assert.deepEqual(partial.otherUpdates.map((u) => u.className), ['UpdateEditMessage', 'UpdateDeleteMessages']);
+  assert.deepEqual(
+    partial.otherUpdates.map((u) => u.className),
+    ['UpdateEditMessage', 'UpdateDeleteMessages'],
+  );
 });
 
 test('getDifference slices long gaps and answers tooLong past the kept log', async () => {
@@ -137,19 +217,44 @@ test('getDifference slices long gaps and answers tooLong past the kept log', asy
   const bob = await signIn('15550000032', 'Bob');
   const start = await state(call, bob.key);
   for (let i = 0; i < 5; i++) {
-    await call(alice.key, new Api.messages.SendMessage({ peer: bob.inputPeer, message: `m${i}`, randomId: long(100 + i) }));
+    await call(
+      alice.key,
+      new Api.messages.SendMessage({ peer: bob.inputPeer, message: `m${i}`, randomId: long(100 + i) }),
+    );
   }
-  const first = (await call(bob.key, new Api.updates.GetDifference({ pts: start.pts, date: start.date, qts: 0 }))) as Api.updates.DifferenceSlice;
+  const first = (await call(
+    bob.key,
+    new Api.updates.GetDifference({ pts: start.pts, date: start.date, qts: 0 }),
+  )) as Api.updates.DifferenceSlice;
   assert.ok(first instanceof Api.updates.DifferenceSlice);
-  assert.deepEqual(first.newMessages.map((m) => (m as Api.Message).message), ['m0', 'm1', 'm2']);
-  const second = (await call(bob.key, new Api.updates.GetDifference({ pts: first.intermediateState.pts, date: first.intermediateState.date, qts: 0 }))) as Api.updates.Difference;
+  assert.deepEqual(
+    first.newMessages.map((m) => (m as Api.Message).message),
+    ['m0', 'm1', 'm2'],
+  );
+  const second = (await call(
+    bob.key,
+    new Api.updates.GetDifference({
+      pts: first.intermediateState.pts,
+      date: first.intermediateState.date,
+      qts: 0,
+    }),
+  )) as Api.updates.Difference;
   assert.ok(second instanceof Api.updates.Difference);
-  assert.deepEqual(second.newMessages.map((m) => (m as Api.Message).message), ['m3', 'm4']);
+  assert.deepEqual(
+    second.newMessages.map((m) => (m as Api.Message).message),
+    ['m3', 'm4'],
+  );
 
   for (let i = 0; i < 10; i++) {
-    await call(alice.key, new Api.messages.SendMessage({ peer: bob.inputPeer, message: `n${i}`, randomId: long(200 + i) }));
+    await call(
+      alice.key,
+      new Api.messages.SendMessage({ peer: bob.inputPeer, message: `n${i}`, randomId: long(200 + i) }),
+    );
   }
-  const tooLong = await call(bob.key, new Api.updates.GetDifference({ pts: start.pts, date: start.date, qts: 0 }));
+  const tooLong = await call(
+    bob.key,
+    new Api.updates.GetDifference({ pts: start.pts, date: start.date, qts: 0 }),
+  );
   assert.ok(tooLong instanceof Api.updates.DifferenceTooLong);
   assert.equal(tooLong.pts, (await state(call, bob.key)).pts);
 });
@@ -158,30 +263,69 @@ test('channels: per-channel ids and pts, getChannelDifference, pushes to members
   const { call, signIn, sink } = setup();
   const alice = await signIn('15550000041', 'Alice');
   const bob = await signIn('15550000042', 'Bob');
-  const created = (await call(alice.key, new Api.channels.CreateChannel({ title: 'News', about: '', megagroup: true }))) as Api.Updates;
+  const created = (await call(
+    alice.key,
+    new Api.channels.CreateChannel({ title: 'News', about: '', megagroup: true }),
+  )) as Api.Updates;
   const channel = created.chats[0] as Api.Channel;
   const inputChannel = new Api.InputChannel({ channelId: channel.id, accessHash: channel.accessHash! });
-  await call(alice.key, new Api.channels.InviteToChannel({ channel: inputChannel, users: [new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! })] }));
-  const bobChannel = ((await call(bob.key, new Api.channels.GetChannels({ id: [inputChannel] }))) as Api.messages.Chats).chats[0] as Api.Channel;
+  await call(
+    alice.key,
+    new Api.channels.InviteToChannel({
+      channel: inputChannel,
+      users: [new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! })],
+    }),
+  );
+  const bobChannel = (
+    (await call(bob.key, new Api.channels.GetChannels({ id: [inputChannel] }))) as Api.messages.Chats
+  ).chats[0] as Api.Channel;
   assert.equal(bobChannel.left, false);
-  const full = (await call(bob.key, new Api.channels.GetFullChannel({ channel: inputChannel }))) as Api.messages.ChatFull;
+  const full = (await call(
+    bob.key,
+    new Api.channels.GetFullChannel({ channel: inputChannel }),
+  )) as Api.messages.ChatFull;
   const ptsBefore = (full.fullChat as Api.ChannelFull).pts;
   const peer = new Api.InputPeerChannel({ channelId: channel.id, accessHash: channel.accessHash! });
-  const sent = (await call(alice.key, new Api.messages.SendMessage({ peer, message: 'hello group', randomId: long(77) }))) as Api.Updates;
+  const sent = (await call(
+    alice.key,
+    new Api.messages.SendMessage({ peer, message: 'hello group', randomId: long(77) }),
+  )) as Api.Updates;
   assert.ok(sent.updates[0] instanceof Api.UpdateMessageID);
   const newMessage = sent.updates[1] as Api.UpdateNewChannelMessage;
   assert.equal(newMessage.pts, ptsBefore + 1);
-  const bobPushes = sink.to(bob.key).map((u) => (u as Api.Updates).updates.map((x) => x.className)).flat();
+  const bobPushes = sink
+    .to(bob.key)
+    .map((u) => (u as Api.Updates).updates.map((x) => x.className))
+    .flat();
   assert.ok(bobPushes.includes('UpdateNewChannelMessage'));
   await call(bob.key, new Api.messages.SendMessage({ peer, message: 'hi from bob', randomId: long(78) }));
-  const diff = (await call(bob.key, new Api.updates.GetChannelDifference({ channel: inputChannel, filter: new Api.ChannelMessagesFilterEmpty(), pts: ptsBefore, limit: 100 }))) as Api.updates.ChannelDifference;
+  const diff = (await call(
+    bob.key,
+    new Api.updates.GetChannelDifference({
+      channel: inputChannel,
+      filter: new Api.ChannelMessagesFilterEmpty(),
+      pts: ptsBefore,
+      limit: 100,
+    }),
+  )) as Api.updates.ChannelDifference;
   assert.ok(diff instanceof Api.updates.ChannelDifference);
-  assert.deepEqual(diff.newMessages.map((m) => [(m as Api.Message).id, (m as Api.Message).message]), [
-    [newMessage.message.id, 'hello group'],
-    [newMessage.message.id + 1, 'hi from bob'],
-  ]);
+  assert.deepEqual(
+    diff.newMessages.map((m) => [(m as Api.Message).id, (m as Api.Message).message]),
+    [
+      [newMessage.message.id, 'hello group'],
+      [newMessage.message.id + 1, 'hi from bob'],
+    ],
+  );
   assert.equal(diff.final, true);
-  const empty = await call(bob.key, new Api.updates.GetChannelDifference({ channel: inputChannel, filter: new Api.ChannelMessagesFilterEmpty(), pts: diff.pts, limit: 100 }));
+  const empty = await call(
+    bob.key,
+    new Api.updates.GetChannelDifference({
+      channel: inputChannel,
+      filter: new Api.ChannelMessagesFilterEmpty(),
+      pts: diff.pts,
+      limit: 100,
+    }),
+  );
   assert.ok(empty instanceof Api.updates.ChannelDifferenceEmpty);
 });
 
@@ -189,27 +333,52 @@ test('read receipts move the reader inbox and the sender outbox, each with pts',
   const { call, signIn, sink } = setup();
   const alice = await signIn('15550000051', 'Alice');
   const bob = await signIn('15550000052', 'Bob');
-  await call(alice.key, new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'read me', randomId: long(5) }));
+  await call(
+    alice.key,
+    new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'read me', randomId: long(5) }),
+  );
   const aliceBefore = await state(call, alice.key);
   const aliceForBob = new Api.InputPeerUser({ userId: alice.user.id, accessHash: alice.user.accessHash! });
-  const dialogs = (await call(bob.key, new Api.messages.GetPeerDialogs({ peers: [new Api.InputDialogPeer({ peer: aliceForBob })] }))) as Api.messages.PeerDialogs;
+  const dialogs = (await call(
+    bob.key,
+    new Api.messages.GetPeerDialogs({ peers: [new Api.InputDialogPeer({ peer: aliceForBob })] }),
+  )) as Api.messages.PeerDialogs;
   assert.equal((dialogs.dialogs[0] as Api.Dialog).unreadCount, 1);
-  const affected = (await call(bob.key, new Api.messages.ReadHistory({ peer: aliceForBob, maxId: 0 }))) as Api.messages.AffectedMessages;
+  const affected = (await call(
+    bob.key,
+    new Api.messages.ReadHistory({ peer: aliceForBob, maxId: 0 }),
+  )) as Api.messages.AffectedMessages;
   assert.equal(affected.ptsCount, 1);
-  const outbox = sink.to(alice.key).flatMap((u) => (u as Api.Updates).updates).find((u) => u instanceof Api.UpdateReadHistoryOutbox) as Api.UpdateReadHistoryOutbox;
+  const outbox = sink
+    .to(alice.key)
+    .flatMap((u) => (u as Api.Updates).updates)
+    .find((u) => u instanceof Api.UpdateReadHistoryOutbox) as Api.UpdateReadHistoryOutbox;
   assert.equal(outbox.maxId, 1);
   assert.equal(outbox.pts, aliceBefore.pts + 1);
-  const after = (await call(bob.key, new Api.messages.GetPeerDialogs({ peers: [new Api.InputDialogPeer({ peer: aliceForBob })] }))) as Api.messages.PeerDialogs;
+  const after = (await call(
+    bob.key,
+    new Api.messages.GetPeerDialogs({ peers: [new Api.InputDialogPeer({ peer: aliceForBob })] }),
+  )) as Api.messages.PeerDialogs;
   assert.equal((after.dialogs[0] as Api.Dialog).unreadCount, 0);
 });
 
 test('unknown methods, missing authorization and injected faults fail with RPC errors', async () => {
   const { call, signIn, faults } = setup();
   const alice = await signIn('15550000061', 'Alice');
-  await assert.rejects(call(alice.key, new Api.stickers.CheckShortName({ shortName: 'x' })), (e: RpcError) => e.errorCode === 400 && e.errorMessage === UNSUPPORTED_METHOD_ERROR);
-  await assert.rejects(call(999999n, new Api.users.GetUsers({ id: [new Api.InputUserSelf()] })), (e: RpcError) => e.errorCode === 401 && e.errorMessage === 'AUTH_KEY_UNREGISTERED');
+  await assert.rejects(
+    call(alice.key, new Api.stickers.CheckShortName({ shortName: 'x' })),
+    (e: RpcError) => e.errorCode === 400 && e.errorMessage === UNSUPPORTED_METHOD_ERROR,
+  );
+  await assert.rejects(
+    call(999999n, new Api.users.GetUsers({ id: [new Api.InputUserSelf()] })),
+    (e: RpcError) => e.errorCode === 401 && e.errorMessage === 'AUTH_KEY_UNREGISTERED',
+  );
   faults.add({ error: 'FLOOD_WAIT_7', method: 'messages.sendMessage', count: 2 });
-  const send = () => call(alice.key, new Api.messages.SendMessage({ peer: new Api.InputPeerSelf(), message: 'x', randomId: long(9) }));
+  const send = () =>
+    call(
+      alice.key,
+      new Api.messages.SendMessage({ peer: new Api.InputPeerSelf(), message: 'x', randomId: long(9) }),
+    );
   await assert.rejects(send(), (e: RpcError) => e.errorCode === 420 && e.errorMessage === 'FLOOD_WAIT_7');
   // Other methods are untouched.
   await call(alice.key, new Api.updates.GetState());
@@ -225,22 +394,114 @@ test('basic groups: every member gets a copy with its own id; removing a member 
   const alice = await signIn('15550000071', 'Alice');
   const bob = await signIn('15550000072', 'Bob');
   const carol = await signIn('15550000073', 'Carol');
-  await call(carol.key, new Api.messages.SendMessage({ peer: new Api.InputPeerSelf(), message: 'shift my ids', randomId: long(1) }));
-  const invited = (await call(alice.key, new Api.messages.CreateChat({
-    title: 'Trio',
-    users: [new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }), new Api.InputUser({ userId: carol.user.id, accessHash: carol.user.accessHash! })],
-  }))) as Api.messages.InvitedUsers;
+  await call(
+    carol.key,
+    new Api.messages.SendMessage({
+      peer: new Api.InputPeerSelf(),
+      message: 'shift my ids',
+      randomId: long(1),
+    }),
+  );
+  const invited = (await call(
+    alice.key,
+    new Api.messages.CreateChat({
+      title: 'Trio',
+      users: [
+        new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+        new Api.InputUser({ userId: carol.user.id, accessHash: carol.user.accessHash! }),
+      ],
+    }),
+  )) as Api.messages.InvitedUsers;
   const chat = (invited.updates as Api.Updates).chats[0] as Api.Chat;
   assert.equal(chat.participantsCount, 3);
   const peer = new Api.InputPeerChat({ chatId: chat.id });
-  const sent = (await call(alice.key, new Api.messages.SendMessage({ peer, message: 'hello all', randomId: long(2) }))) as Api.Updates;
+  const sent = (await call(
+    alice.key,
+    new Api.messages.SendMessage({ peer, message: 'hello all', randomId: long(2) }),
+  )) as Api.Updates;
   const aliceId = ((sent.updates[1] as Api.UpdateNewMessage).message as Api.Message).id;
-  const carolMessage = sink.to(carol.key).flatMap((u) => (u as Api.Updates).updates).filter((u) => u instanceof Api.UpdateNewMessage).map((u) => (u as Api.UpdateNewMessage).message as Api.Message).find((m) => m.message === 'hello all');
+  const carolMessage = sink
+    .to(carol.key)
+    .flatMap((u) => (u as Api.Updates).updates)
+    .filter((u) => u instanceof Api.UpdateNewMessage)
+    .map((u) => (u as Api.UpdateNewMessage).message as Api.Message)
+    .find((m) => m.message === 'hello all');
   assert.ok(carolMessage);
   assert.notEqual(carolMessage.id, aliceId, 'per-account ids');
   assert.equal((carolMessage.fromId as Api.PeerUser).userId.toString(), alice.user.id.toString());
-  await call(alice.key, new Api.messages.DeleteChatUser({ chatId: chat.id, userId: new Api.InputUser({ userId: carol.user.id, accessHash: carol.user.accessHash! }) }));
+  await call(
+    alice.key,
+    new Api.messages.DeleteChatUser({
+      chatId: chat.id,
+      userId: new Api.InputUser({ userId: carol.user.id, accessHash: carol.user.accessHash! }),
+    }),
+  );
   const carolPts = world.box(Number(carol.user.id.toString())).pts;
   await call(alice.key, new Api.messages.SendMessage({ peer, message: 'without carol', randomId: long(3) }));
   assert.equal(world.box(Number(carol.user.id.toString())).pts, carolPts);
+});
+
+test('admins, participants, profiles and invites answer well-formed TL', async () => {
+  const { call, signIn, sink } = setup();
+  const alice = await signIn('15550000081', 'Alice');
+  const bob = await signIn('15550000082', 'Bob');
+  const created = (await call(
+    alice.key,
+    new Api.channels.CreateChannel({ title: 'Staff', about: 'team', megagroup: true }),
+  )) as Api.Updates;
+  const channel = created.chats[0] as Api.Channel;
+  const inputChannel = new Api.InputChannel({ channelId: channel.id, accessHash: channel.accessHash! });
+  const bobInput = new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! });
+  const invite = (await call(
+    alice.key,
+    new Api.messages.ExportChatInvite({
+      peer: new Api.InputPeerChannel({ channelId: channel.id, accessHash: channel.accessHash! }),
+    }),
+  )) as Api.ChatInviteExported;
+  const hash = invite.link.split('+')[1];
+  const check = await call(bob.key, new Api.messages.CheckChatInvite({ hash }));
+  assert.ok(check instanceof Api.ChatInvite);
+  assert.equal(check.megagroup, true);
+  await call(bob.key, new Api.messages.ImportChatInvite({ hash }));
+  assert.ok(
+    (await call(bob.key, new Api.messages.CheckChatInvite({ hash }))) instanceof Api.ChatInviteAlready,
+  );
+  await call(
+    alice.key,
+    new Api.channels.EditAdmin({
+      channel: inputChannel,
+      userId: bobInput,
+      adminRights: new Api.ChatAdminRights({ pinMessages: true }),
+      rank: 'mod',
+    }),
+  );
+  const participant = (await call(
+    bob.key,
+    new Api.channels.GetParticipant({ channel: inputChannel, participant: new Api.InputPeerSelf() }),
+  )) as Api.channels.ChannelParticipant;
+  assert.ok(participant.participant instanceof Api.ChannelParticipantAdmin);
+  assert.equal(participant.participant.rank, 'mod');
+  assert.equal(participant.participant.adminRights.pinMessages, true);
+  const admins = (await call(
+    alice.key,
+    new Api.channels.GetParticipants({
+      channel: inputChannel,
+      filter: new Api.ChannelParticipantsAdmins(),
+      offset: 0,
+      limit: 10,
+      hash: long(0),
+    }),
+  )) as Api.channels.ChannelParticipants;
+  assert.equal(admins.count, 2);
+  const bobUpdates = sink.to(bob.key).flatMap((u) => (u as Api.Updates).updates ?? []);
+  assert.ok(bobUpdates.some((u) => u instanceof Api.UpdateChannelParticipant));
+  await call(alice.key, new Api.account.UpdateProfile({ firstName: 'Alicia' }));
+  await call(alice.key, new Api.account.UpdateUsername({ username: 'alicia_w' }));
+  const resolved = (await call(
+    bob.key,
+    new Api.contacts.ResolveUsername({ username: 'alicia_w' }),
+  )) as Api.contacts.ResolvedPeer;
+  assert.equal((resolved.users[0] as Api.User).firstName, 'Alicia');
+  await call(bob.key, new Api.channels.LeaveChannel({ channel: inputChannel }));
+  await call(bob.key, new Api.messages.ImportChatInvite({ hash }));
 });

@@ -29,7 +29,9 @@ export interface Route {
   /** A human-readable sketch of the body for `GET /`. */
   bodyDoc?: string;
   body?: z.ZodType;
-  handler(input: RouteInput): { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
+  handler(
+    input: RouteInput,
+  ): { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
 }
 
 const phone = z.string().regex(/^\+?[\d\s()-]{5,20}$/, 'a phone number (digits)');
@@ -41,7 +43,15 @@ export function toBotApiId(key: PeerKey): string {
   return kind === 'u' ? String(id) : kind === 'c' ? `-${id}` : `-100${id}`;
 }
 
-export function buildRoutes({ world, faults, methods }: { world: World; faults: FaultInjector; methods: string[] }): Route[] {
+export function buildRoutes({
+  world,
+  faults,
+  methods,
+}: {
+  world: World;
+  faults: FaultInjector;
+  methods: string[];
+}): Route[] {
   const userOf = (value: string) => {
     const user = world.userByPhone(value);
     if (!user) throw new ControlError(404, 'USER_NOT_FOUND', `No user with phone ${value}`);
@@ -60,7 +70,8 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       if (channel) return peerKey('h', channel.id);
       throw new ControlError(404, 'CHAT_NOT_FOUND', `No user or channel @${name}`);
     }
-    if (/^-100\d+$/.test(text) && world.state.channels[text.slice(4)]) return peerKey('h', Number(text.slice(4)));
+    if (/^-100\d+$/.test(text) && world.state.channels[text.slice(4)])
+      return peerKey('h', Number(text.slice(4)));
     if (/^-\d+$/.test(text) && world.state.chats[text.slice(1)]) return peerKey('c', Number(text.slice(1)));
     if (/^\+?\d+$/.test(text)) {
       const byPhone = world.userByPhone(text);
@@ -71,8 +82,17 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
   };
 
   const chatOf = (id: string): PeerKey => {
-    const key = /^-100\d+$/.test(id) ? peerKey('h', Number(id.slice(4))) : /^-\d+$/.test(id) ? peerKey('c', Number(id.slice(1))) : undefined;
-    if (!key) throw new ControlError(400, 'BAD_CHAT_ID', 'Chat ids are -<id> (group) or -100<id> (channel/supergroup)');
+    const key = /^-100\d+$/.test(id)
+      ? peerKey('h', Number(id.slice(4)))
+      : /^-\d+$/.test(id)
+        ? peerKey('c', Number(id.slice(1)))
+        : undefined;
+    if (!key)
+      throw new ControlError(
+        400,
+        'BAD_CHAT_ID',
+        'Chat ids are -<id> (group) or -100<id> (channel/supergroup)',
+      );
     const { kind, id: numeric } = parsePeerKey(key);
     if ((kind === 'c' && !world.state.chats[numeric]) || (kind === 'h' && !world.state.channels[numeric])) {
       throw new ControlError(404, 'CHAT_NOT_FOUND', `No chat ${id}`);
@@ -110,7 +130,11 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
         type: 'group',
         title: chat.title,
         owner: world.user(chat.creatorId).phone,
-        members: chat.participants.map((p) => ({ phone: world.user(p.userId).phone, id: String(p.userId), admin: p.admin || p.userId === chat.creatorId })),
+        members: chat.participants.map((p) => ({
+          phone: world.user(p.userId).phone,
+          id: String(p.userId),
+          admin: p.admin || p.userId === chat.creatorId,
+        })),
       };
     }
     const channel = world.channel(id);
@@ -146,7 +170,12 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
             'Errors: {"error": {"code", "message"}} with a 4xx status.',
             'Phones 99966XYYYY receive the login code XXXXX; every code is readable at GET /codes?phone=.',
           ],
-          routes: routes.map((r) => ({ method: r.method, path: r.path, description: r.description, ...(r.bodyDoc ? { body: r.bodyDoc } : {}) })),
+          routes: routes.map((r) => ({
+            method: r.method,
+            path: r.path,
+            description: r.description,
+            ...(r.bodyDoc ? { body: r.bodyDoc } : {}),
+          })),
           rpcMethods: methods,
         },
       }),
@@ -165,7 +194,10 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       }),
       handler: ({ body }) => {
         const user = world.createUser(body);
-        return { status: 201, body: { id: String(user.id), phone: user.phone, username: user.username ?? null } };
+        return {
+          status: 201,
+          body: { id: String(user.id), phone: user.phone, username: user.username ?? null },
+        };
       },
     },
     {
@@ -179,7 +211,11 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       path: '/users/:phone',
       description: 'Profile change (pushes updateUserName).',
       bodyDoc: '{"firstName"?, "lastName"?, "username"?: string|null}',
-      body: z.object({ firstName: z.string().min(1).max(64).optional(), lastName: z.string().max(64).optional(), username: z.string().max(32).nullable().optional() }),
+      body: z.object({
+        firstName: z.string().min(1).max(64).optional(),
+        lastName: z.string().max(64).optional(),
+        username: z.string().max(32).nullable().optional(),
+      }),
       handler: ({ params, body }) => {
         const user = userOf(params.phone);
         world.updateProfile(user.id, body);
@@ -245,7 +281,8 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       method: 'POST',
       path: '/chats',
       description: 'Create a group, supergroup or channel owned by a user.',
-      bodyDoc: '{"type": "group"|"supergroup"|"channel", "title", "owner": phone, "members"?: [phones], "username"?}',
+      bodyDoc:
+        '{"type": "group"|"supergroup"|"channel", "title", "owner": phone, "members"?: [phones], "username"?}',
       body: z.object({
         type: z.enum(['group', 'supergroup', 'channel']),
         title: z.string().min(1).max(128),
@@ -258,7 +295,12 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
         const owner = userOf(body.owner);
         const members = (body.members ?? []).map((p: string) => userOf(p).id);
         if (body.type === 'group') {
-          if (body.username) throw new ControlError(400, 'VALIDATION_FAILED', 'basic groups have no username; use a supergroup');
+          if (body.username)
+            throw new ControlError(
+              400,
+              'VALIDATION_FAILED',
+              'basic groups have no username; use a supergroup',
+            );
           const { chatId } = world.createChat(owner.id, body.title, members);
           return { status: 201, body: { id: toBotApiId(peerKey('c', chatId)) } };
         }
@@ -313,9 +355,16 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
     {
       method: 'POST',
       path: '/chats/:id/admins',
-      description: 'Change admin rights (groups: admin on/off; channels: rights flags, {} or admin:false demotes).',
+      description:
+        'Change admin rights (groups: admin on/off; channels: rights flags, {} or admin:false demotes).',
       bodyDoc: `{"phone", "admin"?: boolean, "rights"?: {${ADMIN_RIGHT_NAMES.join(', ')}: boolean}, "rank"?, "by"?: phone}`,
-      body: z.object({ phone, admin: z.boolean().optional(), rights: rightsSchema.optional(), rank: z.string().max(16).optional(), by: phone.optional() }),
+      body: z.object({
+        phone,
+        admin: z.boolean().optional(),
+        rights: rightsSchema.optional(),
+        rank: z.string().max(16).optional(),
+        by: phone.optional(),
+      }),
       handler: ({ params, body }) => {
         const key = chatOf(params.id);
         const by = body.by ? userOf(body.by).id : ownerOf(key);
@@ -323,7 +372,14 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
         const { kind, id } = parsePeerKey(key);
         const admin = body.admin ?? true;
         if (kind === 'c') world.editChatAdmin(by, id, user.id, admin);
-        else world.editChannelAdmin(by, id, user.id, admin ? (body.rights ?? { ...FULL_ADMIN_RIGHTS, addAdmins: false }) : {}, body.rank ?? '');
+        else
+          world.editChannelAdmin(
+            by,
+            id,
+            user.id,
+            admin ? (body.rights ?? { ...FULL_ADMIN_RIGHTS, addAdmins: false }) : {},
+            body.rank ?? '',
+          );
         return { body: describeChat(key) };
       },
     },
@@ -345,7 +401,13 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       path: '/messages',
       description: 'A user sends a message, exactly as from their own app.',
       bodyDoc: '{"from": phone, "to": phone | "@username" | chat id, "text", "replyToMessageId"?, "silent"?}',
-      body: z.object({ from: phone, to: target, text: z.string().min(1).max(4096), replyToMessageId: z.number().int().positive().optional(), silent: z.boolean().optional() }),
+      body: z.object({
+        from: phone,
+        to: target,
+        text: z.string().min(1).max(4096),
+        replyToMessageId: z.number().int().positive().optional(),
+        silent: z.boolean().optional(),
+      }),
       handler: ({ body }) => {
         const from = userOf(body.from);
         const key = resolveTarget(from.id, body.to);
@@ -354,7 +416,10 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
           ...(body.replyToMessageId ? { replyToId: body.replyToMessageId } : {}),
           ...(body.silent ? { silent: true } : {}),
         });
-        return { status: 201, body: { id: sent.id, chatId: toBotApiId(key), ...copiesOf(world, from.id, key, sent.id) } };
+        return {
+          status: 201,
+          body: { id: sent.id, chatId: toBotApiId(key), ...copiesOf(world, from.id, key, sent.id) },
+        };
       },
     },
     {
@@ -362,7 +427,12 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       path: '/messages/edit',
       description: 'Edit a message as its author ("by").',
       bodyDoc: '{"by": phone, "chat": target as "by" sees it, "messageId", "text"}',
-      body: z.object({ by: phone, chat: target, messageId: z.number().int().positive(), text: z.string().min(1).max(4096) }),
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        text: z.string().min(1).max(4096),
+      }),
       handler: ({ body }) => {
         const by = userOf(body.by);
         world.editMessage(by.id, resolveTarget(by.id, body.chat), body.messageId, body.text, undefined);
@@ -374,21 +444,34 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       path: '/messages/delete',
       description: 'Delete messages as a user (revoke: for everyone; channels: always for everyone).',
       bodyDoc: '{"by": phone, "chat", "messageIds": [..], "revoke"?: true}',
-      body: z.object({ by: phone, chat: target, messageIds: z.array(z.number().int().positive()).min(1), revoke: z.boolean().optional() }),
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageIds: z.array(z.number().int().positive()).min(1),
+        revoke: z.boolean().optional(),
+      }),
       handler: ({ body }) => {
         const by = userOf(body.by);
         const key = resolveTarget(by.id, body.chat);
         const { kind, id } = parsePeerKey(key);
-        const affected = kind === 'h' ? world.deleteChannelMessages(by.id, id, body.messageIds) : world.deleteMessages(by.id, body.messageIds, body.revoke ?? true);
+        const affected =
+          kind === 'h'
+            ? world.deleteChannelMessages(by.id, id, body.messageIds)
+            : world.deleteMessages(by.id, body.messageIds, body.revoke ?? true);
         return { body: { pts: affected.pts, ptsCount: affected.ptsCount } };
       },
     },
     {
       method: 'POST',
       path: '/messages/react',
-      description: 'Set (or with null remove) a user\'s reaction.',
+      description: "Set (or with null remove) a user's reaction.",
       bodyDoc: '{"by": phone, "chat", "messageId", "emoji": string|null}',
-      body: z.object({ by: phone, chat: target, messageId: z.number().int().positive(), emoji: emoji.nullable() }),
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        emoji: emoji.nullable(),
+      }),
       handler: ({ body }) => {
         const by = userOf(body.by);
         world.react(by.id, resolveTarget(by.id, body.chat), body.messageId, body.emoji);
@@ -400,7 +483,12 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       path: '/messages/pin',
       description: 'Pin or unpin a message as a user.',
       bodyDoc: '{"by": phone, "chat", "messageId", "unpin"?: true}',
-      body: z.object({ by: phone, chat: target, messageId: z.number().int().positive(), unpin: z.boolean().optional() }),
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        unpin: z.boolean().optional(),
+      }),
       handler: ({ body }) => {
         const by = userOf(body.by);
         world.pin(by.id, resolveTarget(by.id, body.chat), body.messageId, !body.unpin);
@@ -427,7 +515,11 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
       path: '/typing',
       description: 'A user is typing (or another action) in a chat.',
       bodyDoc: '{"from": phone, "to", "action"?: "typing"|"cancel"|"record_audio"|"upload_photo"}',
-      body: z.object({ from: phone, to: target, action: z.enum(['typing', 'cancel', 'record_audio', 'upload_photo']).optional() }),
+      body: z.object({
+        from: phone,
+        to: target,
+        action: z.enum(['typing', 'cancel', 'record_audio', 'upload_photo']).optional(),
+      }),
       handler: ({ body }) => {
         const from = userOf(body.from);
         const action =
@@ -445,12 +537,17 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
     {
       method: 'POST',
       path: '/faults',
-      description: 'The next matching RPC calls fail with this error (420 for FLOOD_WAIT_X, 500 INTERNAL, 401 AUTH_KEY_UNREGISTERED, else 400).',
-      bodyDoc: '{"error": "FLOOD_WAIT_30", "count"?: 1, "method"?: "messages.sendMessage", "phone"?, "code"?}',
+      description:
+        'The next matching RPC calls fail with this error (420 for FLOOD_WAIT_X, 500 INTERNAL, 401 AUTH_KEY_UNREGISTERED, else 400).',
+      bodyDoc:
+        '{"error": "FLOOD_WAIT_30", "count"?: 1, "method"?: "messages.sendMessage", "phone"?, "code"?}',
       body: z.object({
         error: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an RPC error name such as FLOOD_WAIT_30'),
         count: z.number().int().positive().max(100000).optional(),
-        method: z.string().regex(/^[a-zA-Z.]+$/).optional(),
+        method: z
+          .string()
+          .regex(/^[a-zA-Z.]+$/)
+          .optional(),
         phone: phone.optional(),
         code: z.number().int().min(300).max(599).optional(),
       }),
@@ -500,7 +597,12 @@ export function buildRoutes({ world, faults, methods }: { world: World; faults: 
 }
 
 /** For private chats and groups: each member's own id of the message just sent, by phone. */
-function copiesOf(world: World, fromId: number, key: PeerKey, msgId: number): { copies?: Record<string, number> } {
+function copiesOf(
+  world: World,
+  fromId: number,
+  key: PeerKey,
+  msgId: number,
+): { copies?: Record<string, number> } {
   if (parsePeerKey(key).kind === 'h') return {};
   const copy = world.box(fromId).messages[msgId];
   const post = copy ? world.state.posts[copy.postId] : undefined;

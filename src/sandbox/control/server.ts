@@ -34,7 +34,10 @@ const MAX_BODY = 1024 * 1024;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -73,7 +76,11 @@ function match(route: Route, method: string, path: string): Record<string, strin
 }
 
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
-  const routes = buildRoutes({ world: options.world, faults: options.faults, methods: options.methods ?? [] });
+  const routes = buildRoutes({
+    world: options.world,
+    faults: options.faults,
+    methods: options.methods ?? [],
+  });
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://sandbox');
@@ -90,22 +97,35 @@ export async function startControlServer(options: ControlServerOptions): Promise
         }
       }
       if (!found) {
-        if (pathKnown) sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; see GET /`);
+        if (pathKnown)
+          sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; see GET /`);
         else sendError(res, 404, 'NOT_FOUND', `No route ${method} ${path}; see GET /`);
         return;
       }
       try {
         const body = method === 'GET' || method === 'HEAD' ? {} : await readJson(req);
-        const parsed = found.route.body ? found.route.body.safeParse(body) : { success: true as const, data: body };
+        const parsed = found.route.body
+          ? found.route.body.safeParse(body)
+          : { success: true as const, data: body };
         if (!parsed.success) {
           sendError(res, 400, 'VALIDATION_FAILED', z.prettifyError(parsed.error));
           return;
         }
-        const result = await found.route.handler({ params: found.params, query: url.searchParams, body: parsed.data });
+        const result = await found.route.handler({
+          params: found.params,
+          query: url.searchParams,
+          body: parsed.data,
+        });
         send(res, result.status ?? 200, result.body);
       } catch (error) {
         if (error instanceof ControlError) sendError(res, error.status, error.code, error.message);
-        else if (error instanceof RpcError) sendError(res, error.errorCode === 404 ? 404 : 400, error.errorMessage, `Telegram error ${error.errorMessage}`);
+        else if (error instanceof RpcError)
+          sendError(
+            res,
+            error.errorCode === 404 ? 404 : 400,
+            error.errorMessage,
+            `Telegram error ${error.errorMessage}`,
+          );
         else {
           options.logger?.error({ err: error }, 'sandbox control: unexpected error');
           sendError(res, 500, 'INTERNAL', 'Unexpected error in the sandbox control API');

@@ -21,7 +21,17 @@ export interface FaultInput {
 export function defaultErrorCode(error: string): number {
   if (/^(FLOOD_WAIT_|SLOWMODE_WAIT_|FLOOD_PREMIUM_WAIT_)\d+$/.test(error)) return 420;
   if (error === 'INTERNAL' || error.endsWith('_INTERNAL') || error === 'RPC_CALL_FAIL') return 500;
-  if (['AUTH_KEY_UNREGISTERED', 'AUTH_KEY_INVALID', 'USER_DEACTIVATED', 'SESSION_REVOKED', 'SESSION_EXPIRED', 'SESSION_PASSWORD_NEEDED'].includes(error)) return 401;
+  if (
+    [
+      'AUTH_KEY_UNREGISTERED',
+      'AUTH_KEY_INVALID',
+      'USER_DEACTIVATED',
+      'SESSION_REVOKED',
+      'SESSION_EXPIRED',
+      'SESSION_PASSWORD_NEEDED',
+    ].includes(error)
+  )
+    return 401;
   if (error === 'USER_DEACTIVATED_BAN' || error.endsWith('_FORBIDDEN')) return 403;
   return 400;
 }
@@ -30,7 +40,8 @@ export class FaultInjector {
   private rules: FaultRule[] = [];
 
   add(input: FaultInput): FaultRule {
-    if (!/^[A-Z][A-Z0-9_]*$/.test(input.error)) throw new Error('error must look like an RPC error name, e.g. FLOOD_WAIT_30');
+    if (!/^[A-Z][A-Z0-9_]*$/.test(input.error))
+      throw new Error('error must look like an RPC error name, e.g. FLOOD_WAIT_30');
     const rule: FaultRule = {
       error: input.error,
       code: input.code ?? defaultErrorCode(input.error),
@@ -53,7 +64,10 @@ export class FaultInjector {
   /** Throws the first matching rule's error (and counts it down). */
   check(method: string, phone: string | undefined): void {
     const rule = this.rules.find(
-      (r) => r.remaining > 0 && (!r.method || r.method.toLowerCase() === method.toLowerCase()) && (!r.phone || r.phone === phone),
+      (r) =>
+        r.remaining > 0 &&
+        (!r.method || r.method.toLowerCase() === method.toLowerCase()) &&
+        (!r.phone || r.phone === phone),
     );
     if (!rule) return;
     rule.remaining--;

@@ -50,26 +50,39 @@ export const accountHandlers: HandlerTable = {
     'auth.SendCode': ({ world }, req: Api.auth.SendCode) => {
       const sent = world.sendCode(req.phoneNumber);
       return new Api.auth.SentCode({
-        type: sent.registered ? new Api.auth.SentCodeTypeApp({ length: 5 }) : new Api.auth.SentCodeTypeSms({ length: 5 }),
+        type: sent.registered
+          ? new Api.auth.SentCodeTypeApp({ length: 5 })
+          : new Api.auth.SentCodeTypeSms({ length: 5 }),
         phoneCodeHash: sent.hash,
         timeout: 60,
       });
     },
     'auth.ResendCode': ({ world }, req: Api.auth.ResendCode) => {
       const sent = world.sendCode(req.phoneNumber);
-      return new Api.auth.SentCode({ type: new Api.auth.SentCodeTypeSms({ length: 5 }), phoneCodeHash: sent.hash, timeout: 60 });
+      return new Api.auth.SentCode({
+        type: new Api.auth.SentCodeTypeSms({ length: 5 }),
+        phoneCodeHash: sent.hash,
+        timeout: 60,
+      });
     },
-    'auth.SignIn': ({ world, ctx }, req: Api.auth.SignIn) => world.signIn(ctx.authKeyId, req.phoneNumber, req.phoneCodeHash, req.phoneCode),
+    'auth.SignIn': ({ world, ctx }, req: Api.auth.SignIn) =>
+      world.signIn(ctx.authKeyId, req.phoneNumber, req.phoneCodeHash, req.phoneCode ?? undefined),
     'auth.SignUp': ({ world, ctx }, req: Api.auth.SignUp) =>
       world.signUp(ctx.authKeyId, req.phoneNumber, req.phoneCodeHash, req.firstName, req.lastName ?? ''),
     'account.GetPassword': ({ world, ctx }) => world.getPassword(ctx.authKeyId),
     'auth.CheckPassword': ({ world, ctx }, req: Api.auth.CheckPassword) => {
       const input = req.password;
       if (!(input instanceof Api.InputCheckPasswordSRP)) throw new RpcError(400, 'PASSWORD_HASH_INVALID');
-      return world.checkPassword(ctx.authKeyId, toBigint(input.srpId), Buffer.from(input.A), Buffer.from(input.M1));
+      return world.checkPassword(
+        ctx.authKeyId,
+        toBigint(input.srpId),
+        Buffer.from(input.A),
+        Buffer.from(input.M1),
+      );
     },
     'auth.ExportLoginToken': ({ world, ctx }) => world.exportLoginToken(ctx.authKeyId),
-    'auth.ImportLoginToken': ({ world, ctx }, req: Api.auth.ImportLoginToken) => world.importLoginToken(ctx.authKeyId, Buffer.from(req.token)),
+    'auth.ImportLoginToken': ({ world, ctx }, req: Api.auth.ImportLoginToken) =>
+      world.importLoginToken(ctx.authKeyId, Buffer.from(req.token)),
     'help.AcceptTermsOfService': () => true,
     'updates.GetState': ({ world, ctx }) => {
       const userId = world.userIdForKey(ctx.authKeyId);
@@ -82,15 +95,17 @@ export const accountHandlers: HandlerTable = {
       world.revokeKey(ctx.authKeyId);
       return new Api.auth.LoggedOut({});
     },
-    'auth.AcceptLoginToken': ({ world, userId }, req: Api.auth.AcceptLoginToken) => world.acceptLoginToken(userId, Buffer.from(req.token)),
+    'auth.AcceptLoginToken': ({ world, userId }, req: Api.auth.AcceptLoginToken) =>
+      world.acceptLoginToken(userId, Buffer.from(req.token)),
     'account.UpdateStatus': ({ world, userId }, req: Api.account.UpdateStatus) => {
       world.setOnline(userId, !req.offline);
       return true;
     },
     'account.UpdateProfile': ({ world, userId }, req: Api.account.UpdateProfile) => {
       world.updateProfile(userId, {
-        ...(req.firstName !== undefined ? { firstName: req.firstName } : {}),
-        ...(req.lastName !== undefined ? { lastName: req.lastName } : {}),
+        // Absent flag fields arrive as null from the TL reader.
+        ...(req.firstName != null ? { firstName: req.firstName } : {}),
+        ...(req.lastName != null ? { lastName: req.lastName } : {}),
       });
       return world.apiUser(userId, userId);
     },
@@ -111,7 +126,9 @@ export const accountHandlers: HandlerTable = {
     'users.GetFullUser': ({ world, userId }, req: Api.users.GetFullUser) => {
       const target = resolveUser(world, userId, req.id);
       const common = Object.values(world.state.chats).filter(
-        (chat) => chat.participants.some((p) => p.userId === target) && chat.participants.some((p) => p.userId === userId),
+        (chat) =>
+          chat.participants.some((p) => p.userId === target) &&
+          chat.participants.some((p) => p.userId === userId),
       ).length;
       return new Api.users.UserFull({
         fullUser: new Api.UserFull({
@@ -127,7 +144,11 @@ export const accountHandlers: HandlerTable = {
     'contacts.ResolveUsername': ({ world, userId }, req: Api.contacts.ResolveUsername) => {
       const user = world.userByUsername(req.username);
       if (user) {
-        return new Api.contacts.ResolvedPeer({ peer: new Api.PeerUser({ userId: long(user.id) }), users: [world.apiUser(userId, user.id)], chats: [] });
+        return new Api.contacts.ResolvedPeer({
+          peer: new Api.PeerUser({ userId: long(user.id) }),
+          users: [world.apiUser(userId, user.id)],
+          chats: [],
+        });
       }
       const channel = world.channelByUsername(req.username);
       if (channel) {
@@ -143,7 +164,11 @@ export const accountHandlers: HandlerTable = {
       const me = world.user(userId);
       return new Api.contacts.Contacts({
         contacts: me.contacts.map(
-          (id) => new Api.Contact({ userId: long(id), mutual: world.findUser(id)?.contacts.includes(userId) ?? false }),
+          (id) =>
+            new Api.Contact({
+              userId: long(id),
+              mutual: world.findUser(id)?.contacts.includes(userId) ?? false,
+            }),
         ),
         savedCount: 0,
         users: me.contacts.map((id) => world.apiUser(userId, id)),

@@ -27,7 +27,9 @@ export const chatHandlers: HandlerTable = {
         fullChat: new Api.ChatFull({
           id: long(chat.id),
           about: '',
-          participants: member ? world.apiChatParticipants(chat) : new Api.ChatParticipantsForbidden({ chatId: long(chat.id) }),
+          participants: member
+            ? world.apiChatParticipants(chat)
+            : new Api.ChatParticipantsForbidden({ chatId: long(chat.id) }),
           notifySettings: new Api.PeerNotifySettings({}),
         }),
         ...entities.build(),
@@ -35,32 +37,62 @@ export const chatHandlers: HandlerTable = {
     },
     'messages.CreateChat': (call, req: Api.messages.CreateChat) => {
       const members = req.users.map((u) => resolveUser(call.world, call.userId, u));
-      return invitedUsers(call.world.createChat(call.userId, req.title, members, { keyId: call.ctx.authKeyId }).result);
+      return invitedUsers(
+        call.world.createChat(call.userId, req.title, members, { keyId: call.ctx.authKeyId }).result,
+      );
     },
     'messages.AddChatUser': (call, req: Api.messages.AddChatUser) =>
-      invitedUsers(call.world.addChatUser(call.userId, num(req.chatId), resolveUser(call.world, call.userId, req.userId), { keyId: call.ctx.authKeyId })),
+      invitedUsers(
+        call.world.addChatUser(
+          call.userId,
+          num(req.chatId),
+          resolveUser(call.world, call.userId, req.userId),
+          { keyId: call.ctx.authKeyId },
+        ),
+      ),
     'messages.DeleteChatUser': (call, req: Api.messages.DeleteChatUser) =>
-      call.world.deleteChatUser(call.userId, num(req.chatId), resolveUser(call.world, call.userId, req.userId), { keyId: call.ctx.authKeyId }),
+      call.world.deleteChatUser(
+        call.userId,
+        num(req.chatId),
+        resolveUser(call.world, call.userId, req.userId),
+        { keyId: call.ctx.authKeyId },
+      ),
     'messages.EditChatAdmin': ({ world, userId }, req: Api.messages.EditChatAdmin) =>
-      world.editChatAdmin(userId, num(req.chatId), resolveUser(world, userId, req.userId), Boolean(req.isAdmin)),
-    'messages.ExportChatInvite': ({ world, userId }, req: Api.messages.ExportChatInvite) => world.exportInvite(userId, resolvePeer(world, userId, req.peer)),
-    'messages.CheckChatInvite': ({ world, userId }, req: Api.messages.CheckChatInvite) => world.checkInvite(userId, req.hash),
-    'messages.ImportChatInvite': (call, req: Api.messages.ImportChatInvite) => call.world.importInvite(call.userId, req.hash, { keyId: call.ctx.authKeyId }),
+      world.editChatAdmin(
+        userId,
+        num(req.chatId),
+        resolveUser(world, userId, req.userId),
+        Boolean(req.isAdmin),
+      ),
+    'messages.ExportChatInvite': ({ world, userId }, req: Api.messages.ExportChatInvite) =>
+      world.exportInvite(userId, resolvePeer(world, userId, req.peer)),
+    'messages.CheckChatInvite': ({ world, userId }, req: Api.messages.CheckChatInvite) =>
+      world.checkInvite(userId, req.hash),
+    'messages.ImportChatInvite': (call, req: Api.messages.ImportChatInvite) =>
+      call.world.importInvite(call.userId, req.hash, { keyId: call.ctx.authKeyId }),
     'channels.CreateChannel': (call, req: Api.channels.CreateChannel) =>
-      call.world.createChannel(call.userId, { title: req.title, about: req.about, megagroup: Boolean(req.megagroup) }, { keyId: call.ctx.authKeyId }).result,
+      call.world.createChannel(
+        call.userId,
+        { title: req.title, about: req.about, megagroup: Boolean(req.megagroup) },
+        { keyId: call.ctx.authKeyId },
+      ).result,
     'channels.JoinChannel': (call, req: Api.channels.JoinChannel) => {
       const channelId = resolveChannel(call.world, call.userId, req.channel);
       if (!call.world.channel(channelId).username) throw new RpcError(400, 'CHANNEL_PRIVATE');
       return call.world.joinChannel(call.userId, channelId, call.userId, { keyId: call.ctx.authKeyId });
     },
     'channels.LeaveChannel': (call, req: Api.channels.LeaveChannel) =>
-      call.world.leaveChannel(call.userId, resolveChannel(call.world, call.userId, req.channel), { keyId: call.ctx.authKeyId }),
+      call.world.leaveChannel(call.userId, resolveChannel(call.world, call.userId, req.channel), {
+        keyId: call.ctx.authKeyId,
+      }),
     'channels.InviteToChannel': (call, req: Api.channels.InviteToChannel) => {
       const channelId = resolveChannel(call.world, call.userId, req.channel);
       const channel = call.world.channel(channelId);
-      if (!call.world.channelRights(channel, call.userId)?.inviteUsers) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+      if (!call.world.channelRights(channel, call.userId)?.inviteUsers)
+        throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
       let last: Api.TypeUpdates = new Api.Updates({ updates: [], users: [], chats: [], date: 0, seq: 0 });
-      for (const user of req.users) last = call.world.joinChannel(resolveUser(call.world, call.userId, user), channelId, call.userId);
+      for (const user of req.users)
+        last = call.world.joinChannel(resolveUser(call.world, call.userId, user), channelId, call.userId);
       return invitedUsers(last);
     },
     'channels.EditAdmin': (call, req: Api.channels.EditAdmin) =>
@@ -77,18 +109,32 @@ export const chatHandlers: HandlerTable = {
       const target = parsePeerKey(resolvePeer(call.world, call.userId, req.participant));
       if (target.kind !== 'u') throw new RpcError(400, 'PARTICIPANT_ID_INVALID');
       const rights = req.bannedRights as Api.ChatBannedRights;
-      if (!rights.viewMessages) throw new RpcError(400, 'METHOD_NOT_SUPPORTED_BY_SANDBOX');
-      call.world.kickFromChannel(call.userId, channelId, target.id);
-      return new Api.Updates({ updates: [new Api.UpdateChannel({ channelId: long(channelId) })], ...call.world.entities(call.userId).addChannel(channelId).build(), date: 0, seq: 0 });
+      const restrictions = Object.entries(rights.originalArgs ?? {}).filter(
+        ([name, value]) => !['flags', 'untilDate', 'viewMessages'].includes(name) && value === true,
+      );
+      // Partial restrictions (mute, no media...) are not modelled: refuse rather than pretend.
+      if (restrictions.length) throw new RpcError(400, 'METHOD_NOT_SUPPORTED_BY_SANDBOX');
+      if (rights.viewMessages) call.world.kickFromChannel(call.userId, channelId, target.id);
+      else call.world.unbanFromChannel(call.userId, channelId, target.id);
+      return new Api.Updates({
+        updates: [new Api.UpdateChannel({ channelId: long(channelId) })],
+        ...call.world.entities(call.userId).addChannel(channelId).build(),
+        date: 0,
+        seq: 0,
+      });
     },
     'channels.GetChannels': ({ world, userId }, req: Api.channels.GetChannels) =>
-      new Api.messages.Chats({ chats: req.id.map((input) => world.apiChannel(userId, resolveChannel(world, userId, input))) }),
+      new Api.messages.Chats({
+        chats: req.id.map((input) => world.apiChannel(userId, resolveChannel(world, userId, input))),
+      }),
     'channels.GetFullChannel': ({ world, userId }, req: Api.channels.GetFullChannel) => {
       const channelId = resolveChannel(world, userId, req.channel);
       const channel = world.readableChannel(userId, channelId);
       const members = world.channelMembers(channel);
       const admins = members.filter((id) => world.channelRights(channel, id));
-      const pinned = Object.values(channel.messages).filter((m) => m.pinned).map((m) => m.id);
+      const pinned = Object.values(channel.messages)
+        .filter((m) => m.pinned)
+        .map((m) => m.id);
       return new Api.messages.ChatFull({
         fullChat: new Api.ChannelFull({
           id: long(channelId),
@@ -113,18 +159,28 @@ export const chatHandlers: HandlerTable = {
       const channel = world.readableChannel(userId, channelId);
       let records = Object.values(channel.participants);
       const filter = req.filter;
-      if (filter instanceof Api.ChannelParticipantsAdmins) records = records.filter((p) => !p.left && (p.adminRights || p.userId === channel.creatorId));
-      else if (filter instanceof Api.ChannelParticipantsKicked || filter instanceof Api.ChannelParticipantsBanned) records = records.filter((p) => p.banned);
+      if (filter instanceof Api.ChannelParticipantsAdmins)
+        records = records.filter((p) => !p.left && (p.adminRights || p.userId === channel.creatorId));
+      else if (
+        filter instanceof Api.ChannelParticipantsKicked ||
+        filter instanceof Api.ChannelParticipantsBanned
+      )
+        records = records.filter((p) => p.banned);
       else records = records.filter((p) => !p.left && !p.banned);
       if (filter instanceof Api.ChannelParticipantsSearch && filter.q) {
         const q = filter.q.toLowerCase();
         records = records.filter((p) => {
           const user = world.findUser(p.userId);
-          return user && `${user.firstName} ${user.lastName} ${user.username ?? ''}`.toLowerCase().includes(q);
+          return (
+            user && `${user.firstName} ${user.lastName} ${user.username ?? ''}`.toLowerCase().includes(q)
+          );
         });
       }
       records.sort((a, b) => a.date - b.date || a.userId - b.userId);
-      const taken = records.slice(Math.max(0, req.offset), Math.max(0, req.offset) + (req.limit > 0 ? Math.min(req.limit, 200) : 200));
+      const taken = records.slice(
+        Math.max(0, req.offset),
+        Math.max(0, req.offset) + (req.limit > 0 ? Math.min(req.limit, 200) : 200),
+      );
       const entities = world.entities(userId);
       for (const p of taken) entities.addUser(p.userId);
       return new Api.channels.ChannelParticipants({
@@ -158,10 +214,12 @@ export const chatHandlers: HandlerTable = {
     'messages.GetCommonChats': ({ world, userId }, req: Api.messages.GetCommonChats) => {
       const other = resolveUser(world, userId, req.userId);
       const chats = Object.values(world.state.chats)
-        .filter((c) => c.participants.some((p) => p.userId === other) && c.participants.some((p) => p.userId === userId))
+        .filter(
+          (c) =>
+            c.participants.some((p) => p.userId === other) && c.participants.some((p) => p.userId === userId),
+        )
         .map((c) => world.apiChat(userId, c.id));
       return new Api.messages.Chats({ chats });
     },
   },
 };
-

@@ -16,7 +16,17 @@ interface Listed {
 
 /** Telegram's paging over a newest-first list: offset_id / offset_date, add_offset, limit,
  * max_id, min_id. */
-function page(all: Listed[], req: { offsetId?: number; offsetDate?: number; addOffset?: number; limit?: number; maxId?: number; minId?: number }): Listed[] {
+function page(
+  all: Listed[],
+  req: {
+    offsetId?: number;
+    offsetDate?: number;
+    addOffset?: number;
+    limit?: number;
+    maxId?: number;
+    minId?: number;
+  },
+): Listed[] {
   const sorted = [...all].sort((a, b) => b.id - a.id);
   let index = 0;
   if (req.offsetId && req.offsetId > 0) {
@@ -30,11 +40,21 @@ function page(all: Listed[], req: { offsetId?: number; offsetDate?: number; addO
   const start = Math.max(0, index + (req.addOffset ?? 0));
   return sorted
     .slice(start, start + limit)
-    .filter((m) => (!req.maxId || req.maxId <= 0 || m.id < req.maxId) && (!req.minId || req.minId <= 0 || m.id > req.minId));
+    .filter(
+      (m) =>
+        (!req.maxId || req.maxId <= 0 || m.id < req.maxId) &&
+        (!req.minId || req.minId <= 0 || m.id > req.minId),
+    );
 }
 
 /** messages.Messages / MessagesSlice / ChannelMessages for ids of one peer. */
-function messagesResult(world: World, userId: number, peer: PeerKey, ids: number[], total: number): Api.messages.TypeMessages {
+function messagesResult(
+  world: World,
+  userId: number,
+  peer: PeerKey,
+  ids: number[],
+  total: number,
+): Api.messages.TypeMessages {
   const { kind, id } = parsePeerKey(peer);
   const entities = world.entities(userId).addPeer(peer);
   const messages = ids.map((mid) => {
@@ -43,21 +63,35 @@ function messagesResult(world: World, userId: number, peer: PeerKey, ids: number
     return world.renderPeerMessage(userId, peer, mid);
   });
   if (kind === 'h') {
-    return new Api.messages.ChannelMessages({ pts: world.channel(id).pts, count: total, messages, topics: [], ...entities.build() });
+    return new Api.messages.ChannelMessages({
+      pts: world.channel(id).pts,
+      count: total,
+      messages,
+      topics: [],
+      ...entities.build(),
+    });
   }
   return total > messages.length
     ? new Api.messages.MessagesSlice({ count: total, messages, ...entities.build() })
     : new Api.messages.Messages({ messages, ...entities.build() });
 }
 
-function inputMessageIds(world: World, userId: number, peer: PeerKey | undefined, inputs: Api.TypeInputMessage[]): number[] {
+function inputMessageIds(
+  world: World,
+  userId: number,
+  peer: PeerKey | undefined,
+  inputs: Api.TypeInputMessage[],
+): number[] {
   return inputs.map((input) => {
     if (input instanceof Api.InputMessageID) return input.id;
     if (input instanceof Api.InputMessageReplyTo) {
-      if (peer && parsePeerKey(peer).kind === 'h') return world.channel(parsePeerKey(peer).id).messages[input.id]?.replyToId ?? 0;
+      if (peer && parsePeerKey(peer).kind === 'h')
+        return world.channel(parsePeerKey(peer).id).messages[input.id]?.replyToId ?? 0;
       const copy = world.box(userId).messages[input.id];
       const post = copy ? world.state.posts[copy.postId] : undefined;
-      return post?.replyToPostId ? (world.state.posts[post.replyToPostId]?.copies.find(([u]) => u === userId)?.[1] ?? 0) : 0;
+      return post?.replyToPostId
+        ? (world.state.posts[post.replyToPostId]?.copies.find(([u]) => u === userId)?.[1] ?? 0)
+        : 0;
     }
     throw new RpcError(400, 'MESSAGE_ID_INVALID');
   });
@@ -99,8 +133,15 @@ function apiDialog(world: World, userId: number, entry: DialogEntry): Api.Dialog
   const notifySettings = new Api.PeerNotifySettings({});
   if (kind === 'h') {
     const channel = world.channel(id);
-    const ownMessages = Object.values(channel.messages).filter((m) => m.fromId === userId).map((m) => m.id);
-    const readByOthers = Math.max(0, ...Object.entries(channel.readInbox).filter(([uid]) => Number(uid) !== userId).map(([, max]) => max));
+    const ownMessages = Object.values(channel.messages)
+      .filter((m) => m.fromId === userId)
+      .map((m) => m.id);
+    const readByOthers = Math.max(
+      0,
+      ...Object.entries(channel.readInbox)
+        .filter(([uid]) => Number(uid) !== userId)
+        .map(([, max]) => max),
+    );
     return new Api.Dialog({
       peer: peerToApi(entry.peer),
       topMessage: entry.topId,
@@ -127,7 +168,11 @@ function apiDialog(world: World, userId: number, entry: DialogEntry): Api.Dialog
   });
 }
 
-function dialogsPayload(world: World, userId: number, entries: DialogEntry[]): { dialogs: Api.Dialog[]; messages: Api.TypeMessage[]; users: Api.TypeUser[]; chats: Api.TypeChat[] } {
+function dialogsPayload(
+  world: World,
+  userId: number,
+  entries: DialogEntry[],
+): { dialogs: Api.Dialog[]; messages: Api.TypeMessage[]; users: Api.TypeUser[]; chats: Api.TypeChat[] } {
   const entities = world.entities(userId);
   const messages = entries.map((entry) => {
     entities.addPeer(entry.peer);
@@ -163,22 +208,48 @@ export const messageHandlers: HandlerTable = {
       return call.world.sendMessage(
         call.userId,
         peer,
-        { text: req.message, entities: req.entities, silent: req.silent, ...(replyTo !== undefined ? { replyToId: replyTo } : {}) },
+        {
+          text: req.message,
+          entities: req.entities,
+          silent: req.silent,
+          ...(replyTo !== undefined ? { replyToId: replyTo } : {}),
+        },
         { keyId: call.ctx.authKeyId, randomId: toBigint(req.randomId) },
       ).result;
     },
     'messages.EditMessage': (call, req: Api.messages.EditMessage) =>
-      call.world.editMessage(call.userId, peerOf(call, req.peer), req.id, req.message, req.entities, { keyId: call.ctx.authKeyId }),
+      call.world.editMessage(
+        call.userId,
+        peerOf(call, req.peer),
+        req.id,
+        req.message ?? undefined,
+        req.entities ?? undefined,
+        { keyId: call.ctx.authKeyId },
+      ),
     'messages.DeleteMessages': (call, req: Api.messages.DeleteMessages) =>
       call.world.deleteMessages(call.userId, req.id, req.revoke ?? false, { keyId: call.ctx.authKeyId }),
     'channels.DeleteMessages': (call, req: Api.channels.DeleteMessages) =>
-      call.world.deleteChannelMessages(call.userId, resolveChannel(call.world, call.userId, req.channel), req.id, { keyId: call.ctx.authKeyId }),
+      call.world.deleteChannelMessages(
+        call.userId,
+        resolveChannel(call.world, call.userId, req.channel),
+        req.id,
+        { keyId: call.ctx.authKeyId },
+      ),
     'messages.ForwardMessages': (call, req: Api.messages.ForwardMessages) =>
-      call.world.forwardMessages(call.userId, peerOf(call, req.fromPeer), req.id, peerOf(call, req.toPeer), req.randomId.map(toBigint), {
+      call.world.forwardMessages(
+        call.userId,
+        peerOf(call, req.fromPeer),
+        req.id,
+        peerOf(call, req.toPeer),
+        req.randomId.map(toBigint),
+        {
+          keyId: call.ctx.authKeyId,
+        },
+      ),
+    'messages.SendReaction': (call, req: Api.messages.SendReaction) =>
+      call.world.react(call.userId, peerOf(call, req.peer), num(req.msgId), reactionEmoji(req.reaction), {
         keyId: call.ctx.authKeyId,
       }),
-    'messages.SendReaction': (call, req: Api.messages.SendReaction) =>
-      call.world.react(call.userId, peerOf(call, req.peer), num(req.msgId), reactionEmoji(req.reaction), { keyId: call.ctx.authKeyId }),
     'messages.UpdatePinnedMessage': (call, req: Api.messages.UpdatePinnedMessage) =>
       call.world.pin(call.userId, peerOf(call, req.peer), req.id, !req.unpin, { keyId: call.ctx.authKeyId }),
     'messages.UnpinAllMessages': (call, req: Api.messages.UnpinAllMessages) =>
@@ -186,7 +257,12 @@ export const messageHandlers: HandlerTable = {
     'messages.ReadHistory': (call, req: Api.messages.ReadHistory) =>
       call.world.readHistory(call.userId, peerOf(call, req.peer), req.maxId, { keyId: call.ctx.authKeyId }),
     'channels.ReadHistory': (call, req: Api.channels.ReadHistory) =>
-      call.world.readChannelHistory(call.userId, resolveChannel(call.world, call.userId, req.channel), req.maxId, { keyId: call.ctx.authKeyId }),
+      call.world.readChannelHistory(
+        call.userId,
+        resolveChannel(call.world, call.userId, req.channel),
+        req.maxId,
+        { keyId: call.ctx.authKeyId },
+      ),
     'messages.SetTyping': (call, req: Api.messages.SetTyping) => {
       call.world.setTyping(call.userId, peerOf(call, req.peer), req.action);
       return true;
@@ -194,12 +270,24 @@ export const messageHandlers: HandlerTable = {
     'messages.GetHistory': (call, req: Api.messages.GetHistory) => {
       const peer = peerOf(call, req.peer);
       const all = call.world.historyOf(call.userId, peer);
-      return messagesResult(call.world, call.userId, peer, page(all, req).map((m) => m.id), all.length);
+      return messagesResult(
+        call.world,
+        call.userId,
+        peer,
+        page(all, req).map((m) => m.id),
+        all.length,
+      );
     },
     'messages.Search': (call, req: Api.messages.Search) => {
       const peer = peerOf(call, req.peer);
       const found = searchIn(call.world, call.userId, peer, req);
-      return messagesResult(call.world, call.userId, peer, page(found, req).map((m) => m.id), found.length);
+      return messagesResult(
+        call.world,
+        call.userId,
+        peer,
+        page(found, req).map((m) => m.id),
+        found.length,
+      );
     },
     'messages.SearchGlobal': ({ world, userId }, req: Api.messages.SearchGlobal) => {
       const q = req.q.toLowerCase();
@@ -207,17 +295,27 @@ export const messageHandlers: HandlerTable = {
       const box = world.box(userId);
       for (const copy of Object.values(box.messages)) {
         const post = world.state.posts[copy.postId];
-        if (!req.broadcastsOnly && post.text.toLowerCase().includes(q) && q) hits.push({ peer: copy.peer, id: copy.id, date: post.date });
+        if (!req.broadcastsOnly && post.text.toLowerCase().includes(q) && q)
+          hits.push({ peer: copy.peer, id: copy.id, date: post.date });
       }
       for (const channel of Object.values(world.state.channels)) {
         if (!world.isChannelMember(channel, userId)) continue;
-        if ((req.broadcastsOnly && channel.megagroup) || (req.groupsOnly && !channel.megagroup) || req.usersOnly) continue;
+        if (
+          (req.broadcastsOnly && channel.megagroup) ||
+          (req.groupsOnly && !channel.megagroup) ||
+          req.usersOnly
+        )
+          continue;
         for (const msg of Object.values(channel.messages)) {
-          if (q && msg.text.toLowerCase().includes(q)) hits.push({ peer: peerKey('h', channel.id), id: msg.id, date: msg.date });
+          if (q && msg.text.toLowerCase().includes(q))
+            hits.push({ peer: peerKey('h', channel.id), id: msg.id, date: msg.date });
         }
       }
       hits.sort((a, b) => b.date - a.date || b.id - a.id);
-      const after = req.offsetRate > 0 ? hits.filter((h) => h.date < req.offsetRate || (h.date === req.offsetRate && h.id < req.offsetId)) : hits;
+      const after =
+        req.offsetRate > 0
+          ? hits.filter((h) => h.date < req.offsetRate || (h.date === req.offsetRate && h.id < req.offsetId))
+          : hits;
       const limit = req.limit > 0 ? Math.min(req.limit, 100) : 20;
       const taken = after.slice(0, limit);
       const entities = world.entities(userId);
@@ -229,7 +327,12 @@ export const messageHandlers: HandlerTable = {
         return world.renderPeerMessage(userId, hit.peer, hit.id);
       });
       if (taken.length < after.length) {
-        return new Api.messages.MessagesSlice({ count: hits.length, nextRate: taken[taken.length - 1].date, messages, ...entities.build() });
+        return new Api.messages.MessagesSlice({
+          count: hits.length,
+          nextRate: taken[taken.length - 1].date,
+          messages,
+          ...entities.build(),
+        });
       }
       return new Api.messages.Messages({ messages, ...entities.build() });
     },
@@ -255,7 +358,10 @@ export const messageHandlers: HandlerTable = {
       let start = 0;
       let offsetPeer: PeerKey | undefined;
       try {
-        offsetPeer = req.offsetPeer instanceof Api.InputPeerEmpty ? undefined : resolvePeer(world, userId, req.offsetPeer);
+        offsetPeer =
+          req.offsetPeer instanceof Api.InputPeerEmpty
+            ? undefined
+            : resolvePeer(world, userId, req.offsetPeer);
       } catch {
         offsetPeer = undefined;
       }
@@ -268,12 +374,17 @@ export const messageHandlers: HandlerTable = {
       const limit = req.limit > 0 ? Math.min(req.limit, 100) : 100;
       const taken = all.slice(start, start + limit);
       const payload = dialogsPayload(world, userId, taken);
-      return taken.length < all.length ? new Api.messages.DialogsSlice({ count: all.length, ...payload }) : new Api.messages.Dialogs(payload);
+      return taken.length < all.length
+        ? new Api.messages.DialogsSlice({ count: all.length, ...payload })
+        : new Api.messages.Dialogs(payload);
     },
     'messages.GetPeerDialogs': ({ world, userId }, req: Api.messages.GetPeerDialogs) => {
       const wanted = new Set(req.peers.map((p) => resolvePeer(world, userId, p)));
       const entries = dialogsOf(world, userId).filter((d) => wanted.has(d.peer));
-      return new Api.messages.PeerDialogs({ ...dialogsPayload(world, userId, entries), state: world.getState(userId) });
+      return new Api.messages.PeerDialogs({
+        ...dialogsPayload(world, userId, entries),
+        state: world.getState(userId),
+      });
     },
   },
 };

@@ -38,7 +38,11 @@ export interface DispatcherOptions {
   logger?: Logger;
 }
 
-export function createRpcDispatcher({ world, faults, logger }: DispatcherOptions): RpcDispatcher & { methods(): string[] } {
+export function createRpcDispatcher({
+  world,
+  faults,
+  logger,
+}: DispatcherOptions): RpcDispatcher & { methods(): string[] } {
   const anonymous: Record<string, Handler> = {};
   const authorized: Record<string, Handler> = {};
   for (const table of [accountHandlers, messageHandlers, chatHandlers]) {

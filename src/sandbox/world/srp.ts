@@ -72,7 +72,12 @@ export function createPasswordRecord(password: string, hint?: string): PasswordR
   const salt2 = randomBytes(16);
   const x = toBig(passwordHash(password, salt1, salt2));
   const verifier = modPow(g, x, p);
-  return { salt1: salt1.toString('hex'), salt2: salt2.toString('hex'), verifier: verifier.toString(16), ...(hint ? { hint } : {}) };
+  return {
+    salt1: salt1.toString('hex'),
+    salt2: salt2.toString('hex'),
+    verifier: verifier.toString(16),
+    ...(hint ? { hint } : {}),
+  };
 }
 
 const k = toBig(sha256(SRP_PRIME, toPadded(g)));
@@ -96,7 +101,12 @@ export function createChallenge(record: PasswordRecord): SrpChallenge {
 }
 
 /** True when M1 proves knowledge of the password behind `record`. */
-export function verifyProof(record: PasswordRecord, challenge: SrpChallenge, aBytes: Buffer, m1: Buffer): boolean {
+export function verifyProof(
+  record: PasswordRecord,
+  challenge: SrpChallenge,
+  aBytes: Buffer,
+  m1: Buffer,
+): boolean {
   const A = toBig(aBytes);
   if (A <= 0n || A >= p) return false;
   const v = BigInt('0x' + record.verifier);

@@ -88,7 +88,8 @@ export function adminRightsToApi(rights: Record<string, boolean>): Api.ChatAdmin
 export function adminRightsFromApi(rights: Api.TypeChatAdminRights | undefined): Record<string, boolean> {
   const out: Record<string, boolean> = {};
   if (!rights) return out;
-  for (const name of ADMIN_RIGHT_NAMES) if ((rights as unknown as Record<string, unknown>)[name]) out[name] = true;
+  for (const name of ADMIN_RIGHT_NAMES)
+    if ((rights as unknown as Record<string, unknown>)[name]) out[name] = true;
   return out;
 }
 

@@ -83,7 +83,8 @@ interface LoginToken {
 
 export class World {
   state: WorldState;
-  readonly options: Required<Omit<WorldOptions, 'logger' | 'onChange'>> & Pick<WorldOptions, 'logger' | 'onChange'>;
+  readonly options: Required<Omit<WorldOptions, 'logger' | 'onChange'>> &
+    Pick<WorldOptions, 'logger' | 'onChange'>;
   private sink?: UpdateSink;
   private readonly codes = new Map<string, LoginCode>();
   private readonly challenges = new Map<string, { userId: number; challenge: SrpChallenge }>();
@@ -99,7 +100,8 @@ export class World {
       ...options,
     };
     this.state = state ?? emptyState();
-    for (const auth of Object.values(this.state.authorizations)) if (auth.userId) this.bindKey(auth.userId, auth.keyId);
+    for (const auth of Object.values(this.state.authorizations))
+      if (auth.userId) this.bindKey(auth.userId, auth.keyId);
   }
 
   attachSink(sink: UpdateSink): void {
@@ -221,7 +223,13 @@ export class World {
     }
   }
 
-  createUser(input: { phone: string; firstName?: string; lastName?: string; username?: string; password?: string }): UserRecord {
+  createUser(input: {
+    phone: string;
+    firstName?: string;
+    lastName?: string;
+    username?: string;
+    password?: string;
+  }): UserRecord {
     const phone = normalizePhone(input.phone);
     if (!/^\d{5,15}$/.test(phone)) throw new RpcError(400, 'PHONE_NUMBER_INVALID');
     if (this.userByPhone(phone)) throw new RpcError(400, 'PHONE_NUMBER_OCCUPIED');
@@ -263,7 +271,10 @@ export class World {
     this.changed();
   }
 
-  updateProfile(userId: number, input: { firstName?: string; lastName?: string; username?: string | null }): UserRecord {
+  updateProfile(
+    userId: number,
+    input: { firstName?: string; lastName?: string; username?: string | null },
+  ): UserRecord {
     const user = this.user(userId);
     if (input.username !== undefined) {
       if (input.username === null || input.username === '') delete user.username;
@@ -282,10 +293,21 @@ export class World {
       userId: long(userId),
       firstName: user.firstName,
       lastName: user.lastName,
-      usernames: user.username ? [new Api.Username({ username: user.username, active: true, editable: true })] : [],
+      usernames: user.username
+        ? [new Api.Username({ username: user.username, active: true, editable: true })]
+        : [],
     });
     for (const viewer of [userId, ...this.relatedUsers(userId)]) {
-      this.pushTo(viewer, new Api.Updates({ updates: [update], users: [this.apiUser(viewer, userId)], chats: [], date: now(), seq: 0 }));
+      this.pushTo(
+        viewer,
+        new Api.Updates({
+          updates: [update],
+          users: [this.apiUser(viewer, userId)],
+          chats: [],
+          date: now(),
+          seq: 0,
+        }),
+      );
     }
     return user;
   }
@@ -297,7 +319,8 @@ export class World {
     user.lastSeen = t;
     this.changed();
     const update = new Api.UpdateUserStatus({ userId: long(userId), status: this.apiStatus(user) });
-    for (const viewer of this.relatedUsers(userId)) this.pushTo(viewer, new Api.UpdateShort({ update, date: t }));
+    for (const viewer of this.relatedUsers(userId))
+      this.pushTo(viewer, new Api.UpdateShort({ update, date: t }));
   }
 
   /** Users who see this one's status and name changes: contacts and private-chat partners. */
@@ -307,7 +330,8 @@ export class World {
     for (const box of Object.values(this.state.boxes)) {
       if (box.userId !== userId && box.dialogs[key]) related.add(box.userId);
     }
-    for (const user of Object.values(this.state.users)) if (user.contacts.includes(userId)) related.add(user.id);
+    for (const user of Object.values(this.state.users))
+      if (user.contacts.includes(userId)) related.add(user.id);
     related.delete(userId);
     return [...related];
   }
@@ -341,7 +365,7 @@ export class World {
     const sent = this.codes.get(phone);
     if (!sent || sent.hash !== hash) throw new RpcError(400, 'PHONE_CODE_EXPIRED');
     if (Date.now() > sent.expiresAt) throw new RpcError(400, 'PHONE_CODE_EXPIRED');
-    if (code === undefined || code === '') throw new RpcError(400, 'PHONE_CODE_EMPTY');
+    if (code === undefined || code === null || code === '') throw new RpcError(400, 'PHONE_CODE_EMPTY');
     if (code !== sent.code) throw new RpcError(400, 'PHONE_CODE_INVALID');
     return phone;
   }
@@ -354,10 +378,17 @@ export class World {
     return this.completeSignIn(keyId, user);
   }
 
-  signUp(keyId: bigint, phoneInput: string, hash: string, firstName: string, lastName: string): Api.auth.TypeAuthorization {
+  signUp(
+    keyId: bigint,
+    phoneInput: string,
+    hash: string,
+    firstName: string,
+    lastName: string,
+  ): Api.auth.TypeAuthorization {
     const phone = normalizePhone(phoneInput);
     const sent = this.codes.get(phone);
-    if (!sent || sent.hash !== hash || Date.now() > sent.expiresAt) throw new RpcError(400, 'PHONE_CODE_EXPIRED');
+    if (!sent || sent.hash !== hash || Date.now() > sent.expiresAt)
+      throw new RpcError(400, 'PHONE_CODE_EXPIRED');
     if (this.userByPhone(phone)) throw new RpcError(400, 'PHONE_NUMBER_OCCUPIED');
     if (!firstName.trim()) throw new RpcError(400, 'FIRSTNAME_INVALID');
     this.codes.delete(phone);
@@ -416,10 +447,12 @@ export class World {
     const pending = this.challenges.get(srpId.toString());
     if (!pending) throw new RpcError(400, 'SRP_ID_INVALID');
     const auth = this.state.authorizations[keyId.toString()];
-    if (auth?.pendingUserId !== pending.userId && auth?.userId !== pending.userId) throw new RpcError(400, 'SRP_ID_INVALID');
+    if (auth?.pendingUserId !== pending.userId && auth?.userId !== pending.userId)
+      throw new RpcError(400, 'SRP_ID_INVALID');
     const user = this.user(pending.userId);
     if (!user.password) throw new RpcError(400, 'PASSWORD_HASH_INVALID');
-    if (!verifyProof(user.password, pending.challenge, A, M1)) throw new RpcError(400, 'PASSWORD_HASH_INVALID');
+    if (!verifyProof(user.password, pending.challenge, A, M1))
+      throw new RpcError(400, 'PASSWORD_HASH_INVALID');
     this.challenges.delete(srpId.toString());
     this.authorize(keyId, user.id);
     return new Api.auth.Authorization({ user: this.apiUser(user.id, user.id) });
@@ -432,7 +465,9 @@ export class World {
     for (const [token, entry] of this.loginTokens) {
       if (entry.keyId === id && entry.acceptedBy !== undefined) {
         this.loginTokens.delete(token);
-        return new Api.auth.LoginTokenSuccess({ authorization: this.completeSignIn(keyId, this.user(entry.acceptedBy)) });
+        return new Api.auth.LoginTokenSuccess({
+          authorization: this.completeSignIn(keyId, this.user(entry.acceptedBy)),
+        });
       }
     }
     for (const [token, entry] of this.loginTokens) {
@@ -447,9 +482,12 @@ export class World {
   importLoginToken(keyId: bigint, token: Buffer): Api.auth.TypeLoginToken {
     const entry = this.loginTokens.get(token.toString('hex'));
     if (!entry || entry.expiresAt < Date.now()) throw new RpcError(400, 'AUTH_TOKEN_EXPIRED');
-    if (entry.acceptedBy === undefined) return new Api.auth.LoginToken({ token, expires: Math.floor(entry.expiresAt / 1000) });
+    if (entry.acceptedBy === undefined)
+      return new Api.auth.LoginToken({ token, expires: Math.floor(entry.expiresAt / 1000) });
     this.loginTokens.delete(token.toString('hex'));
-    return new Api.auth.LoginTokenSuccess({ authorization: this.completeSignIn(keyId, this.user(entry.acceptedBy)) });
+    return new Api.auth.LoginTokenSuccess({
+      authorization: this.completeSignIn(keyId, this.user(entry.acceptedBy)),
+    });
   }
 
   acceptLoginToken(userId: number, token: Buffer): Api.Authorization {
@@ -458,7 +496,10 @@ export class World {
     if (entry.expiresAt < Date.now()) throw new RpcError(400, 'AUTH_TOKEN_EXPIRED');
     if (entry.acceptedBy !== undefined) throw new RpcError(400, 'AUTH_TOKEN_ALREADY_ACCEPTED');
     entry.acceptedBy = userId;
-    this.sink?.push([BigInt(entry.keyId)], new Api.UpdateShort({ update: new Api.UpdateLoginToken(), date: now() }));
+    this.sink?.push(
+      [BigInt(entry.keyId)],
+      new Api.UpdateShort({ update: new Api.UpdateLoginToken(), date: now() }),
+    );
     return new Api.Authorization({
       hash: long(0),
       deviceModel: 'TeleFlow sandbox',
@@ -515,7 +556,9 @@ export class World {
       creator: chat.creatorId === viewerId,
       left: !member,
       deactivated: chat.deactivated,
-      ...(member?.admin || chat.creatorId === viewerId ? { adminRights: adminRightsToApi(FULL_ADMIN_RIGHTS) } : {}),
+      ...(member?.admin || chat.creatorId === viewerId
+        ? { adminRights: adminRightsToApi(FULL_ADMIN_RIGHTS) }
+        : {}),
     });
   }
 
@@ -576,15 +619,25 @@ export class World {
     const post = this.state.posts[copy.postId];
     const { kind } = parsePeerKey(copy.peer);
     const fromId = kind === 'u' ? undefined : new Api.PeerUser({ userId: long(post.fromId) });
-    const base = { id: copy.id, peerId: peerToApi(copy.peer), date: post.date, out: copy.out, ...(fromId ? { fromId } : {}) };
-    if (post.action) return new Api.MessageService({ ...base, action: decodeTl<Api.TypeMessageAction>(post.action) });
-    const replyToId = post.replyToPostId !== undefined ? this.copyIdOf(post.replyToPostId, userId) : undefined;
+    const base = {
+      id: copy.id,
+      peerId: peerToApi(copy.peer),
+      date: post.date,
+      out: copy.out,
+      ...(fromId ? { fromId } : {}),
+    };
+    if (post.action)
+      return new Api.MessageService({ ...base, action: decodeTl<Api.TypeMessageAction>(post.action) });
+    const replyToId =
+      post.replyToPostId !== undefined ? this.copyIdOf(post.replyToPostId, userId) : undefined;
     const reactions = this.apiReactions(userId, post.reactions);
     return new Api.Message({
       ...base,
       message: post.text,
       ...(post.entities.length ? { entities: decodeTlList<Api.TypeMessageEntity>(post.entities) } : {}),
-      ...(replyToId !== undefined ? { replyTo: new Api.MessageReplyHeader({ replyToMsgId: replyToId }) } : {}),
+      ...(replyToId !== undefined
+        ? { replyTo: new Api.MessageReplyHeader({ replyToMsgId: replyToId }) }
+        : {}),
       ...(post.fwdFrom ? { fwdFrom: this.apiFwd(post.fwdFrom) } : {}),
       ...(post.editDate ? { editDate: post.editDate } : {}),
       ...(reactions ? { reactions } : {}),
@@ -604,7 +657,8 @@ export class World {
       post: msg.post,
       ...(msg.fromId && !msg.post ? { fromId: new Api.PeerUser({ userId: long(msg.fromId) }) } : {}),
     };
-    if (msg.action) return new Api.MessageService({ ...base, action: decodeTl<Api.TypeMessageAction>(msg.action) });
+    if (msg.action)
+      return new Api.MessageService({ ...base, action: decodeTl<Api.TypeMessageAction>(msg.action) });
     const reactions = this.apiReactions(viewerId, msg.reactions);
     return new Api.Message({
       ...base,
@@ -639,7 +693,11 @@ export class World {
   }
 
   /** Adds a pts event to an account's log (trimming old ones) and returns its pts. */
-  private logAccount(box: AccountBox, ptsCount: number, entry: DistributiveOmit<AccountLogEntry, 'pts' | 'ptsCount' | 'date'>): AccountLogEntry {
+  private logAccount(
+    box: AccountBox,
+    ptsCount: number,
+    entry: DistributiveOmit<AccountLogEntry, 'pts' | 'ptsCount' | 'date'>,
+  ): AccountLogEntry {
     box.pts += ptsCount;
     box.date = now();
     const full = { ...entry, pts: box.pts, ptsCount, date: box.date } as AccountLogEntry;
@@ -651,7 +709,11 @@ export class World {
     return full;
   }
 
-  private logChannel(channel: ChannelRecord, ptsCount: number, entry: DistributiveOmit<ChannelLogEntry, 'pts' | 'ptsCount' | 'date'>): ChannelLogEntry {
+  private logChannel(
+    channel: ChannelRecord,
+    ptsCount: number,
+    entry: DistributiveOmit<ChannelLogEntry, 'pts' | 'ptsCount' | 'date'>,
+  ): ChannelLogEntry {
     channel.pts += ptsCount;
     const full = { ...entry, pts: channel.pts, ptsCount, date: now() } as ChannelLogEntry;
     channel.log.push(full);
@@ -668,11 +730,15 @@ export class World {
     switch (entry.kind) {
       case 'new': {
         const message = this.apiMessage(userId, entry.msgId);
-        return message instanceof Api.MessageEmpty ? null : new Api.UpdateNewMessage({ message, pts, ptsCount });
+        return message instanceof Api.MessageEmpty
+          ? null
+          : new Api.UpdateNewMessage({ message, pts, ptsCount });
       }
       case 'edit': {
         const message = this.apiMessage(userId, entry.msgId);
-        return message instanceof Api.MessageEmpty ? null : new Api.UpdateEditMessage({ message, pts, ptsCount });
+        return message instanceof Api.MessageEmpty
+          ? null
+          : new Api.UpdateEditMessage({ message, pts, ptsCount });
       }
       case 'delete':
         return new Api.UpdateDeleteMessages({ messages: entry.ids, pts, ptsCount });
@@ -685,28 +751,53 @@ export class World {
           ptsCount,
         });
       case 'readOutbox':
-        return new Api.UpdateReadHistoryOutbox({ peer: peerToApi(entry.peer), maxId: entry.maxId, pts, ptsCount });
+        return new Api.UpdateReadHistoryOutbox({
+          peer: peerToApi(entry.peer),
+          maxId: entry.maxId,
+          pts,
+          ptsCount,
+        });
       case 'pin':
-        return new Api.UpdatePinnedMessages({ pinned: entry.pinned, peer: peerToApi(entry.peer), messages: entry.ids, pts, ptsCount });
+        return new Api.UpdatePinnedMessages({
+          pinned: entry.pinned,
+          peer: peerToApi(entry.peer),
+          messages: entry.ids,
+          pts,
+          ptsCount,
+        });
     }
   }
 
-  renderChannelEntry(viewerId: number, channel: ChannelRecord, entry: ChannelLogEntry): Api.TypeUpdate | null {
+  renderChannelEntry(
+    viewerId: number,
+    channel: ChannelRecord,
+    entry: ChannelLogEntry,
+  ): Api.TypeUpdate | null {
     const { pts, ptsCount } = entry;
     const channelId = long(channel.id);
     switch (entry.kind) {
       case 'new': {
         const message = this.apiChannelMessage(viewerId, channel, entry.msgId);
-        return message instanceof Api.MessageEmpty ? null : new Api.UpdateNewChannelMessage({ message, pts, ptsCount });
+        return message instanceof Api.MessageEmpty
+          ? null
+          : new Api.UpdateNewChannelMessage({ message, pts, ptsCount });
       }
       case 'edit': {
         const message = this.apiChannelMessage(viewerId, channel, entry.msgId);
-        return message instanceof Api.MessageEmpty ? null : new Api.UpdateEditChannelMessage({ message, pts, ptsCount });
+        return message instanceof Api.MessageEmpty
+          ? null
+          : new Api.UpdateEditChannelMessage({ message, pts, ptsCount });
       }
       case 'delete':
         return new Api.UpdateDeleteChannelMessages({ channelId, messages: entry.ids, pts, ptsCount });
       case 'pin':
-        return new Api.UpdatePinnedChannelMessages({ channelId, messages: entry.ids, pinned: entry.pinned, pts, ptsCount });
+        return new Api.UpdatePinnedChannelMessages({
+          channelId,
+          messages: entry.ids,
+          pinned: entry.pinned,
+          pts,
+          ptsCount,
+        });
     }
   }
 
@@ -726,7 +817,11 @@ export class World {
     if ('peer' in entry) entities.addPeer(entry.peer);
     if (update || extra.length) {
       const updates = [...extra, ...(update ? [update] : [])];
-      this.pushTo(userId, new Api.Updates({ updates, ...entities.build(), date: logged.date, seq: 0 }), origin?.keyId);
+      this.pushTo(
+        userId,
+        new Api.Updates({ updates, ...entities.build(), date: logged.date, seq: 0 }),
+        origin?.keyId,
+      );
     }
     return { logged, update, entities };
   }
@@ -743,7 +838,8 @@ export class World {
       const update = this.renderChannelEntry(memberId, channel, logged);
       if (!update) continue;
       const entities = this.entities(memberId).addChannel(channel.id);
-      if (entry.kind === 'new' || entry.kind === 'edit') entities.addChannelMessage(channel.messages[entry.msgId]);
+      if (entry.kind === 'new' || entry.kind === 'edit')
+        entities.addChannelMessage(channel.messages[entry.msgId]);
       this.pushTo(
         memberId,
         new Api.Updates({ updates: [update], ...entities.build(), date: logged.date, seq: 0 }),
@@ -815,17 +911,25 @@ export class World {
    * A user sends a message to a peer as they see it (`u<id>`, `c<id>`, `h<id>`). Returns the
    * sender's message id and what the sending connection receives as the call's result.
    */
-  sendMessage(fromId: number, peer: PeerKey, content: MessageContent, origin?: Origin): { id: number; result: Api.TypeUpdates } {
+  sendMessage(
+    fromId: number,
+    peer: PeerKey,
+    content: MessageContent,
+    origin?: Origin,
+  ): { id: number; result: Api.TypeUpdates } {
     this.checkText(content);
     const { kind, id } = parsePeerKey(peer);
     if (kind === 'h') return this.sendChannelMessage(fromId, this.channel(id), content, origin);
     let recipients: Array<{ userId: number; peer: PeerKey }>;
     if (kind === 'u') {
       this.user(id);
-      recipients = id === fromId ? [{ userId: fromId, peer }] : [
-        { userId: fromId, peer },
-        { userId: id, peer: peerKey('u', fromId) },
-      ];
+      recipients =
+        id === fromId
+          ? [{ userId: fromId, peer }]
+          : [
+              { userId: fromId, peer },
+              { userId: id, peer: peerKey('u', fromId) },
+            ];
     } else {
       const chat = this.chat(id);
       if (!this.chatMember(chat, fromId) || chat.deactivated) throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
@@ -856,13 +960,23 @@ export class World {
     let senderEntry: AccountLogEntry | undefined;
     for (const recipient of recipients) {
       const box = this.box(recipient.userId);
-      const copy: MessageCopy = { id: box.nextMessageId++, peer: recipient.peer, postId: post.id, out: recipient.userId === fromId };
+      const copy: MessageCopy = {
+        id: box.nextMessageId++,
+        peer: recipient.peer,
+        postId: post.id,
+        out: recipient.userId === fromId,
+      };
       box.messages[copy.id] = copy;
       post.copies.push([recipient.userId, copy.id]);
       const dialog = (box.dialogs[recipient.peer] ??= { topId: 0, readInboxMaxId: 0, readOutboxMaxId: 0 });
       dialog.topId = copy.id;
       if (copy.out) dialog.readInboxMaxId = Math.max(dialog.readInboxMaxId, copy.id);
-      const emitted = this.emitAccount(recipient.userId, 1, { kind: 'new', msgId: copy.id }, recipient.userId === fromId ? origin : undefined);
+      const emitted = this.emitAccount(
+        recipient.userId,
+        1,
+        { kind: 'new', msgId: copy.id },
+        recipient.userId === fromId ? origin : undefined,
+      );
       if (recipient.userId === fromId) {
         senderMsgId = copy.id;
         senderEntry = emitted.logged;
@@ -885,16 +999,27 @@ export class World {
     }
     const entities = this.entities(fromId).addPeer(peer).addUser(fromId);
     const updates: Api.TypeUpdate[] = [];
-    if (origin?.randomId !== undefined) updates.push(new Api.UpdateMessageID({ id: senderMsgId, randomId: long(origin.randomId) }));
+    if (origin?.randomId !== undefined)
+      updates.push(new Api.UpdateMessageID({ id: senderMsgId, randomId: long(origin.randomId) }));
     const rendered = this.renderAccountEntry(fromId, senderEntry);
     if (rendered) updates.push(rendered);
-    return { id: senderMsgId, result: new Api.Updates({ updates, ...entities.build(), date: post.date, seq: 0 }) };
+    return {
+      id: senderMsgId,
+      result: new Api.Updates({ updates, ...entities.build(), date: post.date, seq: 0 }),
+    };
   }
 
-  private sendChannelMessage(fromId: number, channel: ChannelRecord, content: MessageContent, origin?: Origin): { id: number; result: Api.TypeUpdates } {
+  private sendChannelMessage(
+    fromId: number,
+    channel: ChannelRecord,
+    content: MessageContent,
+    origin?: Origin,
+  ): { id: number; result: Api.TypeUpdates } {
     if (!this.isChannelMember(channel, fromId)) throw new RpcError(400, 'CHANNEL_PRIVATE');
-    if (!channel.megagroup && !this.channelRights(channel, fromId)?.postMessages) throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
-    if (content.replyToId !== undefined && !channel.messages[content.replyToId]) throw new RpcError(400, 'REPLY_MESSAGE_ID_INVALID');
+    if (!channel.megagroup && !this.channelRights(channel, fromId)?.postMessages)
+      throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
+    if (content.replyToId !== undefined && !channel.messages[content.replyToId])
+      throw new RpcError(400, 'REPLY_MESSAGE_ID_INVALID');
     const msg: ChannelMessage = {
       id: channel.nextMessageId++,
       fromId,
@@ -910,10 +1035,16 @@ export class World {
       ...(content.replyToId !== undefined ? { replyToId: content.replyToId } : {}),
     };
     channel.messages[msg.id] = msg;
-    const logged = this.emitChannel(channel, 1, { kind: 'new', msgId: msg.id }, { ...origin, userId: fromId });
+    const logged = this.emitChannel(
+      channel,
+      1,
+      { kind: 'new', msgId: msg.id },
+      { ...origin, userId: fromId },
+    );
     this.changed();
     const updates: Api.TypeUpdate[] = [];
-    if (origin?.randomId !== undefined) updates.push(new Api.UpdateMessageID({ id: msg.id, randomId: long(origin.randomId) }));
+    if (origin?.randomId !== undefined)
+      updates.push(new Api.UpdateMessageID({ id: msg.id, randomId: long(origin.randomId) }));
     const rendered = this.renderChannelEntry(fromId, channel, logged);
     if (rendered) updates.push(rendered);
     const entities = this.entities(fromId).addChannel(channel.id).addUser(fromId);
@@ -927,15 +1058,24 @@ export class World {
     return { copy, post: this.state.posts[copy.postId] };
   }
 
-  editMessage(userId: number, peer: PeerKey, msgId: number, text: string | undefined, entities: Api.TypeMessageEntity[] | undefined, origin?: Origin): Api.TypeUpdates {
+  editMessage(
+    userId: number,
+    peer: PeerKey,
+    msgId: number,
+    text: string | undefined,
+    entities: Api.TypeMessageEntity[] | undefined,
+    origin?: Origin,
+  ): Api.TypeUpdates {
     const { kind, id } = parsePeerKey(peer);
     const date = now();
     if (kind === 'h') {
       const channel = this.readableChannel(userId, id);
       const msg = channel.messages[msgId];
       if (!msg || msg.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
-      if (msg.fromId !== userId && !this.channelRights(channel, userId)?.editMessages) throw new RpcError(403, 'MESSAGE_AUTHOR_REQUIRED');
-      if (text !== undefined && text === msg.text && !entities) throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
+      if (msg.fromId !== userId && !this.channelRights(channel, userId)?.editMessages)
+        throw new RpcError(403, 'MESSAGE_AUTHOR_REQUIRED');
+      if (text !== undefined && text === msg.text && !entities)
+        throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
       if (text !== undefined) {
         this.checkText({ text });
         msg.text = text;
@@ -945,12 +1085,18 @@ export class World {
       const logged = this.emitChannel(channel, 1, { kind: 'edit', msgId }, { ...origin, userId });
       this.changed();
       const update = this.renderChannelEntry(userId, channel, logged);
-      return new Api.Updates({ updates: update ? [update] : [], ...this.entities(userId).addChannel(channel.id).build(), date, seq: 0 });
+      return new Api.Updates({
+        updates: update ? [update] : [],
+        ...this.entities(userId).addChannel(channel.id).build(),
+        date,
+        seq: 0,
+      });
     }
     const { post } = this.ownCopy(userId, peer, msgId);
     if (post.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
     if (post.fromId !== userId) throw new RpcError(403, 'MESSAGE_AUTHOR_REQUIRED');
-    if (text !== undefined && text === post.text && !entities) throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
+    if (text !== undefined && text === post.text && !entities)
+      throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
     if (text !== undefined) {
       this.checkText({ text });
       post.text = text;
@@ -960,19 +1106,34 @@ export class World {
     let own: Api.TypeUpdate | null = null;
     let ownEntities: EntityCollector | undefined;
     for (const [uid, mid] of post.copies) {
-      const emitted = this.emitAccount(uid, 1, { kind: 'edit', msgId: mid }, uid === userId ? origin : undefined);
+      const emitted = this.emitAccount(
+        uid,
+        1,
+        { kind: 'edit', msgId: mid },
+        uid === userId ? origin : undefined,
+      );
       if (uid === userId) {
         own = emitted.update;
         ownEntities = emitted.entities;
       }
     }
     this.changed();
-    return new Api.Updates({ updates: own ? [own] : [], ...(ownEntities ?? this.entities(userId)).build(), date, seq: 0 });
+    return new Api.Updates({
+      updates: own ? [own] : [],
+      ...(ownEntities ?? this.entities(userId)).build(),
+      date,
+      seq: 0,
+    });
   }
 
   /** messages.deleteMessages: the caller's copies go; with revoke (or in groups, own
    * messages), everyone's copies of the same messages go too. */
-  deleteMessages(userId: number, ids: number[], revoke: boolean, origin?: Origin): Api.messages.AffectedMessages {
+  deleteMessages(
+    userId: number,
+    ids: number[],
+    revoke: boolean,
+    origin?: Origin,
+  ): Api.messages.AffectedMessages {
     const box = this.box(userId);
     const perUser = new Map<number, number[]>();
     const add = (uid: number, mid: number): void => {
@@ -986,7 +1147,8 @@ export class World {
       add(userId, mid);
       const post = this.state.posts[copy.postId];
       const inGroup = parsePeerKey(copy.peer).kind === 'c';
-      if (revoke || (inGroup && post.fromId === userId)) for (const [uid, other] of post.copies) add(uid, other);
+      if (revoke || (inGroup && post.fromId === userId))
+        for (const [uid, other] of post.copies) add(uid, other);
     }
     let result = new Api.messages.AffectedMessages({ pts: box.pts, ptsCount: 0 });
     for (const [uid, mids] of perUser) {
@@ -1000,8 +1162,14 @@ export class World {
         if (post.copies.length === 0) delete this.state.posts[post.id];
         this.refreshTop(targetBox, copy.peer);
       }
-      const emitted = this.emitAccount(uid, mids.length, { kind: 'delete', ids: mids }, uid === userId ? origin : undefined);
-      if (uid === userId) result = new Api.messages.AffectedMessages({ pts: emitted.logged.pts, ptsCount: mids.length });
+      const emitted = this.emitAccount(
+        uid,
+        mids.length,
+        { kind: 'delete', ids: mids },
+        uid === userId ? origin : undefined,
+      );
+      if (uid === userId)
+        result = new Api.messages.AffectedMessages({ pts: emitted.logged.pts, ptsCount: mids.length });
     }
     this.changed();
     return result;
@@ -1015,24 +1183,41 @@ export class World {
     dialog.topId = top;
   }
 
-  deleteChannelMessages(userId: number, channelId: number, ids: number[], origin?: Origin): Api.messages.AffectedMessages {
+  deleteChannelMessages(
+    userId: number,
+    channelId: number,
+    ids: number[],
+    origin?: Origin,
+  ): Api.messages.AffectedMessages {
     const channel = this.readableChannel(userId, channelId);
     const deleted: number[] = [];
     for (const mid of ids) {
       const msg = channel.messages[mid];
       if (!msg) continue;
-      if (msg.fromId !== userId && !this.channelRights(channel, userId)?.deleteMessages) throw new RpcError(403, 'MESSAGE_DELETE_FORBIDDEN');
+      if (msg.fromId !== userId && !this.channelRights(channel, userId)?.deleteMessages)
+        throw new RpcError(403, 'MESSAGE_DELETE_FORBIDDEN');
       deleted.push(mid);
     }
     if (!deleted.length) return new Api.messages.AffectedMessages({ pts: channel.pts, ptsCount: 0 });
     for (const mid of deleted) delete channel.messages[mid];
-    const logged = this.emitChannel(channel, deleted.length, { kind: 'delete', ids: deleted }, { ...origin, userId });
+    const logged = this.emitChannel(
+      channel,
+      deleted.length,
+      { kind: 'delete', ids: deleted },
+      { ...origin, userId },
+    );
     this.changed();
     return new Api.messages.AffectedMessages({ pts: logged.pts, ptsCount: deleted.length });
   }
 
   /** Sets (or with null removes) a user's reaction; pushed to everyone who sees the message. */
-  react(userId: number, peer: PeerKey, msgId: number, emoji: string | null, origin?: Origin): Api.TypeUpdates {
+  react(
+    userId: number,
+    peer: PeerKey,
+    msgId: number,
+    emoji: string | null,
+    origin?: Origin,
+  ): Api.TypeUpdates {
     const { kind, id } = parsePeerKey(peer);
     const date = now();
     if (kind === 'h') {
@@ -1048,14 +1233,16 @@ export class World {
             new Api.UpdateMessageReactions({
               peer: peerToApi(peer),
               msgId,
-              reactions: this.apiReactions(viewer, msg.reactions) ?? new Api.MessageReactions({ results: [] }),
+              reactions:
+                this.apiReactions(viewer, msg.reactions) ?? new Api.MessageReactions({ results: [] }),
             }),
           ],
           ...this.entities(viewer).addChannel(channel.id).build(),
           date,
           seq: 0,
         });
-      for (const member of this.channelMembers(channel)) this.pushTo(member, build(member), member === userId ? origin?.keyId : undefined);
+      for (const member of this.channelMembers(channel))
+        this.pushTo(member, build(member), member === userId ? origin?.keyId : undefined);
       return build(userId);
     }
     const { post } = this.ownCopy(userId, peer, msgId);
@@ -1090,32 +1277,57 @@ export class World {
       const channel = this.readableChannel(userId, id);
       const msg = channel.messages[msgId];
       if (!msg) throw new RpcError(400, 'MESSAGE_ID_INVALID');
-      if (!this.channelRights(channel, userId)?.pinMessages && !(channel.megagroup && this.isChannelMember(channel, userId))) {
+      if (
+        !this.channelRights(channel, userId)?.pinMessages &&
+        !(channel.megagroup && this.isChannelMember(channel, userId))
+      ) {
         throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
       }
       msg.pinned = pinned;
-      const logged = this.emitChannel(channel, 1, { kind: 'pin', ids: [msgId], pinned }, { ...origin, userId });
+      const logged = this.emitChannel(
+        channel,
+        1,
+        { kind: 'pin', ids: [msgId], pinned },
+        { ...origin, userId },
+      );
       this.changed();
       const update = this.renderChannelEntry(userId, channel, logged);
-      return new Api.Updates({ updates: update ? [update] : [], ...this.entities(userId).addChannel(channel.id).build(), date, seq: 0 });
+      return new Api.Updates({
+        updates: update ? [update] : [],
+        ...this.entities(userId).addChannel(channel.id).build(),
+        date,
+        seq: 0,
+      });
     }
     const { post } = this.ownCopy(userId, peer, msgId);
     post.pinned = pinned;
     let own: Api.TypeUpdate | null = null;
     for (const [uid, mid] of post.copies) {
       const copy = this.box(uid).messages[mid];
-      const emitted = this.emitAccount(uid, 1, { kind: 'pin', peer: copy.peer, ids: [mid], pinned }, uid === userId ? origin : undefined);
+      const emitted = this.emitAccount(
+        uid,
+        1,
+        { kind: 'pin', peer: copy.peer, ids: [mid], pinned },
+        uid === userId ? origin : undefined,
+      );
       if (uid === userId) own = emitted.update;
     }
     this.changed();
-    return new Api.Updates({ updates: own ? [own] : [], ...this.entities(userId).addPeer(peer).build(), date, seq: 0 });
+    return new Api.Updates({
+      updates: own ? [own] : [],
+      ...this.entities(userId).addPeer(peer).build(),
+      date,
+      seq: 0,
+    });
   }
 
   unpinAll(userId: number, peer: PeerKey, origin?: Origin): Api.messages.AffectedHistory {
     const { kind, id } = parsePeerKey(peer);
     if (kind === 'h') {
       const channel = this.readableChannel(userId, id);
-      const ids = Object.values(channel.messages).filter((m) => m.pinned).map((m) => m.id);
+      const ids = Object.values(channel.messages)
+        .filter((m) => m.pinned)
+        .map((m) => m.id);
       if (!ids.length) return new Api.messages.AffectedHistory({ pts: channel.pts, ptsCount: 0, offset: 0 });
       for (const mid of ids) channel.messages[mid].pinned = false;
       const logged = this.emitChannel(channel, 1, { kind: 'pin', ids, pinned: false }, { ...origin, userId });
@@ -1123,8 +1335,11 @@ export class World {
       return new Api.messages.AffectedHistory({ pts: logged.pts, ptsCount: 1, offset: 0 });
     }
     const box = this.box(userId);
-    const pinnedCopies = Object.values(box.messages).filter((c) => c.peer === peer && this.state.posts[c.postId]?.pinned);
-    if (!pinnedCopies.length) return new Api.messages.AffectedHistory({ pts: box.pts, ptsCount: 0, offset: 0 });
+    const pinnedCopies = Object.values(box.messages).filter(
+      (c) => c.peer === peer && this.state.posts[c.postId]?.pinned,
+    );
+    if (!pinnedCopies.length)
+      return new Api.messages.AffectedHistory({ pts: box.pts, ptsCount: 0, offset: 0 });
     const perUser = new Map<number, { peer: PeerKey; ids: number[] }>();
     for (const copy of pinnedCopies) {
       const post = this.state.posts[copy.postId];
@@ -1138,8 +1353,14 @@ export class World {
     }
     let result = new Api.messages.AffectedHistory({ pts: box.pts, ptsCount: 0, offset: 0 });
     for (const [uid, entry] of perUser) {
-      const emitted = this.emitAccount(uid, 1, { kind: 'pin', peer: entry.peer, ids: entry.ids, pinned: false }, uid === userId ? origin : undefined);
-      if (uid === userId) result = new Api.messages.AffectedHistory({ pts: emitted.logged.pts, ptsCount: 1, offset: 0 });
+      const emitted = this.emitAccount(
+        uid,
+        1,
+        { kind: 'pin', peer: entry.peer, ids: entry.ids, pinned: false },
+        uid === userId ? origin : undefined,
+      );
+      if (uid === userId)
+        result = new Api.messages.AffectedHistory({ pts: emitted.logged.pts, ptsCount: 1, offset: 0 });
     }
     this.changed();
     return result;
@@ -1148,7 +1369,8 @@ export class World {
   unreadCount(box: AccountBox, peer: PeerKey): number {
     const readMax = box.dialogs[peer]?.readInboxMaxId ?? 0;
     let count = 0;
-    for (const copy of Object.values(box.messages)) if (copy.peer === peer && !copy.out && copy.id > readMax) count++;
+    for (const copy of Object.values(box.messages))
+      if (copy.peer === peer && !copy.out && copy.id > readMax) count++;
     return count;
   }
 
@@ -1158,12 +1380,18 @@ export class World {
   }
 
   /** messages.readHistory: the reader's inbox and every sender's outbox move forward. */
-  readHistory(userId: number, peer: PeerKey, maxIdInput: number, origin?: Origin): Api.messages.AffectedMessages {
+  readHistory(
+    userId: number,
+    peer: PeerKey,
+    maxIdInput: number,
+    origin?: Origin,
+  ): Api.messages.AffectedMessages {
     const box = this.box(userId);
     const dialog = box.dialogs[peer];
     if (!dialog) return new Api.messages.AffectedMessages({ pts: box.pts, ptsCount: 0 });
     const maxId = maxIdInput <= 0 ? dialog.topId : Math.min(maxIdInput, dialog.topId);
-    if (maxId <= dialog.readInboxMaxId) return new Api.messages.AffectedMessages({ pts: box.pts, ptsCount: 0 });
+    if (maxId <= dialog.readInboxMaxId)
+      return new Api.messages.AffectedMessages({ pts: box.pts, ptsCount: 0 });
     const previous = dialog.readInboxMaxId;
     dialog.readInboxMaxId = maxId;
     const outboxMax = new Map<number, number>();
@@ -1171,9 +1399,15 @@ export class World {
       if (copy.peer !== peer || copy.out || copy.id <= previous || copy.id > maxId) continue;
       const post = this.state.posts[copy.postId];
       const senderCopy = post.copies.find(([uid]) => uid === post.fromId);
-      if (senderCopy) outboxMax.set(senderCopy[0], Math.max(outboxMax.get(senderCopy[0]) ?? 0, senderCopy[1]));
+      if (senderCopy)
+        outboxMax.set(senderCopy[0], Math.max(outboxMax.get(senderCopy[0]) ?? 0, senderCopy[1]));
     }
-    const emitted = this.emitAccount(userId, 1, { kind: 'readInbox', peer, maxId, stillUnread: this.unreadCount(box, peer) }, origin);
+    const emitted = this.emitAccount(
+      userId,
+      1,
+      { kind: 'readInbox', peer, maxId, stillUnread: this.unreadCount(box, peer) },
+      origin,
+    );
     for (const [senderId, senderMax] of outboxMax) {
       const senderBox = this.box(senderId);
       const senderPeer = parsePeerKey(peer).kind === 'u' ? peerKey('u', userId) : peer;
@@ -1210,15 +1444,29 @@ export class World {
     );
     const senders = new Set<number>();
     for (const msg of Object.values(channel.messages)) {
-      if (msg.id > previous && msg.id <= maxId && msg.fromId && msg.fromId !== userId) senders.add(msg.fromId);
+      if (msg.id > previous && msg.id <= maxId && msg.fromId && msg.fromId !== userId)
+        senders.add(msg.fromId);
     }
     for (const senderId of senders) {
-      this.pushTo(senderId, new Api.UpdateShort({ update: new Api.UpdateReadChannelOutbox({ channelId: long(channelId), maxId }), date }));
+      this.pushTo(
+        senderId,
+        new Api.UpdateShort({
+          update: new Api.UpdateReadChannelOutbox({ channelId: long(channelId), maxId }),
+          date,
+        }),
+      );
     }
     return true;
   }
 
-  forwardMessages(userId: number, fromPeer: PeerKey, ids: number[], toPeer: PeerKey, randomIds: bigint[], origin?: Origin): Api.TypeUpdates {
+  forwardMessages(
+    userId: number,
+    fromPeer: PeerKey,
+    ids: number[],
+    toPeer: PeerKey,
+    randomIds: bigint[],
+    origin?: Origin,
+  ): Api.TypeUpdates {
     const updates: Api.TypeUpdate[] = [];
     const users: Api.TypeUser[] = [];
     const chats: Api.TypeChat[] = [];
@@ -1233,7 +1481,11 @@ export class World {
         if (!msg || msg.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
         text = msg.text;
         entities = decodeTlList(msg.entities);
-        fwdFrom = msg.fwdFrom ?? (msg.post ? { fromChannelId: channel.id, channelPost: msg.id, date: msg.date } : { fromUserId: msg.fromId, date: msg.date });
+        fwdFrom =
+          msg.fwdFrom ??
+          (msg.post
+            ? { fromChannelId: channel.id, channelPost: msg.id, date: msg.date }
+            : { fromUserId: msg.fromId, date: msg.date });
       } else {
         const { post } = this.ownCopy(userId, fromPeer, mid);
         if (post.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
@@ -1241,7 +1493,12 @@ export class World {
         entities = decodeTlList(post.entities);
         fwdFrom = post.fwdFrom ?? { fromUserId: post.fromId, date: post.date };
       }
-      const sent = this.sendMessage(userId, toPeer, { text, entities, fwdFrom }, { keyId: origin?.keyId, randomId: randomIds[index] });
+      const sent = this.sendMessage(
+        userId,
+        toPeer,
+        { text, entities, fwdFrom },
+        { keyId: origin?.keyId, randomId: randomIds[index] },
+      );
       if (sent.result instanceof Api.Updates) {
         updates.push(...sent.result.updates);
         users.push(...sent.result.users);
@@ -1251,18 +1508,32 @@ export class World {
     return new Api.Updates({ updates, users: dedupe(users), chats: dedupe(chats), date: now(), seq: 0 });
   }
 
-  setTyping(userId: number, peer: PeerKey, action: Api.TypeSendMessageAction = new Api.SendMessageTypingAction()): void {
+  setTyping(
+    userId: number,
+    peer: PeerKey,
+    action: Api.TypeSendMessageAction = new Api.SendMessageTypingAction(),
+  ): void {
     const { kind, id } = parsePeerKey(peer);
     const date = now();
     if (kind === 'u') {
-      this.pushTo(id, new Api.UpdateShort({ update: new Api.UpdateUserTyping({ userId: long(userId), action }), date }));
+      this.pushTo(
+        id,
+        new Api.UpdateShort({ update: new Api.UpdateUserTyping({ userId: long(userId), action }), date }),
+      );
     } else if (kind === 'c') {
       const chat = this.chat(id);
       for (const p of chat.participants) {
         if (p.userId === userId) continue;
         this.pushTo(
           p.userId,
-          new Api.UpdateShort({ update: new Api.UpdateChatUserTyping({ chatId: long(id), fromId: new Api.PeerUser({ userId: long(userId) }), action }), date }),
+          new Api.UpdateShort({
+            update: new Api.UpdateChatUserTyping({
+              chatId: long(id),
+              fromId: new Api.PeerUser({ userId: long(userId) }),
+              action,
+            }),
+            date,
+          }),
         );
       }
     } else {
@@ -1272,7 +1543,11 @@ export class World {
         this.pushTo(
           member,
           new Api.UpdateShort({
-            update: new Api.UpdateChannelUserTyping({ channelId: long(id), fromId: new Api.PeerUser({ userId: long(userId) }), action }),
+            update: new Api.UpdateChannelUserTyping({
+              channelId: long(id),
+              fromId: new Api.PeerUser({ userId: long(userId) }),
+              action,
+            }),
             date,
           }),
         );
@@ -1282,7 +1557,12 @@ export class World {
 
   // ---------------------------------------------------------------- basic groups
 
-  createChat(creatorId: number, title: string, memberIds: number[], origin?: Origin): { chatId: number; result: Api.TypeUpdates } {
+  createChat(
+    creatorId: number,
+    title: string,
+    memberIds: number[],
+    origin?: Origin,
+  ): { chatId: number; result: Api.TypeUpdates } {
     if (!title.trim()) throw new RpcError(400, 'CHAT_TITLE_EMPTY');
     const members = [...new Set(memberIds.filter((id) => id !== creatorId))];
     for (const id of members) this.user(id);
@@ -1294,13 +1574,24 @@ export class World {
       creatorId,
       version: 1,
       deactivated: false,
-      participants: [creatorId, ...members].map((userId) => ({ userId, inviterId: creatorId, date, admin: userId === creatorId })),
+      participants: [creatorId, ...members].map((userId) => ({
+        userId,
+        inviterId: creatorId,
+        date,
+        admin: userId === creatorId,
+      })),
     };
     this.state.chats[chat.id] = chat;
     const sent = this.sendMessage(
       creatorId,
       peerKey('c', chat.id),
-      { text: '', action: new Api.MessageActionChatCreate({ title, users: [creatorId, ...members].map((id) => long(id)) }) },
+      {
+        text: '',
+        action: new Api.MessageActionChatCreate({
+          title,
+          users: [creatorId, ...members].map((id) => long(id)),
+        }),
+      },
       origin,
     );
     return { chatId: chat.id, result: sent.result };
@@ -1314,19 +1605,47 @@ export class World {
     const date = now();
     chat.participants.push({ userId, inviterId: actorId, date, admin: false });
     chat.version++;
-    this.pushChatParticipants(chat, new Api.UpdateChatParticipantAdd({ chatId: long(chatId), userId: long(userId), inviterId: long(actorId), date, version: chat.version }));
-    return this.sendMessage(actorId, peerKey('c', chatId), { text: '', action: new Api.MessageActionChatAddUser({ users: [long(userId)] }) }, origin).result;
+    this.pushChatParticipants(
+      chat,
+      new Api.UpdateChatParticipantAdd({
+        chatId: long(chatId),
+        userId: long(userId),
+        inviterId: long(actorId),
+        date,
+        version: chat.version,
+      }),
+    );
+    return this.sendMessage(
+      actorId,
+      peerKey('c', chatId),
+      { text: '', action: new Api.MessageActionChatAddUser({ users: [long(userId)] }) },
+      origin,
+    ).result;
   }
 
   deleteChatUser(actorId: number, chatId: number, userId: number, origin?: Origin): Api.TypeUpdates {
     const chat = this.chat(chatId);
     if (!this.chatMember(chat, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
     const actor = chat.participants.find((p) => p.userId === actorId);
-    if (actorId !== userId && !actor?.admin && chat.creatorId !== actorId) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
-    const result = this.sendMessage(actorId, peerKey('c', chatId), { text: '', action: new Api.MessageActionChatDeleteUser({ userId: long(userId) }) }, origin).result;
+    if (actorId !== userId && !actor?.admin && chat.creatorId !== actorId)
+      throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+    const result = this.sendMessage(
+      actorId,
+      peerKey('c', chatId),
+      { text: '', action: new Api.MessageActionChatDeleteUser({ userId: long(userId) }) },
+      origin,
+    ).result;
     chat.participants = chat.participants.filter((p) => p.userId !== userId);
     chat.version++;
-    this.pushChatParticipants(chat, new Api.UpdateChatParticipantDelete({ chatId: long(chatId), userId: long(userId), version: chat.version }), [userId]);
+    this.pushChatParticipants(
+      chat,
+      new Api.UpdateChatParticipantDelete({
+        chatId: long(chatId),
+        userId: long(userId),
+        version: chat.version,
+      }),
+      [userId],
+    );
     this.changed();
     return result;
   }
@@ -1338,7 +1657,15 @@ export class World {
     if (!participant) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
     participant.admin = isAdmin;
     chat.version++;
-    this.pushChatParticipants(chat, new Api.UpdateChatParticipantAdmin({ chatId: long(chatId), userId: long(userId), isAdmin, version: chat.version }));
+    this.pushChatParticipants(
+      chat,
+      new Api.UpdateChatParticipantAdmin({
+        chatId: long(chatId),
+        userId: long(userId),
+        isAdmin,
+        version: chat.version,
+      }),
+    );
     this.changed();
     return true;
   }
@@ -1360,7 +1687,11 @@ export class World {
         p.userId === chat.creatorId
           ? new Api.ChatParticipantCreator({ userId: long(p.userId) })
           : p.admin
-            ? new Api.ChatParticipantAdmin({ userId: long(p.userId), inviterId: long(p.inviterId), date: p.date })
+            ? new Api.ChatParticipantAdmin({
+                userId: long(p.userId),
+                inviterId: long(p.inviterId),
+                date: p.date,
+              })
             : new Api.ChatParticipant({ userId: long(p.userId), inviterId: long(p.inviterId), date: p.date }),
       ),
     });
@@ -1368,7 +1699,11 @@ export class World {
 
   // ---------------------------------------------------------------- channels
 
-  createChannel(creatorId: number, input: { title: string; about?: string; megagroup: boolean; username?: string }, origin?: Origin): { channelId: number; result: Api.TypeUpdates } {
+  createChannel(
+    creatorId: number,
+    input: { title: string; about?: string; megagroup: boolean; username?: string },
+    origin?: Origin,
+  ): { channelId: number; result: Api.TypeUpdates } {
     if (!input.title.trim()) throw new RpcError(400, 'CHAT_TITLE_EMPTY');
     if (input.username) this.checkUsernameFree(input.username);
     const date = now();
@@ -1386,16 +1721,28 @@ export class World {
       logStartPts: 1,
       log: [],
       messages: {},
-      participants: { [creatorId]: { userId: creatorId, inviterId: creatorId, date, adminRights: FULL_ADMIN_RIGHTS } },
+      participants: {
+        [creatorId]: { userId: creatorId, inviterId: creatorId, date, adminRights: FULL_ADMIN_RIGHTS },
+      },
       readInbox: {},
     };
     this.state.channels[channel.id] = channel;
-    this.addChannelService(channel, creatorId, new Api.MessageActionChannelCreate({ title: input.title }), origin);
+    this.addChannelService(
+      channel,
+      creatorId,
+      new Api.MessageActionChannelCreate({ title: input.title }),
+      origin,
+    );
     this.changed();
     return { channelId: channel.id, result: this.channelUpdates(creatorId, channel) };
   }
 
-  private addChannelService(channel: ChannelRecord, fromId: number, action: Api.TypeMessageAction, origin?: Origin): void {
+  private addChannelService(
+    channel: ChannelRecord,
+    fromId: number,
+    action: Api.TypeMessageAction,
+    origin?: Origin,
+  ): void {
     const msg: ChannelMessage = {
       id: channel.nextMessageId++,
       fromId,
@@ -1413,7 +1760,11 @@ export class World {
   }
 
   /** Updates{updateChannel} with the channel: what join/leave/create answer and push. */
-  private channelUpdates(viewerId: number, channel: ChannelRecord, extra: Api.TypeUpdate[] = []): Api.Updates {
+  private channelUpdates(
+    viewerId: number,
+    channel: ChannelRecord,
+    extra: Api.TypeUpdate[] = [],
+  ): Api.Updates {
     return new Api.Updates({
       updates: [new Api.UpdateChannel({ channelId: long(channel.id) }), ...extra],
       ...this.entities(viewerId).addChannel(channel.id).build(),
@@ -1422,7 +1773,13 @@ export class World {
     });
   }
 
-  private notifyParticipantChange(channel: ChannelRecord, actorId: number, userId: number, before: Api.TypeChannelParticipant | undefined, origin?: Origin): void {
+  private notifyParticipantChange(
+    channel: ChannelRecord,
+    actorId: number,
+    userId: number,
+    before: Api.TypeChannelParticipant | undefined,
+    origin?: Origin,
+  ): void {
     const after = channel.participants[userId];
     const update = new Api.UpdateChannelParticipant({
       channelId: long(channel.id),
@@ -1430,10 +1787,14 @@ export class World {
       actorId: long(actorId),
       userId: long(userId),
       ...(before ? { prevParticipant: before } : {}),
-      ...(after && !after.left ? { newParticipant: this.apiChannelParticipant(channel, userId, userId) } : {}),
+      ...(after && !after.left
+        ? { newParticipant: this.apiChannelParticipant(channel, userId, userId) }
+        : {}),
       qts: 0,
     });
-    const admins = Object.values(channel.participants).filter((p) => this.channelRights(channel, p.userId)).map((p) => p.userId);
+    const admins = Object.values(channel.participants)
+      .filter((p) => this.channelRights(channel, p.userId))
+      .map((p) => p.userId);
     for (const viewer of new Set([userId, ...admins])) {
       const extra = viewer === userId || admins.includes(viewer) ? [update] : [];
       const updates = new Api.Updates({
@@ -1451,11 +1812,25 @@ export class World {
     const existing = channel.participants[userId];
     if (existing?.banned) throw new RpcError(400, 'USER_BANNED_IN_CHANNEL');
     if (existing && !existing.left) throw new RpcError(400, 'USER_ALREADY_PARTICIPANT');
-    const before = existing ? this.apiChannelParticipant(channel, userId, userId) : undefined;
-    channel.participants[userId] = { userId, inviterId, date: now(), ...(existing?.adminRights ? { adminRights: existing.adminRights } : {}) };
+    const before =
+      existing && !existing.left ? this.apiChannelParticipant(channel, userId, userId) : undefined;
+    channel.participants[userId] = {
+      userId,
+      inviterId,
+      date: now(),
+      ...(existing?.adminRights ? { adminRights: existing.adminRights } : {}),
+    };
     if (channel.megagroup) {
-      const action = inviterId === userId ? new Api.MessageActionChatJoinedByLink({ inviterId: long(channel.creatorId) }) : new Api.MessageActionChatAddUser({ users: [long(userId)] });
-      this.addChannelService(channel, inviterId === userId ? userId : inviterId, action, inviterId === userId ? origin : undefined);
+      const action =
+        inviterId === userId
+          ? new Api.MessageActionChatJoinedByLink({ inviterId: long(channel.creatorId) })
+          : new Api.MessageActionChatAddUser({ users: [long(userId)] });
+      this.addChannelService(
+        channel,
+        inviterId === userId ? userId : inviterId,
+        action,
+        inviterId === userId ? origin : undefined,
+      );
     }
     this.notifyParticipantChange(channel, inviterId, userId, before, origin);
     this.changed();
@@ -1466,7 +1841,13 @@ export class World {
     const channel = this.channel(channelId);
     if (!this.isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
     const before = this.apiChannelParticipant(channel, userId, userId);
-    if (channel.megagroup) this.addChannelService(channel, userId, new Api.MessageActionChatDeleteUser({ userId: long(userId) }), origin);
+    if (channel.megagroup)
+      this.addChannelService(
+        channel,
+        userId,
+        new Api.MessageActionChatDeleteUser({ userId: long(userId) }),
+        origin,
+      );
     channel.participants[userId] = { ...channel.participants[userId], left: true };
     delete channel.participants[userId].adminRights;
     this.notifyParticipantChange(channel, userId, userId, before, origin);
@@ -1480,13 +1861,36 @@ export class World {
     this.requireChannelRight(channel, actorId, 'banUsers');
     if (!this.isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
     const before = this.apiChannelParticipant(channel, userId, userId);
-    if (channel.megagroup) this.addChannelService(channel, actorId, new Api.MessageActionChatDeleteUser({ userId: long(userId) }));
-    channel.participants[userId] = { userId, inviterId: actorId, date: now(), banned: { kickedBy: actorId, date: now(), untilDate: 0, viewMessages: true } };
+    if (channel.megagroup)
+      this.addChannelService(channel, actorId, new Api.MessageActionChatDeleteUser({ userId: long(userId) }));
+    channel.participants[userId] = {
+      userId,
+      inviterId: actorId,
+      date: now(),
+      banned: { kickedBy: actorId, date: now(), untilDate: 0, viewMessages: true },
+    };
     this.notifyParticipantChange(channel, actorId, userId, before);
     this.changed();
   }
 
-  editChannelAdmin(actorId: number, channelId: number, userId: number, rights: AdminRights, rank: string, origin?: Origin): Api.TypeUpdates {
+  /** Lifts a ban: the user is no longer a participant at all and may join again. */
+  unbanFromChannel(actorId: number, channelId: number, userId: number): void {
+    const channel = this.channel(channelId);
+    this.requireChannelRight(channel, actorId, 'banUsers');
+    const participant = channel.participants[userId];
+    if (!participant?.banned) return;
+    delete channel.participants[userId];
+    this.changed();
+  }
+
+  editChannelAdmin(
+    actorId: number,
+    channelId: number,
+    userId: number,
+    rights: AdminRights,
+    rank: string,
+    origin?: Origin,
+  ): Api.TypeUpdates {
     const channel = this.channel(channelId);
     this.requireChannelRight(channel, actorId, 'addAdmins');
     if (userId === channel.creatorId) throw new RpcError(400, 'USER_CREATOR');
@@ -1508,16 +1912,27 @@ export class World {
     return this.channelUpdates(actorId, channel);
   }
 
-  apiChannelParticipant(channel: ChannelRecord, userId: number, viewerId: number): Api.TypeChannelParticipant {
+  apiChannelParticipant(
+    channel: ChannelRecord,
+    userId: number,
+    viewerId: number,
+  ): Api.TypeChannelParticipant {
     const p = channel.participants[userId];
     if (!p || p.left) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
-    if (userId === channel.creatorId) return new Api.ChannelParticipantCreator({ userId: long(userId), adminRights: adminRightsToApi(FULL_ADMIN_RIGHTS) });
+    if (userId === channel.creatorId)
+      return new Api.ChannelParticipantCreator({
+        userId: long(userId),
+        adminRights: adminRightsToApi(FULL_ADMIN_RIGHTS),
+      });
     if (p.banned) {
       return new Api.ChannelParticipantBanned({
         peer: new Api.PeerUser({ userId: long(userId) }),
         kickedBy: long(p.banned.kickedBy),
         date: p.banned.date,
-        bannedRights: new Api.ChatBannedRights({ viewMessages: p.banned.viewMessages, untilDate: p.banned.untilDate }),
+        bannedRights: new Api.ChatBannedRights({
+          viewMessages: p.banned.viewMessages,
+          untilDate: p.banned.untilDate,
+        }),
       });
     }
     if (p.adminRights) {
@@ -1527,10 +1942,18 @@ export class World {
         date: p.date,
         adminRights: adminRightsToApi(p.adminRights),
         ...(p.rank ? { rank: p.rank } : {}),
+        // `self` and `inviter_id` share flags.1 in the schema: setting one without the other
+        // misaligns the client's reader (and corrupts its shared parser state).
         self: viewerId === userId,
+        inviterId: long(p.inviterId),
       });
     }
-    if (viewerId === userId) return new Api.ChannelParticipantSelf({ userId: long(userId), inviterId: long(p.inviterId), date: p.date });
+    if (viewerId === userId)
+      return new Api.ChannelParticipantSelf({
+        userId: long(userId),
+        inviterId: long(p.inviterId),
+        date: p.date,
+      });
     return new Api.ChannelParticipant({ userId: long(userId), date: p.date });
   }
 
@@ -1542,7 +1965,8 @@ export class World {
       channel.username = username;
     } else delete channel.username;
     this.changed();
-    for (const member of this.channelMembers(channel)) this.pushTo(member, this.channelUpdates(member, channel));
+    for (const member of this.channelMembers(channel))
+      this.pushTo(member, this.channelUpdates(member, channel));
   }
 
   // ---------------------------------------------------------------- invites
@@ -1586,10 +2010,16 @@ export class World {
     if (kind === 'c') {
       const chat = this.chat(id);
       if (this.chatMember(chat, userId)) return new Api.ChatInviteAlready({ chat: this.apiChat(userId, id) });
-      return new Api.ChatInvite({ title: chat.title, photo: new Api.PhotoEmpty({ id: long(0) }), participantsCount: chat.participants.length, color: 0 });
+      return new Api.ChatInvite({
+        title: chat.title,
+        photo: new Api.PhotoEmpty({ id: long(0) }),
+        participantsCount: chat.participants.length,
+        color: 0,
+      });
     }
     const channel = this.channel(id);
-    if (this.isChannelMember(channel, userId)) return new Api.ChatInviteAlready({ chat: this.apiChannel(userId, id) });
+    if (this.isChannelMember(channel, userId))
+      return new Api.ChatInviteAlready({ chat: this.apiChannel(userId, id) });
     return new Api.ChatInvite({
       channel: true,
       broadcast: !channel.megagroup,
@@ -1613,8 +2043,27 @@ export class World {
       const date = now();
       chat.participants.push({ userId, inviterId: this.state.invites[hash].adminId, date, admin: false });
       chat.version++;
-      this.pushChatParticipants(chat, new Api.UpdateChatParticipantAdd({ chatId: long(id), userId: long(userId), inviterId: long(this.state.invites[hash].adminId), date, version: chat.version }));
-      return this.sendMessage(userId, peer, { text: '', action: new Api.MessageActionChatJoinedByLink({ inviterId: long(this.state.invites[hash].adminId) }) }, origin).result;
+      this.pushChatParticipants(
+        chat,
+        new Api.UpdateChatParticipantAdd({
+          chatId: long(id),
+          userId: long(userId),
+          inviterId: long(this.state.invites[hash].adminId),
+          date,
+          version: chat.version,
+        }),
+      );
+      return this.sendMessage(
+        userId,
+        peer,
+        {
+          text: '',
+          action: new Api.MessageActionChatJoinedByLink({
+            inviterId: long(this.state.invites[hash].adminId),
+          }),
+        },
+        origin,
+      ).result;
     }
     return this.joinChannel(userId, id, userId, origin);
   }
@@ -1622,11 +2071,19 @@ export class World {
   // ---------------------------------------------------------------- reading
 
   /** The peer key of a private-chat partner, group or channel, checked for access. */
-  historyOf(userId: number, peer: PeerKey): Array<{ id: number; date: number; text: string; fromId?: number }> {
+  historyOf(
+    userId: number,
+    peer: PeerKey,
+  ): Array<{ id: number; date: number; text: string; fromId?: number }> {
     const { kind, id } = parsePeerKey(peer);
     if (kind === 'h') {
       const channel = this.readableChannel(userId, id);
-      return Object.values(channel.messages).map((m) => ({ id: m.id, date: m.date, text: m.text, ...(m.fromId ? { fromId: m.fromId } : {}) }));
+      return Object.values(channel.messages).map((m) => ({
+        id: m.id,
+        date: m.date,
+        text: m.text,
+        ...(m.fromId ? { fromId: m.fromId } : {}),
+      }));
     }
     const box = this.box(userId);
     return Object.values(box.messages)
@@ -1639,7 +2096,9 @@ export class World {
 
   renderPeerMessage(userId: number, peer: PeerKey, msgId: number): Api.TypeMessage {
     const { kind, id } = parsePeerKey(peer);
-    return kind === 'h' ? this.apiChannelMessage(userId, this.channel(id), msgId) : this.apiMessage(userId, msgId);
+    return kind === 'h'
+      ? this.apiChannelMessage(userId, this.channel(id), msgId)
+      : this.apiMessage(userId, msgId);
   }
 
   // ---------------------------------------------------------------- differences
@@ -1658,13 +2117,25 @@ export class World {
     return new Api.updates.State({ pts: box.pts, qts: 0, date, seq: box.seq, unreadCount: unread });
   }
 
-  getDifference(userId: number, pts: number, date: number, ptsTotalLimit?: number): Api.updates.TypeDifference {
+  getDifference(
+    userId: number,
+    pts: number,
+    date: number,
+    ptsTotalLimit?: number,
+  ): Api.updates.TypeDifference {
     const box = this.box(userId);
     const state = this.getState(userId);
     const channelHints = this.channelsActiveSince(userId, date);
-    if (pts >= box.pts && channelHints.length === 0) return new Api.updates.DifferenceEmpty({ date: state.date, seq: state.seq });
+    if (pts >= box.pts && channelHints.length === 0)
+      return new Api.updates.DifferenceEmpty({ date: state.date, seq: state.seq });
     if (pts < box.logStartPts) return new Api.updates.DifferenceTooLong({ pts: box.pts });
-    const limit = Math.max(1, Math.min(ptsTotalLimit && ptsTotalLimit > 0 ? ptsTotalLimit : Infinity, this.options.differenceSliceSize));
+    const limit = Math.max(
+      1,
+      Math.min(
+        ptsTotalLimit && ptsTotalLimit > 0 ? ptsTotalLimit : Infinity,
+        this.options.differenceSliceSize,
+      ),
+    );
     const pending = box.log.filter((entry) => entry.pts > pts);
     const taken = pending.slice(0, limit);
     const sliced = taken.length < pending.length;
@@ -1711,16 +2182,28 @@ export class World {
   private channelsActiveSince(userId: number, date: number): ChannelRecord[] {
     if (date <= 0) return [];
     return Object.values(this.state.channels).filter(
-      (channel) => this.isChannelMember(channel, userId) && channel.log.length > 0 && channel.log[channel.log.length - 1].date > date,
+      (channel) =>
+        this.isChannelMember(channel, userId) &&
+        channel.log.length > 0 &&
+        channel.log[channel.log.length - 1].date > date,
     );
   }
 
-  getChannelDifference(userId: number, channelId: number, pts: number, limitInput: number): Api.updates.TypeChannelDifference {
+  getChannelDifference(
+    userId: number,
+    channelId: number,
+    pts: number,
+    limitInput: number,
+  ): Api.updates.TypeChannelDifference {
     const channel = this.readableChannel(userId, channelId);
-    if (pts >= channel.pts) return new Api.updates.ChannelDifferenceEmpty({ final: true, pts: channel.pts, timeout: 30 });
+    if (pts >= channel.pts)
+      return new Api.updates.ChannelDifferenceEmpty({ final: true, pts: channel.pts, timeout: 30 });
     const limit = Math.max(1, Math.min(limitInput > 0 ? limitInput : 100, this.options.differenceSliceSize));
     if (pts < channel.logStartPts || pts <= 0) {
-      const ids = Object.keys(channel.messages).map(Number).sort((a, b) => b - a).slice(0, limit);
+      const ids = Object.keys(channel.messages)
+        .map(Number)
+        .sort((a, b) => b - a)
+        .slice(0, limit);
       const entities = this.entities(userId).addChannel(channelId);
       for (const mid of ids) entities.addChannelMessage(channel.messages[mid]);
       const top = ids[0] ?? 0;
@@ -1831,12 +2314,13 @@ export class EntityCollector {
 
   build(): { users: Api.TypeUser[]; chats: Api.TypeChat[] } {
     const chats: Api.TypeChat[] = [];
-    for (const id of this.chats) if (this.world.state.chats[id]) chats.push(this.world.apiChat(this.viewerId, id));
-    for (const id of this.channels) if (this.world.state.channels[id]) chats.push(this.world.apiChannel(this.viewerId, id));
+    for (const id of this.chats)
+      if (this.world.state.chats[id]) chats.push(this.world.apiChat(this.viewerId, id));
+    for (const id of this.channels)
+      if (this.world.state.channels[id]) chats.push(this.world.apiChannel(this.viewerId, id));
     return { users: [...this.users].map((id) => this.world.apiUser(this.viewerId, id)), chats };
   }
 }
-
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
