@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { helpers } from 'teleproto';
 import { AuthKey } from 'teleproto/crypto/AuthKey.js';
-import { authKeyIdOf, stripLeadingZeros } from '../../src/sandbox/mtproto/crypto.js';
-import { bufferToBigInt } from '../../src/sandbox/mtproto/handshake.js';
+import { TELEGRAM_DH_PRIME, authKeyIdOf, stripLeadingZeros } from '../../src/sandbox/mtproto/crypto.js';
+import { bufferToBigInt, dhSharedSecret, generateDhKeyPair } from '../../src/sandbox/mtproto/handshake.js';
 import { startTestServer } from './transport-fixtures.js';
 import type { TestServer } from './transport-fixtures.js';
 import type { HandshakeReport } from './transport-handshake-worker.js';
@@ -32,6 +32,29 @@ describe('auth key construction', () => {
       if (id >= 2n ** 63n) highIds++;
     }
     assert.ok(highIds > 0, 'key ids with the top bit set were covered');
+  });
+});
+
+describe('DH exchange through OpenSSL', () => {
+  function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+    let result = 1n;
+    for (base %= modulus; exponent > 0n; exponent >>= 1n, base = (base * base) % modulus) {
+      if (exponent & 1n) result = (result * base) % modulus;
+    }
+    return result;
+  }
+
+  it('agrees with textbook modular exponentiation on both sides', () => {
+    const prime = bufferToBigInt(TELEGRAM_DH_PRIME);
+    for (let i = 0; i < 5; i++) {
+      const server = generateDhKeyPair();
+      assert.equal(server.publicValue.length, 256);
+      const b = bufferToBigInt(randomBytes(256));
+      const gB = modPow(3n, b, prime);
+      const expected = modPow(bufferToBigInt(server.publicValue), b, prime);
+      const gBBytes = Buffer.from(gB.toString(16).padStart(512, '0'), 'hex');
+      assert.equal(bufferToBigInt(dhSharedSecret(server.privateKey, gBBytes)), expected);
+    }
   });
 });
 

@@ -59,6 +59,8 @@ const SALT_PERIOD_SECONDS = 3600;
 const MAX_SESSIONS = 50_000;
 const RECENT_MSG_IDS_PER_SESSION = 500;
 const MAX_MESSAGES_PER_CONTAINER = 100;
+/** Larger messages travel alone rather than inside a container. */
+const MAX_CONTAINER_BYTES = 256 * 1024;
 
 /** bad_msg_notification error codes (core.telegram.org/mtproto/service_messages_about_messages). */
 const BAD_MSG = {
@@ -87,6 +89,8 @@ const WRAPPER_CLASSES = [
 
 interface SessionState {
   authKeyId: bigint;
+  /** The key itself, refreshed from the store with every message received. */
+  authKey: Buffer;
   sessionId: bigint;
   /** Number of content-related messages sent by the server in this session. */
   contentSent: number;
@@ -113,7 +117,6 @@ class ClientConnection {
   readonly transport = new TransportDecoder();
   readonly handshake: Handshake;
   authKeyId: bigint | undefined;
-  authKey: Buffer | undefined;
   session: SessionState | undefined;
   closed = false;
   /** Dispatcher calls of this connection run one after another, in order of arrival. */
@@ -126,7 +129,6 @@ class ClientConnection {
   constructor(
     readonly socket: Socket,
     private readonly server: MtprotoServer,
-    readonly log: Logger,
   ) {
     this.handshake = new Handshake(server.handshakeKeys);
   }
@@ -157,7 +159,7 @@ class ClientConnection {
 
   /** Sends everything queued: one message alone, several in a msg_container. */
   flush(): void {
-    if (this.closed || !this.authKey || this.authKeyId === undefined) {
+    if (this.closed) {
       this.outbox.clear();
       this.pendingAcks.clear();
       return;
@@ -171,9 +173,21 @@ class ClientConnection {
         for (const id of acks) body.long(id);
         messages.push({ body: body.getBytes(), contentRelated: false, kind: 3 });
       }
-      for (let i = 0; i < messages.length; i += MAX_MESSAGES_PER_CONTAINER) {
-        this.sendBatch(session, messages.slice(i, i + MAX_MESSAGES_PER_CONTAINER));
+      let batch: OutgoingMessage[] = [];
+      let batchBytes = 0;
+      for (const message of messages) {
+        if (
+          batch.length === MAX_MESSAGES_PER_CONTAINER ||
+          batchBytes + message.body.length > MAX_CONTAINER_BYTES
+        ) {
+          this.sendBatch(session, batch);
+          batch = [];
+          batchBytes = 0;
+        }
+        batch.push(message);
+        batchBytes += message.body.length + 16;
       }
+      this.sendBatch(session, batch);
     }
     this.outbox.clear();
     this.pendingAcks.clear();
@@ -213,7 +227,7 @@ class ClientConnection {
   }
 
   private sendEncrypted(session: SessionState, msgId: bigint, seqNo: number, body: Buffer): void {
-    const authKey = this.authKey!;
+    const { authKey } = session;
     const header = new TlWriter()
       .raw(this.server.currentSalt(session.authKeyId))
       .long(session.sessionId)
@@ -377,7 +391,7 @@ export class MtprotoServer implements UpdateSink {
       return;
     }
     socket.setNoDelay(true);
-    const connection = new ClientConnection(socket, this, this.log);
+    const connection = new ClientConnection(socket, this);
     this.connections.add(connection);
     const log = this.log.child({ connectionId: connection.id });
     log.debug({ remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'connection opened');
@@ -459,8 +473,7 @@ export class MtprotoServer implements UpdateSink {
 
     // A connection belongs to the latest (auth key, session) it has spoken in.
     connection.authKeyId = authKeyId;
-    connection.authKey = authKey;
-    const session = this.sessionFor(authKeyId, sessionId);
+    const session = this.sessionFor(authKeyId, authKey, sessionId);
     if (connection.session !== session) {
       connection.session = session;
       try {
@@ -509,11 +522,13 @@ export class MtprotoServer implements UpdateSink {
     return undefined;
   }
 
-  private sessionFor(authKeyId: bigint, sessionId: bigint): SessionState {
+  private sessionFor(authKeyId: bigint, authKey: Buffer, sessionId: bigint): SessionState {
     const key = `${authKeyId}:${sessionId}`;
     let session = this.sessions.get(key);
-    if (!session) {
-      session = { authKeyId, sessionId, contentSent: 0, announced: false, recentMsgIds: new Set() };
+    if (session) {
+      session.authKey = authKey;
+    } else {
+      session = { authKeyId, authKey, sessionId, contentSent: 0, announced: false, recentMsgIds: new Set() };
       this.sessions.set(key, session);
       if (this.sessions.size > MAX_SESSIONS) {
         const oldest = this.sessions.keys().next().value;
