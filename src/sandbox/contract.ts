@@ -55,7 +55,7 @@ export interface TlSerializable {
  * - an array: a boxed Vector (0x1cb5c415, count, items). Items are TL objects, except for
  *   methods whose schema result is Vector<long> or Vector<int> (contacts.getContactIDs,
  *   messages.receivedQueue, ...): there the wire layer reads the declared type from the
- *   client's schema and writes each number (number, bigint or big-integer) as long or int.
+ *   client's schema and writes each number (number or bigint) as long or int.
  *   For any other method a bigint item is written as a long and a number as an int;
  * - `{ raw }`: bytes already serialized, written as they are.
  */
@@ -63,13 +63,16 @@ export type RpcResult =
   TlSerializable | boolean | ReadonlyArray<TlSerializable | bigint | number> | { raw: Buffer };
 
 /** The world's side: answers the unwrapped inner query (invokeWithLayer, initConnection,
- * invokeAfterMsg(s), invokeWithoutUpdates are peeled off by the wire layer). */
+ * invokeAfterMsg(s), invokeWithoutUpdates, invokeWithMessagesRange, invokeWithTakeout and the
+ * other invokeWith* wrappers are peeled off by the wire layer). Calls of one connection
+ * arrive one at a time, in order; a thrown RpcError becomes rpc_error, anything else
+ * INTERNAL (500, logged). Service messages (ping, acks, salts...) never reach the world. */
 export interface RpcDispatcher {
   invoke(ctx: CallContext, request: Api.AnyRequest): Promise<RpcResult>;
   /** Called when a connection's (auth key, MTProto session) pair is first seen: its first
    * encrypted message, or a later message carrying a different session_id. */
   onSession?(ctx: CallContext): void;
-  /** Called when a TCP connection closes. */
+  /** Called when a TCP connection closes that had carried encrypted messages. */
   onDisconnect?(ctx: Pick<CallContext, 'connectionId' | 'authKeyId'>): void;
 }
 
