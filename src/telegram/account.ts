@@ -5,7 +5,7 @@
  * UpdateTracker, and answers to our own calls go through the same tracker.
  */
 import type { Logger as PinoLogger } from 'pino';
-import { Api, Logger, TelegramClient } from 'teleproto';
+import { Api, Logger, TelegramClient, errors } from 'teleproto';
 import { LogLevel } from 'teleproto/extensions/Logger.js';
 import { StringSession } from 'teleproto/sessions/index.js';
 import { AppError } from '../lib/errors.js';
@@ -73,6 +73,11 @@ export class AccountClient implements TelegramAccount {
   self: Api.User | undefined;
   tracker: UpdateTracker | undefined;
   private closed = false;
+  /** Rejects every call still waiting when the client is closed (signed out, disconnected). */
+  private rejectPending!: (err: unknown) => void;
+  private readonly closedSignal = new Promise<never>((_, reject) => {
+    this.rejectPending = reject;
+  });
 
   constructor(private readonly opts: AccountClientOptions) {}
 
@@ -118,25 +123,59 @@ export class AccountClient implements TelegramAccount {
     };
     this.client = client;
     let ok: boolean;
+    const keyRejected = new Promise<never>((_, reject) => {
+      this.rejectOpen = reject;
+    });
+    keyRejected.catch(() => undefined);
     try {
-      ok = await withTimeout(client.connect(), this.opts.callTimeoutMs, 'connect');
+      const connecting = client.connect();
+      this.hookSender(connecting);
+      ok = await withTimeout(Promise.race([connecting, keyRejected]), this.opts.callTimeoutMs, 'connect');
     } catch (err) {
       await this.close();
       throw err;
+    } finally {
+      this.rejectOpen = undefined;
     }
     if (!ok) {
       await this.close();
       throw new Error('Could not connect to Telegram');
     }
-    const sender = client._sender as unknown as Sender;
-    sender._updateCallback = (_client, update) => this.onRaw(update);
+  }
+
+  private rejectOpen: ((err: unknown) => void) | undefined;
+
+  /**
+   * Takes the sender's update callback as soon as the sender exists (connect() creates it after
+   * a tick), so a key the server rejects during initConnection is seen too.
+   */
+  private hookSender(connecting: Promise<unknown>): void {
+    let settled = false;
+    void connecting.finally(() => (settled = true)).catch(() => undefined);
+    const hook = () => {
+      const sender = this.client?._sender as Sender | undefined;
+      if (sender) sender._updateCallback = (_client, update) => this.onRaw(update);
+      else if (!settled && !this.closed) setImmediate(hook);
+    };
+    hook();
   }
 
   private onRaw(update: unknown): void {
     if (this.closed) return;
     const state = (update as { state?: number }).state;
     if (update && typeof update === 'object' && update.constructor?.name === 'UpdateConnectionState') {
-      if (state === -1 || state === 0) this.opts.onConnectionState('lost');
+      // 0 ("broken") is what the library reports when the server answers -404: it no longer
+      // knows our auth key, i.e. the session was revoked or logged out elsewhere.
+      if (state === 0) {
+        const err = new errors.RPCError('AUTH_KEY_UNREGISTERED', new Api.help.GetConfig(), 401);
+        if (this.rejectOpen) this.rejectOpen(err);
+        else if (this.self)
+          this.opts.onSignedOut({
+            code: 'AUTH_KEY_UNREGISTERED',
+            message: 'Telegram no longer knows this session key',
+          });
+        else this.opts.onConnectionState('lost');
+      } else if (state === -1) this.opts.onConnectionState('lost');
       return;
     }
     if (isUpdates(update)) this.opts.onUpdates(update);
@@ -152,7 +191,11 @@ export class AccountClient implements TelegramAccount {
     const client = this.client;
     if (!client || this.closed)
       throw new AppError('SESSION_NOT_CONNECTED', 'The session is not connected', undefined, 5);
-    const result = await withTimeout(client.invoke(request), this.opts.callTimeoutMs, request.className);
+    const result = await withTimeout(
+      Promise.race([client.invoke(request), this.closedSignal]),
+      this.opts.callTimeoutMs,
+      request.className,
+    );
     this.absorb(result);
     return result;
   }
@@ -254,6 +297,8 @@ export class AccountClient implements TelegramAccount {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closedSignal.catch(() => undefined);
+    this.rejectPending(new Error('Connection closed: the session was disconnected'));
     this.tracker?.stop();
     const client = this.client;
     if (!client) return;

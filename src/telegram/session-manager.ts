@@ -621,9 +621,10 @@ export class SessionManager {
       if (!row || !row.auto_connect || !row.session_secret || !row.user_json) return;
       await this.setStatus(id, 'connecting', {});
       if (!m.peers) m.peers = new PeerCache(await this.deps.repo.loadPeers(id));
-      const state: UpdateState = row.update_state_json
-        ? (JSON.parse(row.update_state_json) as UpdateState)
-        : { channels: {} };
+      // The live tracker's state is newer than the stored one (saves are debounced).
+      const state: UpdateState =
+        m.account?.tracker?.state ??
+        (row.update_state_json ? (JSON.parse(row.update_state_json) as UpdateState) : { channels: {} });
       state.channels ??= {};
       try {
         const account = await this.openClient(m, this.deps.box.decrypt(row.session_secret));
@@ -737,6 +738,10 @@ export class SessionManager {
   // ---------------------------------------------------------------- updates
 
   private onUpdates(m: Managed, account: AccountClient, updates: Api.TypeUpdates): void {
+    this.deps.log.trace(
+      { sessionId: m.id, updates: updates.className, current: m.account === account },
+      'updates',
+    );
     if (m.account !== account) return;
     if (m.qr && containsLoginToken(updates)) {
       void this.withLock(m, () => this.exportLoginToken(m, account)).catch((err: unknown) =>

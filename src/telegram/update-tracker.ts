@@ -186,6 +186,11 @@ export class UpdateTracker {
         }
       } else {
         const verdict = this.checkCommonPts(update.pts, update.ptsCount);
+        if (verdict !== 'apply')
+          this.deps.log.debug(
+            { verdict, pts: update.pts, ptsCount: update.ptsCount, local: this.state.pts },
+            'pts check',
+          );
         if (verdict === 'skip') return;
         if (verdict === 'gap') {
           void this.catchUp();

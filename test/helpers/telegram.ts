@@ -8,10 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import pino from 'pino';
 import { buildApp, type BuildOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Role } from '../../src/modules/auth/auth.schema.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { startSandbox, type Sandbox, type StartSandboxOptions } from '../../src/sandbox/index.js';
+import type { EventType } from '../../src/lib/events.js';
 import { TEST_SECRETS } from './app.js';
 
 export interface TestSandbox {
@@ -23,9 +25,15 @@ export interface TestSandbox {
   close(): Promise<void>;
 }
 
-export async function startTestSandbox(): Promise<TestSandbox> {
+export async function startTestSandbox(
+  opts: { world?: StartSandboxOptions['world'] } = {},
+): Promise<TestSandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'teleflow-sbx-'));
-  const sandbox = await startSandbox({ port: 0, controlPort: 0 });
+  const sandbox = await startSandbox({
+    port: 0,
+    controlPort: 0,
+    ...(opts.world ? { world: opts.world } : {}),
+  });
   const pemFile = join(dir, 'server-public.pem');
   writeFileSync(pemFile, sandbox.publicKeyPem);
   return {
@@ -95,6 +103,8 @@ export async function createTelegramTestApp(
     ...opts.env,
   });
   const app = await buildApp(config, {
+    // TEST_LOG=debug shows the session manager's log on stderr when a test needs explaining.
+    ...(process.env.TEST_LOG ? { logger: pino({ level: process.env.TEST_LOG }, pino.destination(2)) } : {}),
     sessionManager: {
       reconnectBaseMs: 200,
       reconnectMaxMs: 2000,
@@ -193,4 +203,18 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The events recorded for a session, oldest first (data of each envelope). */
+export async function eventsOf(
+  t: TelegramTestApp,
+  sessionId: string,
+  type: EventType,
+): Promise<Record<string, any>[]> {
+  const rows = await t.app.services.events.readAfter(
+    0,
+    { types: new Set([type]), sessionIds: [sessionId] },
+    10_000,
+  );
+  return rows.map((r) => r.envelope.data as Record<string, any>);
 }
