@@ -128,7 +128,12 @@ function dialogsOf(world: World, userId: number): DialogEntry[] {
   return list.sort((a, b) => b.date - a.date || b.topId - a.topId || a.peer.localeCompare(b.peer));
 }
 
-function apiDialog(world: World, userId: number, entry: DialogEntry): Api.Dialog {
+function apiDialog(
+  world: World,
+  userId: number,
+  entry: DialogEntry,
+  unread: Map<PeerKey, number>,
+): Api.Dialog {
   const { kind, id } = parsePeerKey(entry.peer);
   const notifySettings = new Api.PeerNotifySettings({});
   if (kind === 'h') {
@@ -161,7 +166,7 @@ function apiDialog(world: World, userId: number, entry: DialogEntry): Api.Dialog
     topMessage: entry.topId,
     readInboxMaxId: dialog.readInboxMaxId,
     readOutboxMaxId: dialog.readOutboxMaxId,
-    unreadCount: world.unreadCount(box, entry.peer),
+    unreadCount: unread.get(entry.peer) ?? 0,
     unreadMentionsCount: 0,
     unreadReactionsCount: 0,
     notifySettings,
@@ -181,7 +186,12 @@ function dialogsPayload(
     else entities.addMessageCopy(world.box(userId).messages[entry.topId]);
     return world.renderPeerMessage(userId, entry.peer, entry.topId);
   });
-  return { dialogs: entries.map((entry) => apiDialog(world, userId, entry)), messages, ...entities.build() };
+  const unread = world.unreadCounts(world.box(userId));
+  return {
+    dialogs: entries.map((entry) => apiDialog(world, userId, entry, unread)),
+    messages,
+    ...entities.build(),
+  };
 }
 
 function searchIn(world: World, userId: number, peer: PeerKey, req: Api.messages.Search): Listed[] {

@@ -1366,6 +1366,16 @@ export class World {
     return result;
   }
 
+  /** Unread incoming messages per dialog, in one pass over the account's messages. */
+  unreadCounts(box: AccountBox): Map<PeerKey, number> {
+    const counts = new Map<PeerKey, number>();
+    for (const copy of Object.values(box.messages)) {
+      if (copy.out || copy.id <= (box.dialogs[copy.peer]?.readInboxMaxId ?? 0)) continue;
+      counts.set(copy.peer, (counts.get(copy.peer) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   unreadCount(box: AccountBox, peer: PeerKey): number {
     const readMax = box.dialogs[peer]?.readInboxMaxId ?? 0;
     let count = 0;
@@ -2106,7 +2116,7 @@ export class World {
   getState(userId: number): Api.updates.State {
     const box = this.box(userId);
     let unread = 0;
-    for (const peer of Object.keys(box.dialogs)) unread += this.unreadCount(box, peer as PeerKey);
+    for (const count of this.unreadCounts(box).values()) unread += count;
     // The date also covers channel activity, so a client that passes it back is not hinted
     // (updateChannelTooLong) about channel events it was already told of.
     let date = box.date;
