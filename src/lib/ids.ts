@@ -10,7 +10,19 @@ export function newId(prefix: string): string {
   return `${prefix}_${out.slice(0, 25)}`;
 }
 
-/** Request ids: short, url-safe, unique enough for correlating logs. */
+const ID_POOL_BYTES = 12 * 512;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+/**
+ * Request ids: short, url-safe, unique enough for correlating logs. Taken from a pool of random
+ * bytes refilled in large blocks: one call into the CSPRNG per request showed up in profiles.
+ */
 export function newRequestId(): string {
-  return randomBytes(12).toString('base64url');
+  if (idOffset + 12 > idPool.length) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idOffset = 0;
+  }
+  idOffset += 12;
+  return idPool.toString('base64url', idOffset - 12, idOffset);
 }

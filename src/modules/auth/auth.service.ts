@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeysTable } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
-import { safeEqual, sha256Hex } from '../../lib/crypto.js';
+import { sha256Hex } from '../../lib/crypto.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { AuthRepository } from './auth.repository.js';
@@ -25,7 +25,13 @@ export interface Principal {
 export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 const BOOTSTRAP_ID = 'key_bootstrap';
+/**
+ * How long a resolved key or token is trusted without asking the database again. Deletions and
+ * logouts made by this process take effect at once; those made by another instance on the same
+ * database within this time.
+ */
 const KEY_CACHE_MS = 30_000;
+const TOKEN_CACHE_MAX = 10_000;
 const TOUCH_EVERY_MS = 60_000;
 /** HS256 only: the verifier never accepts another algorithm (no "none", no key confusion). */
 const JWT_ALGORITHM = 'HS256' as const;
@@ -45,14 +51,16 @@ function parseSessionIds(raw: string | null): string[] | null {
 }
 
 export class AuthService {
-  private readonly bootstrapHash: string;
+  private readonly bootstrapHashBytes: Buffer;
   private readonly keyCache = new Map<string, { row: ApiKeysTable; at: number }>();
+  /** Resolved JWTs by jti (the signature is checked on every request; only the lookups are cached). */
+  private readonly tokenCache = new Map<string, { principal: Principal; at: number }>();
   private readonly lastTouch = new Map<string, number>();
   private readonly sign: (payload: Record<string, unknown>) => string;
   private readonly verify: (token: string) => Record<string, unknown>;
 
   constructor(private readonly deps: AuthServiceDeps) {
-    this.bootstrapHash = sha256Hex(deps.bootstrapApiKey);
+    this.bootstrapHashBytes = Buffer.from(sha256Hex(deps.bootstrapApiKey));
     this.sign = createSigner({
       key: deps.jwtSecret,
       algorithm: JWT_ALGORITHM,
@@ -65,6 +73,9 @@ export class AuthService {
       allowedIss: JWT_ISSUER,
       requiredClaims: ['jti', 'sub', 'exp'],
       clockTimestamp: undefined,
+      // Verified tokens are cached (keyed by a hash of the token, up to their expiry).
+      cache: 1000,
+      cacheTTL: KEY_CACHE_MS,
     });
   }
 
@@ -112,7 +123,8 @@ export class AuthService {
   /** Resolves an API key to its principal, or undefined. */
   async principalForApiKey(key: string): Promise<Principal | undefined> {
     const hash = sha256Hex(key);
-    if (safeEqual(hash, this.bootstrapHash)) return this.bootstrapPrincipal();
+    // Both are SHA-256 hex digests of the same length: compared in constant time directly.
+    if (timingSafeEqual(Buffer.from(hash), this.bootstrapHashBytes)) return this.bootstrapPrincipal();
     const row = await this.keyByHash(hash);
     if (!row) return undefined;
     this.touch(row.id);
@@ -127,6 +139,8 @@ export class AuthService {
       return undefined;
     }
     const jti = String(claims.jti);
+    const cached = this.tokenCache.get(jti);
+    if (cached && Date.now() - cached.at < KEY_CACHE_MS) return cached.principal;
     if (await this.deps.repo.isTokenRevoked(jti)) return undefined;
     const keyId = String(claims.sub);
     const base =
@@ -136,7 +150,17 @@ export class AuthService {
             .findKeyById(keyId)
             .then((row) => (row ? this.toPrincipal(row, 'jwt') : undefined));
     if (!base) return undefined; // the key behind the token was deleted
-    return { ...base, via: 'jwt', jti, tokenExpiresAt: new Date(Number(claims.exp) * 1000) };
+    const principal: Principal = {
+      ...base,
+      via: 'jwt',
+      jti,
+      tokenExpiresAt: new Date(Number(claims.exp) * 1000),
+    };
+    if (this.tokenCache.size >= TOKEN_CACHE_MAX) {
+      this.tokenCache.delete(this.tokenCache.keys().next().value!);
+    }
+    this.tokenCache.set(jti, { principal, at: Date.now() });
+    return principal;
   }
 
   /** Accepts an API key or a JWT; throws 401 UNAUTHORIZED otherwise. */
@@ -175,6 +199,7 @@ export class AuthService {
     }
     const now = this.deps.clock.now().toISOString();
     await this.deps.repo.revokeToken(principal.jti, principal.tokenExpiresAt.toISOString(), now);
+    this.tokenCache.delete(principal.jti);
     await this.deps.repo.pruneRevokedTokens(now);
   }
 
@@ -234,5 +259,6 @@ export class AuthService {
     const done = await this.deps.repo.revokeKey(id, this.deps.clock.now().toISOString());
     if (!done) throw notFound('API_KEY_NOT_FOUND', 'API key');
     for (const [hash, entry] of this.keyCache) if (entry.row.id === id) this.keyCache.delete(hash);
+    for (const [jti, entry] of this.tokenCache) if (entry.principal.keyId === id) this.tokenCache.delete(jti);
   }
 }
