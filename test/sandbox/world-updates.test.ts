@@ -505,3 +505,116 @@ test('admins, participants, profiles and invites answer well-formed TL', async (
   await call(bob.key, new Api.channels.LeaveChannel({ channel: inputChannel }));
   await call(bob.key, new Api.messages.ImportChatInvite({ hash }));
 });
+
+test('titles, deletions of chats, channels and history, and authorizations', async () => {
+  const { call, signIn, sink } = setup();
+  const alice = await signIn('15550000091', 'Alice');
+  const bob = await signIn('15550000092', 'Bob');
+  const bobInput = new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! });
+  const invited = (await call(
+    alice.key,
+    new Api.messages.CreateChat({ title: 'Old', users: [bobInput] }),
+  )) as Api.messages.InvitedUsers;
+  const chat = (invited.updates as Api.Updates).chats[0] as Api.Chat;
+  await call(alice.key, new Api.messages.EditChatTitle({ chatId: chat.id, title: 'New' }));
+  const renamed = sink
+    .to(bob.key)
+    .flatMap((u) => (u as Api.Updates).updates ?? [])
+    .map((u) => (u as Api.UpdateNewMessage).message)
+    .find((m) => m instanceof Api.MessageService && m.action instanceof Api.MessageActionChatEditTitle);
+  assert.ok(renamed);
+  assert.equal(
+    (
+      ((await call(bob.key, new Api.messages.GetChats({ id: [chat.id] }))) as Api.messages.Chats)
+        .chats[0] as Api.Chat
+    ).title,
+    'New',
+  );
+
+  const created = (await call(
+    alice.key,
+    new Api.channels.CreateChannel({ title: 'Gone soon', about: '', broadcast: true }),
+  )) as Api.Updates;
+  const channel = created.chats[0] as Api.Channel;
+  const inputChannel = new Api.InputChannel({ channelId: channel.id, accessHash: channel.accessHash! });
+  await call(alice.key, new Api.channels.InviteToChannel({ channel: inputChannel, users: [bobInput] }));
+  await call(alice.key, new Api.channels.EditTitle({ channel: inputChannel, title: 'Renamed' }));
+  assert.equal(
+    (
+      ((await call(bob.key, new Api.channels.GetChannels({ id: [inputChannel] }))) as Api.messages.Chats)
+        .chats[0] as Api.Channel
+    ).title,
+    'Renamed',
+  );
+  await assert.rejects(
+    call(bob.key, new Api.channels.DeleteChannel({ channel: inputChannel })),
+    /CHAT_ADMIN_REQUIRED/,
+  );
+  await call(alice.key, new Api.channels.DeleteChannel({ channel: inputChannel }));
+  const last = sink.to(bob.key).at(-1) as Api.Updates;
+  assert.ok(last.updates[0] instanceof Api.UpdateChannel);
+  assert.ok(last.chats[0] instanceof Api.ChannelForbidden);
+  await assert.rejects(
+    call(
+      bob.key,
+      new Api.messages.GetHistory({
+        peer: new Api.InputPeerChannel({ channelId: channel.id, accessHash: channel.accessHash! }),
+        offsetId: 0,
+        offsetDate: 0,
+        addOffset: 0,
+        limit: 10,
+        maxId: 0,
+        minId: 0,
+        hash: long(0),
+      }),
+    ),
+    /CHANNEL_PRIVATE/,
+  );
+
+  await call(
+    alice.key,
+    new Api.messages.SendMessage({
+      peer: new Api.InputPeerUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+      message: 'one',
+      randomId: long(1),
+    }),
+  );
+  await call(
+    alice.key,
+    new Api.messages.SendMessage({
+      peer: new Api.InputPeerUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+      message: 'two',
+      randomId: long(2),
+    }),
+  );
+  const cleared = (await call(
+    alice.key,
+    new Api.messages.DeleteHistory({
+      peer: new Api.InputPeerUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+      maxId: 0,
+      revoke: true,
+    }),
+  )) as Api.messages.AffectedHistory;
+  assert.equal(cleared.ptsCount, 2);
+  const bobHistory = (await call(
+    bob.key,
+    new Api.messages.GetHistory({
+      peer: new Api.InputPeerUser({ userId: alice.user.id, accessHash: alice.user.accessHash! }),
+      offsetId: 0,
+      offsetDate: 0,
+      addOffset: 0,
+      limit: 10,
+      maxId: 0,
+      minId: 0,
+      hash: long(0),
+    }),
+  )) as Api.messages.Messages;
+  assert.equal(bobHistory.messages.length, 0);
+
+  const alice2 = await signIn('15550000091', 'Alice');
+  const list = (await call(alice.key, new Api.account.GetAuthorizations())) as Api.account.Authorizations;
+  assert.equal(list.authorizations.length, 2);
+  const other = list.authorizations.find((a) => !a.current)!;
+  await call(alice.key, new Api.account.ResetAuthorization({ hash: other.hash }));
+  await assert.rejects(call(alice2.key, new Api.updates.GetState()), /AUTH_KEY_UNREGISTERED/);
+});

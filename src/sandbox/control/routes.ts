@@ -143,6 +143,7 @@ export function buildRoutes({
       type: channel.megagroup ? 'supergroup' : 'channel',
       title: channel.title,
       username: channel.username ?? null,
+      deleted: channel.deleted ?? false,
       owner: world.user(channel.creatorId).phone,
       pts: channel.pts,
       members: world.channelMembers(channel).map((uid) => ({
@@ -319,6 +320,33 @@ export function buildRoutes({
       path: '/chats/:id',
       description: 'A group or channel with its members and admins.',
       handler: ({ params }) => ({ body: describeChat(chatOf(params.id)) }),
+    },
+    {
+      method: 'PATCH',
+      path: '/chats/:id',
+      description: 'Rename a group or channel (by the owner unless "by" is given).',
+      bodyDoc: '{"title", "by"?: phone}',
+      body: z.object({ title: z.string().min(1).max(128), by: phone.optional() }),
+      handler: ({ params, body }) => {
+        const key = chatOf(params.id);
+        const by = body.by ? userOf(body.by).id : ownerOf(key);
+        const { kind, id } = parsePeerKey(key);
+        if (kind === 'c') world.editChatTitle(by, id, body.title);
+        else world.editChannelTitle(by, id, body.title);
+        return { body: describeChat(key) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/chats/:id',
+      description: 'Delete a group or channel for everyone (as its owner).',
+      handler: ({ params }) => {
+        const key = chatOf(params.id);
+        const { kind, id } = parsePeerKey(key);
+        if (kind === 'c') world.deleteChat(ownerOf(key), id);
+        else world.deleteChannel(ownerOf(key), id);
+        return { body: { deleted: true, id: params.id } };
+      },
     },
     {
       method: 'POST',

@@ -113,6 +113,17 @@ export const accountHandlers: HandlerTable = {
       world.updateProfile(userId, { username: req.username || null });
       return world.apiUser(userId, userId);
     },
+    'account.GetAuthorizations': ({ world, userId, ctx }) =>
+      new Api.account.Authorizations({
+        authorizationTtlDays: 180,
+        authorizations: world.authorizationsOf(userId, ctx.authKeyId),
+      }),
+    'account.ResetAuthorization': ({ world, userId }, req: Api.account.ResetAuthorization) =>
+      world.resetAuthorization(userId, String(req.hash)),
+    'auth.ResetAuthorizations': ({ world, userId, ctx }) => {
+      for (const key of world.keysOf(userId)) if (key !== ctx.authKeyId) world.revokeKey(key, 0);
+      return true;
+    },
     'account.CheckUsername': ({ world }, req: Api.account.CheckUsername) =>
       !world.userByUsername(req.username) && !world.channelByUsername(req.username),
     'users.GetUsers': ({ world, userId }, req: Api.users.GetUsers) =>

@@ -123,6 +123,21 @@ export const chatHandlers: HandlerTable = {
         seq: 0,
       });
     },
+    'messages.EditChatTitle': (call, req: Api.messages.EditChatTitle) =>
+      call.world.editChatTitle(call.userId, num(req.chatId), req.title, { keyId: call.ctx.authKeyId }),
+    'messages.DeleteChat': ({ world, userId }, req: Api.messages.DeleteChat) =>
+      world.deleteChat(userId, num(req.chatId)),
+    'channels.EditTitle': (call, req: Api.channels.EditTitle) =>
+      call.world.editChannelTitle(
+        call.userId,
+        resolveChannel(call.world, call.userId, req.channel),
+        req.title,
+        { keyId: call.ctx.authKeyId },
+      ),
+    'channels.DeleteChannel': (call, req: Api.channels.DeleteChannel) =>
+      call.world.deleteChannel(call.userId, resolveChannel(call.world, call.userId, req.channel), {
+        keyId: call.ctx.authKeyId,
+      }),
     'channels.GetChannels': ({ world, userId }, req: Api.channels.GetChannels) =>
       new Api.messages.Chats({
         chats: req.id.map((input) => world.apiChannel(userId, resolveChannel(world, userId, input))),

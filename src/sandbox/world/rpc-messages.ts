@@ -273,6 +273,18 @@ export const messageHandlers: HandlerTable = {
         req.maxId,
         { keyId: call.ctx.authKeyId },
       ),
+    'messages.DeleteHistory': (call, req: Api.messages.DeleteHistory) => {
+      const peer = peerOf(call, req.peer);
+      if (parsePeerKey(peer).kind === 'h') throw new RpcError(400, 'PEER_ID_INVALID');
+      return call.world.deleteHistory(
+        call.userId,
+        peer,
+        req.maxId,
+        Boolean(req.revoke),
+        Boolean(req.justClear),
+        { keyId: call.ctx.authKeyId },
+      );
+    },
     'messages.SetTyping': (call, req: Api.messages.SetTyping) => {
       call.world.setTyping(call.userId, peerOf(call, req.peer), req.action);
       return true;

@@ -162,6 +162,8 @@ export interface ChannelRecord {
   participants: Record<string, ChannelParticipantRecord>;
   /** userId -> read inbox max id. */
   readInbox: Record<string, number>;
+  /** Deleted by its creator: members see channelForbidden. */
+  deleted?: boolean;
 }
 
 export interface InviteRecord {

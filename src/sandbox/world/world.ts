@@ -562,8 +562,17 @@ export class World {
     });
   }
 
-  apiChannel(viewerId: number, channelId: number): Api.Channel {
+  apiChannel(viewerId: number, channelId: number): Api.Channel | Api.ChannelForbidden {
     const channel = this.channel(channelId);
+    if (channel.deleted) {
+      return new Api.ChannelForbidden({
+        id: long(channel.id),
+        accessHash: long(channel.accessHash),
+        title: channel.title,
+        broadcast: !channel.megagroup,
+        megagroup: channel.megagroup,
+      });
+    }
     const member = channel.participants[viewerId];
     const active = member && !member.left && !member.banned;
     const rights = channel.creatorId === viewerId ? FULL_ADMIN_RIGHTS : member?.adminRights;
@@ -864,12 +873,14 @@ export class World {
   }
 
   channelMembers(channel: ChannelRecord): number[] {
+    if (channel.deleted) return [];
     return Object.values(channel.participants)
       .filter((p) => !p.left && !p.banned)
       .map((p) => p.userId);
   }
 
   isChannelMember(channel: ChannelRecord, userId: number): boolean {
+    if (channel.deleted) return false;
     const member = channel.participants[userId];
     return member !== undefined && !member.left && !member.banned;
   }
@@ -878,7 +889,7 @@ export class World {
   readableChannel(userId: number, channelId: number): ChannelRecord {
     const channel = this.channel(channelId);
     if (this.isChannelMember(channel, userId)) return channel;
-    if (channel.username && !channel.participants[userId]?.banned) return channel;
+    if (channel.username && !channel.deleted && !channel.participants[userId]?.banned) return channel;
     throw new RpcError(400, 'CHANNEL_PRIVATE');
   }
 
@@ -1977,6 +1988,131 @@ export class World {
     this.changed();
     for (const member of this.channelMembers(channel))
       this.pushTo(member, this.channelUpdates(member, channel));
+  }
+
+  editChatTitle(actorId: number, chatId: number, title: string, origin?: Origin): Api.TypeUpdates {
+    const chat = this.chat(chatId);
+    if (!this.chatMember(chat, actorId)) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+    if (!title.trim()) throw new RpcError(400, 'CHAT_TITLE_EMPTY');
+    if (title === chat.title) throw new RpcError(400, 'CHAT_NOT_MODIFIED');
+    chat.title = title;
+    chat.version++;
+    return this.sendMessage(
+      actorId,
+      peerKey('c', chatId),
+      { text: '', action: new Api.MessageActionChatEditTitle({ title }) },
+      origin,
+    ).result;
+  }
+
+  /** messages.deleteChat: the creator ends a basic group for everyone. */
+  deleteChat(actorId: number, chatId: number): boolean {
+    const chat = this.chat(chatId);
+    if (chat.creatorId !== actorId) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+    const members = chat.participants.map((p) => p.userId);
+    chat.deactivated = true;
+    chat.participants = [];
+    chat.version++;
+    this.changed();
+    for (const userId of members) {
+      this.pushTo(
+        userId,
+        new Api.Updates({
+          updates: [new Api.UpdateChat({ chatId: long(chatId) })],
+          ...this.entities(userId).addChat(chatId).build(),
+          date: now(),
+          seq: 0,
+        }),
+      );
+    }
+    return true;
+  }
+
+  editChannelTitle(actorId: number, channelId: number, title: string, origin?: Origin): Api.TypeUpdates {
+    const channel = this.channel(channelId);
+    this.requireChannelRight(channel, actorId, 'changeInfo');
+    if (!title.trim()) throw new RpcError(400, 'CHAT_TITLE_EMPTY');
+    if (title === channel.title) throw new RpcError(400, 'CHAT_NOT_MODIFIED');
+    channel.title = title;
+    this.addChannelService(channel, actorId, new Api.MessageActionChatEditTitle({ title }), origin);
+    for (const member of this.channelMembers(channel)) {
+      this.pushTo(
+        member,
+        this.channelUpdates(member, channel),
+        member === actorId ? origin?.keyId : undefined,
+      );
+    }
+    this.changed();
+    return this.channelUpdates(actorId, channel);
+  }
+
+  /** channels.deleteChannel: only the creator; members then see channelForbidden. */
+  deleteChannel(actorId: number, channelId: number, origin?: Origin): Api.TypeUpdates {
+    const channel = this.channel(channelId);
+    if (channel.creatorId !== actorId || channel.deleted) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+    const members = this.channelMembers(channel);
+    channel.deleted = true;
+    delete channel.username;
+    this.changed();
+    for (const member of members) {
+      this.pushTo(
+        member,
+        this.channelUpdates(member, channel),
+        member === actorId ? origin?.keyId : undefined,
+      );
+    }
+    return this.channelUpdates(actorId, channel);
+  }
+
+  /** messages.deleteHistory: clears a private chat or group (for both sides with revoke). */
+  deleteHistory(
+    userId: number,
+    peer: PeerKey,
+    maxId: number,
+    revoke: boolean,
+    justClear: boolean,
+    origin?: Origin,
+  ): Api.messages.AffectedHistory {
+    const box = this.box(userId);
+    const ids = Object.values(box.messages)
+      .filter((copy) => copy.peer === peer && (maxId <= 0 || copy.id <= maxId))
+      .map((copy) => copy.id);
+    const affected = ids.length
+      ? this.deleteMessages(userId, ids, revoke, origin)
+      : new Api.messages.AffectedMessages({ pts: box.pts, ptsCount: 0 });
+    if (!justClear && !Object.values(box.messages).some((copy) => copy.peer === peer))
+      delete box.dialogs[peer];
+    this.changed();
+    return new Api.messages.AffectedHistory({ pts: affected.pts, ptsCount: affected.ptsCount, offset: 0 });
+  }
+
+  authorizationsOf(userId: number, currentKey?: bigint): Api.Authorization[] {
+    return this.keysOf(userId).map((key) => {
+      const auth = this.state.authorizations[key.toString()];
+      return new Api.Authorization({
+        current: key === currentKey,
+        hash: long(key === currentKey ? 0 : auth.hash),
+        deviceModel: auth.deviceModel ?? 'unknown',
+        platform: 'sandbox',
+        systemVersion: '1',
+        apiId: auth.apiId ?? 0,
+        appName: 'sandbox',
+        appVersion: '1',
+        dateCreated: auth.createdAt,
+        dateActive: auth.createdAt,
+        ip: '127.0.0.1',
+        country: '',
+        region: '',
+      });
+    });
+  }
+
+  /** account.resetAuthorization by hash (0 is never another session's hash). */
+  resetAuthorization(userId: number, hash: string): boolean {
+    const key = this.keysOf(userId).find((k) => this.state.authorizations[k.toString()]?.hash === hash);
+    if (!key || hash === '0') throw new RpcError(400, 'HASH_INVALID');
+    this.revokeKey(key, 0);
+    return true;
   }
 
   // ---------------------------------------------------------------- invites
