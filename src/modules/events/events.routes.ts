@@ -76,6 +76,12 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ streams: EventStreams }> = as
     handler: async () => {
       throw new AppError('BAD_REQUEST', 'This route only answers WebSocket upgrade requests');
     },
+    // An upgrade refused before the handler (401, 403, 400) is answered over the raw socket, which
+    // the websocket plugin does not close when the auth hook ran before its own: close it here.
+    // A successful upgrade is hijacked and never reaches this hook.
+    onResponse: async (request) => {
+      if (request.headers.upgrade) request.raw.socket?.destroy();
+    },
     wsHandler: (socket, request) => {
       try {
         const principal = requirePrincipal(request);
