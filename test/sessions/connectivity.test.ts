@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { TEST_SECRETS } from '../helpers/app.js';
+import {
+  createTelegramTestApp,
+  eventsOf,
+  signIn,
+  startTestSandbox,
+  waitFor,
+  type TelegramTestApp,
+  type TestSandbox,
+} from '../helpers/telegram.js';
+
+let sbx: TestSandbox;
+let t: TelegramTestApp;
+
+before(async () => {
+  sbx = await startTestSandbox();
+  t = await createTelegramTestApp(sbx);
+});
+
+after(async () => {
+  await t?.close();
+  await sbx?.close();
+});
+
+async function statusOf(sessionId: string): Promise<string> {
+  return (await t.call('GET', `/api/v1/sessions/${sessionId}`)).body.data.status;
+}
+
+test('a long outage: the session retries with backoff until the server is back, then catches up', async () => {
+  const a = await signIn(t, sbx);
+  const b = await signIn(t, sbx);
+  // Longer than the client library's own reconnect attempts: TeleFlow's backoff takes over.
+  await sbx.control('POST', '/connections/refuse', { ms: 3000 });
+  await sbx.control('POST', '/connections/drop', { phone: a.phone });
+  await waitFor(async () => (await statusOf(a.sessionId)) === 'connecting', 3000, 'connecting');
+  const during = await sbx.control('POST', '/messages', {
+    from: b.phone,
+    to: a.phone,
+    text: 'during the outage',
+  });
+  const send = await t.call('POST', '/api/v1/messages/send', {
+    sessionId: a.sessionId,
+    chatId: 'me',
+    text: 'x',
+  });
+  assert.equal(send.status, 503, 'calls while reconnecting answer 503');
+  assert.equal(send.body.error.code, 'SESSION_NOT_CONNECTED');
+  await waitFor(
+    async () => (await statusOf(a.sessionId)) === 'connected',
+    12_000,
+    'connected after the outage',
+  );
+  await waitFor(
+    async () =>
+      (await eventsOf(t, a.sessionId, 'message.received')).some(
+        (e) => e.message.id === during.copies[a.phone],
+      ),
+    5000,
+    'message from the outage',
+  );
+  const disconnected = await eventsOf(t, a.sessionId, 'session.disconnected');
+  const connected = await eventsOf(t, a.sessionId, 'session.connected');
+  assert.ok(disconnected.length >= 1 && connected.length >= 2, 'the outage is visible as events');
+});
+
+test('TELEGRAM_SANDBOX=true starts the sandbox in-process (data in DATA_DIR/sandbox) and points sessions at it', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-embedded-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    TELEGRAM_SANDBOX: 'true',
+    ...TEST_SECRETS,
+  });
+  const app = await buildApp(config);
+  try {
+    await app.ready();
+    const embedded = app.services.telegram.sandbox;
+    assert.ok(embedded, 'the endpoint describes the embedded sandbox');
+    assert.ok(existsSync(join(dataDir, 'sandbox', 'server-public.pem')));
+    const headers = { 'x-api-key': config.apiKey };
+    // Telegram's test-number convention: 99966XYYYY receives the code XXXXX.
+    const phone = '9996621234';
+    const start = await app.inject({ method: 'POST', url: '/api/v1/sessions', headers, payload: { phone } });
+    assert.equal(start.statusCode, 201, start.body);
+    const verify = await app.inject({
+      method: 'POST',
+      url: '/api/v1/sessions/verify-code',
+      headers,
+      payload: { sessionId: start.json().data.id, code: '22222' },
+    });
+    assert.equal(verify.statusCode, 200, verify.body);
+    assert.equal(verify.json().data.status, 'connected');
+    const res = await fetch(`${embedded.controlUrl}/users/${phone}`);
+    assert.equal(res.status, 200, 'the control API of the embedded sandbox answers');
+  } finally {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
