@@ -53,7 +53,10 @@ function parseSessionIds(raw: string | null): string[] | null {
 export class AuthService {
   private readonly bootstrapHashBytes: Buffer;
   private readonly keyCache = new Map<string, { row: ApiKeysTable; at: number }>();
-  /** Resolved JWTs by jti (the signature is checked on every request; only the lookups are cached). */
+  /**
+   * Verified and resolved JWTs by the token itself: the same string always verifies the same way,
+   * so a hit needs neither the signature check nor the database; expiry is checked on each use.
+   */
   private readonly tokenCache = new Map<string, { principal: Principal; at: number }>();
   private readonly lastTouch = new Map<string, number>();
   private readonly sign: (payload: Record<string, unknown>) => string;
@@ -73,9 +76,6 @@ export class AuthService {
       allowedIss: JWT_ISSUER,
       requiredClaims: ['jti', 'sub', 'exp'],
       clockTimestamp: undefined,
-      // Verified tokens are cached (keyed by a hash of the token, up to their expiry).
-      cache: 1000,
-      cacheTTL: KEY_CACHE_MS,
     });
   }
 
@@ -132,6 +132,14 @@ export class AuthService {
   }
 
   private async principalForJwt(token: string): Promise<Principal | undefined> {
+    const cached = this.tokenCache.get(token);
+    if (cached) {
+      const now = Date.now();
+      if (now - cached.at < KEY_CACHE_MS && now < cached.principal.tokenExpiresAt!.getTime()) {
+        return cached.principal;
+      }
+      this.tokenCache.delete(token);
+    }
     let claims: Record<string, unknown>;
     try {
       claims = this.verify(token);
@@ -139,8 +147,6 @@ export class AuthService {
       return undefined;
     }
     const jti = String(claims.jti);
-    const cached = this.tokenCache.get(jti);
-    if (cached && Date.now() - cached.at < KEY_CACHE_MS) return cached.principal;
     if (await this.deps.repo.isTokenRevoked(jti)) return undefined;
     const keyId = String(claims.sub);
     const base =
@@ -159,7 +165,7 @@ export class AuthService {
     if (this.tokenCache.size >= TOKEN_CACHE_MAX) {
       this.tokenCache.delete(this.tokenCache.keys().next().value!);
     }
-    this.tokenCache.set(jti, { principal, at: Date.now() });
+    this.tokenCache.set(token, { principal, at: Date.now() });
     return principal;
   }
 
@@ -199,7 +205,9 @@ export class AuthService {
     }
     const now = this.deps.clock.now().toISOString();
     await this.deps.repo.revokeToken(principal.jti, principal.tokenExpiresAt.toISOString(), now);
-    this.tokenCache.delete(principal.jti);
+    for (const [token, entry] of this.tokenCache) {
+      if (entry.principal.jti === principal.jti) this.tokenCache.delete(token);
+    }
     await this.deps.repo.pruneRevokedTokens(now);
   }
 
@@ -259,6 +267,8 @@ export class AuthService {
     const done = await this.deps.repo.revokeKey(id, this.deps.clock.now().toISOString());
     if (!done) throw notFound('API_KEY_NOT_FOUND', 'API key');
     for (const [hash, entry] of this.keyCache) if (entry.row.id === id) this.keyCache.delete(hash);
-    for (const [jti, entry] of this.tokenCache) if (entry.principal.keyId === id) this.tokenCache.delete(jti);
+    for (const [token, entry] of this.tokenCache) {
+      if (entry.principal.keyId === id) this.tokenCache.delete(token);
+    }
   }
 }
