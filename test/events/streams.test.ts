@@ -145,7 +145,7 @@ test('SSE: Last-Event-ID wins over ?since=, heartbeats are sent, credentials are
 
     const noAuth = await fetch(`${t.base}/events`);
     assert.equal(noAuth.status, 401);
-    assert.equal((await noAuth.json()).error.code, 'UNAUTHORIZED');
+    assert.equal(((await noAuth.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
     const badTypes = await fetch(`${t.base}/events?types=message.nope`, {
       headers: { 'x-api-key': t.adminKey },
     });
@@ -269,7 +269,7 @@ test('filters: type wildcards, sessionId, and a key limited to some sessions see
     // Another session is "not found" for the limited key, over SSE (HTTP) and WebSocket (close code).
     const sse = await fetch(`${t.base}/events?sessionId=s2`, { headers: { 'x-api-key': limited } });
     assert.equal(sse.status, 404);
-    assert.equal((await sse.json()).error.code, 'SESSION_NOT_FOUND');
+    assert.equal(((await sse.json()) as { error: { code: string } }).error.code, 'SESSION_NOT_FOUND');
     const denied = openWs(`${t.ws}/ws?sessionId=s2`, { 'x-api-key': limited });
     await denied.opened;
     const { code } = await denied.closed;
