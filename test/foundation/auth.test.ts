@@ -174,3 +174,23 @@ test("a login's log lines contain no secret", async () => {
     await t.close();
   }
 });
+
+test('an expired JWT is refused even right after it was accepted (no cache extends its life)', async () => {
+  const t = await createTestApp({ env: { JWT_EXPIRES_IN: '2' } });
+  try {
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { apiKey: t.adminKey },
+    });
+    const token = login.json().data.token as string;
+    const me = () =>
+      t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await me()).statusCode, 200);
+    assert.equal((await me()).statusCode, 200);
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal((await me()).statusCode, 401);
+  } finally {
+    await t.close();
+  }
+});
