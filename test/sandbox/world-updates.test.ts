@@ -618,3 +618,38 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
   await call(alice.key, new Api.account.ResetAuthorization({ hash: other.hash }));
   await assert.rejects(call(alice2.key, new Api.updates.GetState()), /AUTH_KEY_UNREGISTERED/);
 });
+
+test('search filters: pinned only, media filters match nothing, unknown ones are refused', async () => {
+  const { call, signIn } = setup();
+  const alice = await signIn('15550000101', 'Alice');
+  const bob = await signIn('15550000102', 'Bob');
+  for (const text of ['alpha', 'beta', 'alphabet']) {
+    await call(
+      alice.key,
+      new Api.messages.SendMessage({ peer: bob.inputPeer, message: text, randomId: long(text.length) }),
+    );
+  }
+  await call(alice.key, new Api.messages.UpdatePinnedMessage({ peer: bob.inputPeer, id: 2 }));
+  const search = (filter: Api.TypeMessagesFilter, q = '') =>
+    call(
+      alice.key,
+      new Api.messages.Search({
+        peer: bob.inputPeer,
+        q,
+        filter,
+        minDate: 0,
+        maxDate: 0,
+        offsetId: 0,
+        addOffset: 0,
+        limit: 10,
+        maxId: 0,
+        minId: 0,
+        hash: long(0),
+      }),
+    ) as Promise<Api.messages.Messages>;
+  const texts = (result: Api.messages.Messages) => result.messages.map((m) => (m as Api.Message).message);
+  assert.deepEqual(texts(await search(new Api.InputMessagesFilterEmpty(), 'alpha')), ['alphabet', 'alpha']);
+  assert.deepEqual(texts(await search(new Api.InputMessagesFilterPinned())), ['beta']);
+  assert.deepEqual(texts(await search(new Api.InputMessagesFilterPhotos())), []);
+  await assert.rejects(search(new Api.InputMessagesFilterUrl()), /METHOD_NOT_SUPPORTED_BY_SANDBOX/);
+});

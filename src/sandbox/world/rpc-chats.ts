@@ -3,7 +3,7 @@ import { Api } from 'teleproto';
 import { RpcError } from '../contract.js';
 import type { HandlerTable } from './rpc.js';
 import { resolveChannel, resolvePeer, resolveUser } from './rpc-peers.js';
-import { adminRightsFromApi, long, num, parsePeerKey } from './tl.js';
+import { UNSUPPORTED_METHOD_ERROR, adminRightsFromApi, long, num, parsePeerKey } from './tl.js';
 
 function invitedUsers(updates: Api.TypeUpdates): Api.messages.InvitedUsers {
   return new Api.messages.InvitedUsers({ updates, missingInvitees: [] });
@@ -113,7 +113,7 @@ export const chatHandlers: HandlerTable = {
         ([name, value]) => !['flags', 'untilDate', 'viewMessages'].includes(name) && value === true,
       );
       // Partial restrictions (mute, no media...) are not modelled: refuse rather than pretend.
-      if (restrictions.length) throw new RpcError(400, 'METHOD_NOT_SUPPORTED_BY_SANDBOX');
+      if (restrictions.length) throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
       if (rights.viewMessages) call.world.kickFromChannel(call.userId, channelId, target.id);
       else call.world.unbanFromChannel(call.userId, channelId, target.id);
       return new Api.Updates({

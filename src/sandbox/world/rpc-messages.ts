@@ -5,7 +5,7 @@ import type { Call, HandlerTable } from './rpc.js';
 import { resolveChannel, resolvePeer } from './rpc-peers.js';
 import type { PeerKey } from './state.js';
 import type { World } from './world.js';
-import { num, parsePeerKey, peerKey, peerToApi, toBigint } from './tl.js';
+import { UNSUPPORTED_METHOD_ERROR, num, parsePeerKey, peerKey, peerToApi, toBigint } from './tl.js';
 
 interface Listed {
   id: number;
@@ -194,14 +194,39 @@ function dialogsPayload(
   };
 }
 
+/** Search filters: the sandbox has text only, so media filters match nothing; filters it
+ * cannot answer truthfully are refused. */
+const MEDIA_FILTERS = [
+  Api.InputMessagesFilterPhotos,
+  Api.InputMessagesFilterVideo,
+  Api.InputMessagesFilterPhotoVideo,
+  Api.InputMessagesFilterDocument,
+  Api.InputMessagesFilterGif,
+  Api.InputMessagesFilterVoice,
+  Api.InputMessagesFilterMusic,
+  Api.InputMessagesFilterChatPhotos,
+  Api.InputMessagesFilterRoundVoice,
+  Api.InputMessagesFilterRoundVideo,
+  Api.InputMessagesFilterGeo,
+  Api.InputMessagesFilterContacts,
+  Api.InputMessagesFilterPhoneCalls,
+];
+
 function searchIn(world: World, userId: number, peer: PeerKey, req: Api.messages.Search): Listed[] {
   const q = req.q.toLowerCase();
+  const filter = req.filter;
+  if (MEDIA_FILTERS.some((type) => filter instanceof type)) return [];
+  const pinnedOnly = filter instanceof Api.InputMessagesFilterPinned;
+  if (!pinnedOnly && filter && !(filter instanceof Api.InputMessagesFilterEmpty)) {
+    throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
+  }
   const fromId = req.fromId ? parsePeerKey(resolvePeer(world, userId, req.fromId)).id : undefined;
   return world
     .historyOf(userId, peer)
     .filter(
       (m) =>
         (!q || m.text.toLowerCase().includes(q)) &&
+        (!pinnedOnly || m.pinned) &&
         (fromId === undefined || m.fromId === fromId) &&
         (!req.minDate || m.date >= req.minDate) &&
         (!req.maxDate || m.date <= req.maxDate),
@@ -219,9 +244,9 @@ export const messageHandlers: HandlerTable = {
         call.userId,
         peer,
         {
-          text: req.message,
-          entities: req.entities,
-          silent: req.silent,
+          text: req.message ?? '',
+          entities: req.entities ?? undefined,
+          silent: req.silent ?? false,
           ...(replyTo !== undefined ? { replyToId: replyTo } : {}),
         },
         { keyId: call.ctx.authKeyId, randomId: toBigint(req.randomId) },

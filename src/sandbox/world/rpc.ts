@@ -9,7 +9,7 @@ import { RpcError } from '../contract.js';
 import type { CallContext, RpcDispatcher, RpcResult } from '../contract.js';
 import type { FaultInjector } from './faults.js';
 import type { World } from './world.js';
-import { methodName } from './tl.js';
+import { UNSUPPORTED_METHOD_ERROR, methodName } from './tl.js';
 import { accountHandlers } from './rpc-account.js';
 import { messageHandlers } from './rpc-messages.js';
 import { chatHandlers } from './rpc-chats.js';
@@ -29,8 +29,6 @@ export interface HandlerTable {
   anonymous?: Record<string, Handler>;
   authorized: Record<string, Handler>;
 }
-
-export const UNSUPPORTED_METHOD_ERROR = 'METHOD_NOT_SUPPORTED_BY_SANDBOX';
 
 export interface DispatcherOptions {
   world: World;
@@ -74,4 +72,4 @@ function phoneOf(request: unknown): string | undefined {
   return typeof phone === 'string' ? phone.replace(/[^\d]/g, '') : undefined;
 }
 
-export { Api };
+export { Api, UNSUPPORTED_METHOD_ERROR };

@@ -7,6 +7,9 @@ import type { PeerKey } from './state.js';
 
 export type Long = bigInt.BigInteger;
 
+/** The RPC error for anything the sandbox does not model: loud, never a guess. */
+export const UNSUPPORTED_METHOD_ERROR = 'METHOD_NOT_SUPPORTED_BY_SANDBOX';
+
 export function long(value: number | bigint | string): Long {
   return returnBigInt(typeof value === 'number' ? BigInt(value) : value);
 }

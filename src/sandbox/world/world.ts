@@ -2220,7 +2220,7 @@ export class World {
   historyOf(
     userId: number,
     peer: PeerKey,
-  ): Array<{ id: number; date: number; text: string; fromId?: number }> {
+  ): Array<{ id: number; date: number; text: string; fromId?: number; pinned: boolean }> {
     const { kind, id } = parsePeerKey(peer);
     if (kind === 'h') {
       const channel = this.readableChannel(userId, id);
@@ -2228,6 +2228,7 @@ export class World {
         id: m.id,
         date: m.date,
         text: m.text,
+        pinned: m.pinned,
         ...(m.fromId ? { fromId: m.fromId } : {}),
       }));
     }
@@ -2236,7 +2237,7 @@ export class World {
       .filter((copy) => copy.peer === peer)
       .map((copy) => {
         const post = this.state.posts[copy.postId];
-        return { id: copy.id, date: post.date, text: post.text, fromId: post.fromId };
+        return { id: copy.id, date: post.date, text: post.text, fromId: post.fromId, pinned: post.pinned };
       });
   }
 
