@@ -207,7 +207,7 @@ test('SSRF guard in production: private, loopback, link-local, unique-local and 
 });
 
 test('SSRF guard: development allows private targets; WEBHOOK_ALLOW_PRIVATE=true allows them in production', async () => {
-  for (const env of [
+  const envs: Record<string, string>[] = [
     { NODE_ENV: 'development' },
     {
       NODE_ENV: 'production',
@@ -215,7 +215,8 @@ test('SSRF guard: development allows private targets; WEBHOOK_ALLOW_PRIVATE=true
       TELEGRAM_API_ID: '12345',
       TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef',
     },
-  ]) {
+  ];
+  for (const env of envs) {
     const t = await createTestApp({ env });
     try {
       const res = await t.app.inject({
