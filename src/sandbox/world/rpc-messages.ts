@@ -238,6 +238,8 @@ const peerOf = (call: Call, input: unknown): PeerKey => resolvePeer(call.world, 
 export const messageHandlers: HandlerTable = {
   authorized: {
     'messages.SendMessage': (call, req: Api.messages.SendMessage) => {
+      // Scheduled messages and sending as a channel are not modelled: refuse rather than send now.
+      if (req.scheduleDate || req.sendAs) throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
       const peer = peerOf(call, req.peer);
       const replyTo = req.replyTo instanceof Api.InputReplyToMessage ? req.replyTo.replyToMsgId : undefined;
       return call.world.sendMessage(
@@ -252,15 +254,17 @@ export const messageHandlers: HandlerTable = {
         { keyId: call.ctx.authKeyId, randomId: toBigint(req.randomId) },
       ).result;
     },
-    'messages.EditMessage': (call, req: Api.messages.EditMessage) =>
-      call.world.editMessage(
+    'messages.EditMessage': (call, req: Api.messages.EditMessage) => {
+      if (req.media || req.scheduleDate) throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
+      return call.world.editMessage(
         call.userId,
         peerOf(call, req.peer),
         req.id,
         req.message ?? undefined,
         req.entities ?? undefined,
         { keyId: call.ctx.authKeyId },
-      ),
+      );
+    },
     'messages.DeleteMessages': (call, req: Api.messages.DeleteMessages) =>
       call.world.deleteMessages(call.userId, req.id, req.revoke ?? false, { keyId: call.ctx.authKeyId }),
     'channels.DeleteMessages': (call, req: Api.channels.DeleteMessages) =>
@@ -401,7 +405,8 @@ export const messageHandlers: HandlerTable = {
       return messagesResult(world, userId, peer, ids, ids.length);
     },
     'messages.GetDialogs': ({ world, userId }, req: Api.messages.GetDialogs) => {
-      const all = dialogsOf(world, userId);
+      // Nothing is ever archived (folder 1) in the sandbox.
+      const all = req.folderId === 1 ? [] : dialogsOf(world, userId);
       let start = 0;
       let offsetPeer: PeerKey | undefined;
       try {
