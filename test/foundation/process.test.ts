@@ -63,7 +63,10 @@ function call(
       let body = '';
       res.on('data', (d: Buffer) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode, body }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      // An answer cut after its status line keeps the status, so it is not mistaken for a refusal.
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ status: res.statusCode, error: err.code ?? err.message }),
+      );
     });
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     if (sendBody) sendBody(req);
@@ -128,14 +131,24 @@ test('SIGTERM: in-flight requests finish, new ones are refused, the process exit
     assert.ok(JSON.parse(slowAnswer.body!).data.token);
 
     const refused = (a: Answer) =>
-      a.error === 'ECONNREFUSED' || (a.status === 503 && JSON.parse(a.body!).error?.code === 'SHUTTING_DOWN');
+      a.error === 'ECONNREFUSED' ||
+      (a.status === 503 && !a.error && JSON.parse(a.body!).error?.code === 'SHUTTING_DOWN');
     assert.ok(refused(afterSignal), `a new request after SIGTERM is refused: ${JSON.stringify(afterSignal)}`);
-    for (const answer of await Promise.all(burst)) {
+    // Connections still in the kernel's accept queue when the listener closes are reset by the
+    // OS (ECONNRESET before any answer): those requests never reached TeleFlow. Every answer
+    // that did arrive is complete and well-formed.
+    const neverAccepted = (a: Answer) => a.error === 'ECONNRESET' && a.status === undefined;
+    const answers = await Promise.all(burst);
+    for (const answer of answers) {
       assert.ok(
-        answer.status === 200 || refused(answer),
+        (answer.status === 200 && !answer.error) || refused(answer) || neverAccepted(answer),
         `cut or malformed answer: ${JSON.stringify(answer)}`,
       );
     }
+    assert.ok(
+      answers.some((a) => a.status === 200),
+      'some requests of the burst were served',
+    );
 
     const code = await server.exited;
     assert.equal(code, 0, JSON.stringify(server.output()));
