@@ -184,3 +184,20 @@ test('5xx answers hide the cause and carry INTERNAL_ERROR', async () => {
     await t.close();
   }
 });
+
+test('while shutting down, /health answers 503 and API requests 503 SHUTTING_DOWN with Retry-After', async () => {
+  const t = await createTestApp();
+  try {
+    t.app.services.lifecycle.shuttingDown = true;
+    const health = await t.app.inject({ url: '/health' });
+    assert.equal(health.statusCode, 503);
+    assert.equal(health.json().status, 'shutting_down');
+    const api = await t.app.inject({ url: '/api/v1/auth/me', headers: { 'x-api-key': t.adminKey } });
+    assert.equal(api.statusCode, 503);
+    assert.equal(api.json().error.code, 'SHUTTING_DOWN');
+    assert.ok(Number(api.headers['retry-after']) >= 1);
+    assert.equal(api.headers.connection, 'close');
+  } finally {
+    await t.close();
+  }
+});
