@@ -55,6 +55,8 @@ interface QrState {
 
 interface Managed {
   id: string;
+  /** The stored status, mirrored in memory so the hot path (account()) needs no query. */
+  status?: SessionStatus;
   account?: AccountClient;
   peers?: PeerCache;
   phoneCodeHash?: string;
@@ -156,6 +158,8 @@ export class SessionManager {
 
   /** The connected account of a session, for the message and chat services. */
   async account(id: string): Promise<TelegramAccount> {
+    const live = this.sessions.get(id);
+    if (live?.status === 'connected' && live.account?.self) return live.account;
     const row = await this.row(id);
     const m = this.sessions.get(id);
     if (
@@ -576,6 +580,7 @@ export class SessionManager {
       throw new AppError('TELEGRAM_ERROR', 'Telegram did not return the signed-in user');
     }
     account.setSelf(auth.user);
+    m.status = 'connected';
     const state: UpdateState = { channels: {} };
     this.attachTracker(m, account, state);
     await account.tracker!.initIfEmpty();
@@ -829,6 +834,8 @@ export class SessionManager {
     status: SessionStatus,
     patch: { lastError?: { code: string; message: string } | null; user?: SessionView['user'] },
   ): Promise<void> {
+    const managed = this.sessions.get(id);
+    if (managed) managed.status = status;
     const before = await this.deps.repo.find(id);
     if (!before) return;
     await this.deps.repo.update(id, {
