@@ -653,3 +653,49 @@ test('search filters: pinned only, media filters match nothing, unknown ones are
   assert.deepEqual(texts(await search(new Api.InputMessagesFilterPhotos())), []);
   await assert.rejects(search(new Api.InputMessagesFilterUrl()), /METHOD_NOT_SUPPORTED_BY_SANDBOX/);
 });
+
+test("deleting in a group: own messages go for everyone, others' only for the deleter unless admin", async () => {
+  const { call, signIn, world } = setup();
+  const alice = await signIn('15550000111', 'Alice');
+  const bob = await signIn('15550000112', 'Bob');
+  const invited = (await call(
+    alice.key,
+    new Api.messages.CreateChat({
+      title: 'Del',
+      users: [new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! })],
+    }),
+  )) as Api.messages.InvitedUsers;
+  const peer = new Api.InputPeerChat({ chatId: ((invited.updates as Api.Updates).chats[0] as Api.Chat).id });
+  const aliceId = Number(alice.user.id.toString());
+  const bobId = Number(bob.user.id.toString());
+  const send = async (key: bigint, message: string) =>
+    (
+      (
+        (await call(
+          key,
+          new Api.messages.SendMessage({ peer, message, randomId: long(message.length) }),
+        )) as Api.Updates
+      ).updates[1] as Api.UpdateNewMessage
+    ).message.id;
+  const texts = (userId: number) =>
+    world
+      .historyOf(userId, `c${Number(peer.chatId.toString())}`)
+      .map((m) => m.text)
+      .sort();
+  const fromAlice = await send(alice.key, 'by alice');
+  const bobCopyOfAlice = Object.values(world.box(bobId).messages).find(
+    (c) => world.state.posts[c.postId].text === 'by alice',
+  )!.id;
+  await call(bob.key, new Api.messages.DeleteMessages({ id: [bobCopyOfAlice], revoke: true }));
+  assert.ok(texts(aliceId).includes('by alice'), 'a member cannot delete for everyone');
+  assert.ok(!texts(bobId).includes('by alice'));
+  const fromBob = await send(bob.key, 'by bob');
+  const aliceCopyOfBob = Object.values(world.box(aliceId).messages).find(
+    (c) => world.state.posts[c.postId].text === 'by bob',
+  )!.id;
+  await call(alice.key, new Api.messages.DeleteMessages({ id: [aliceCopyOfBob], revoke: true }));
+  assert.ok(!texts(bobId).includes('by bob'), 'the creator deletes for everyone');
+  await call(alice.key, new Api.messages.DeleteMessages({ id: [fromAlice], revoke: false }));
+  assert.ok(!texts(aliceId).includes('by alice'));
+  assert.ok(fromBob > 0);
+});

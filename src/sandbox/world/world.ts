@@ -1157,9 +1157,15 @@ export class World {
       if (!copy) continue;
       add(userId, mid);
       const post = this.state.posts[copy.postId];
-      const inGroup = parsePeerKey(copy.peer).kind === 'c';
-      if (revoke || (inGroup && post.fromId === userId))
-        for (const [uid, other] of post.copies) add(uid, other);
+      const { kind, id } = parsePeerKey(copy.peer);
+      // Private chats: anyone may delete for both sides. Groups: own messages always go for
+      // everyone; other people's only when an admin asks for it.
+      const groupAdmin =
+        kind === 'c' &&
+        (this.state.chats[id]?.creatorId === userId ||
+          this.state.chats[id]?.participants.some((p) => p.userId === userId && p.admin));
+      const forEveryone = kind === 'u' ? revoke : post.fromId === userId || (revoke && groupAdmin);
+      if (forEveryone) for (const [uid, other] of post.copies) add(uid, other);
     }
     let result = new Api.messages.AffectedMessages({ pts: box.pts, ptsCount: 0 });
     for (const [uid, mids] of perUser) {
