@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { TEST_SECRETS } from '../helpers/app.js';
+import { TEST_SECRETS, testDatabaseUrl } from '../helpers/app.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -89,8 +89,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('SIGTERM: in-flight requests finish, new ones are refused, the process exits 0', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
+  // SQLite, or PostgreSQL on the PostgreSQL pass: shutdown must close either cleanly.
+  const database = await testDatabaseUrl(dataDir);
   const server = spawnServer({
     ...TEST_SECRETS,
+    DATABASE_URL: database.url,
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(await freePort()),
@@ -156,31 +159,16 @@ test('SIGTERM: in-flight requests finish, new ones are refused, the process exit
     assert.match(server.output().stdout, /"msg":"stopped"/);
   } finally {
     server.child.kill('SIGKILL');
+    await server.exited;
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
 
-test('SIGINT stops an idle server with exit code 0', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
-  const server = spawnServer({
-    ...TEST_SECRETS,
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: String(await freePort()),
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-  });
-  try {
-    await waitForHealth(server);
-    server.child.kill('SIGINT');
-    assert.equal(await server.exited, 0, JSON.stringify(server.output()));
-  } finally {
-    server.child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+/** These start-ups do not depend on the database: the SQLite pass covers them. */
+const sqliteOnly = { skip: process.env.TEST_DATABASE_URL ? 'independent of the database' : false };
 
-test('production without secrets exits non-zero and names each missing variable', async () => {
+test('production without secrets exits non-zero and names each missing variable', sqliteOnly, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
   const server = spawnServer({ NODE_ENV: 'production', PORT: String(await freePort()), DATA_DIR: dataDir });
   try {
@@ -203,30 +191,34 @@ test('production without secrets exits non-zero and names each missing variable'
   }
 });
 
-test('a fresh development start generates secrets, prints the admin key once, and the key works', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
-  const env = { HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-  let server = spawnServer({ ...env, PORT: String(await freePort()) });
-  try {
-    await waitForHealth(server);
-    const printed = /Admin API key[^:]*: (\S+)/.exec(server.output().stderr)?.[1];
-    assert.ok(printed, `the admin key is printed: ${server.output().stderr}`);
-    const me = await call(server.port, 'GET', '/api/v1/auth/me', { 'x-api-key': printed });
-    assert.equal(me.status, 200);
-    assert.equal(JSON.parse(me.body!).data.role, 'admin');
-    server.child.kill('SIGTERM');
-    assert.equal(await server.exited, 0);
+test(
+  'a fresh development start generates secrets, prints the admin key once, and the key works; SIGINT stops it',
+  sqliteOnly,
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
+    const env = { HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    let server = spawnServer({ ...env, PORT: String(await freePort()) });
+    try {
+      await waitForHealth(server);
+      const printed = /Admin API key[^:]*: (\S+)/.exec(server.output().stderr)?.[1];
+      assert.ok(printed, `the admin key is printed: ${server.output().stderr}`);
+      const me = await call(server.port, 'GET', '/api/v1/auth/me', { 'x-api-key': printed });
+      assert.equal(me.status, 200);
+      assert.equal(JSON.parse(me.body!).data.role, 'admin');
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
 
-    server = spawnServer({ ...env, PORT: String(await freePort()) });
-    await waitForHealth(server);
-    assert.ok(!server.output().stderr.includes(printed), 'the key is not printed again');
-    assert.match(server.output().stderr + server.output().stdout, /dev-secrets\.json/);
-    const again = await call(server.port, 'GET', '/api/v1/auth/me', { 'x-api-key': printed });
-    assert.equal(again.status, 200, 'the same key works after a restart');
-    server.child.kill('SIGTERM');
-    assert.equal(await server.exited, 0);
-  } finally {
-    server.child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+      server = spawnServer({ ...env, PORT: String(await freePort()) });
+      await waitForHealth(server);
+      assert.ok(!server.output().stderr.includes(printed), 'the key is not printed again');
+      assert.match(server.output().stderr + server.output().stdout, /dev-secrets\.json/);
+      const again = await call(server.port, 'GET', '/api/v1/auth/me', { 'x-api-key': printed });
+      assert.equal(again.status, 200, 'the same key works after a restart');
+      server.child.kill('SIGINT');
+      assert.equal(await server.exited, 0, 'SIGINT stops it too');
+    } finally {
+      server.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
