@@ -394,13 +394,26 @@ export class SessionManager {
   // ---------------------------------------------------------------- import / export
 
   async importSession(input: { sessionString: string; name?: string }): Promise<SessionView> {
-    try {
-      const parsed = new StringSession(input.sessionString);
-      void parsed;
-    } catch {
+    const key = authKeyOf(input.sessionString);
+    if (!key) {
       throw new AppError('VALIDATION_ERROR', 'Not a GramJS StringSession', [
-        { field: 'body.sessionString', message: 'not a valid StringSession' },
+        { field: 'body.sessionString', message: 'not a valid StringSession with an auth key' },
       ]);
+    }
+    // Two clients on one auth key would fight (AUTH_KEY_DUPLICATED on Telegram): one session per key.
+    for (const other of await this.deps.repo.list(null)) {
+      if (!other.session_secret || other.status === 'logged_out') continue;
+      let otherKey: Buffer | undefined;
+      try {
+        otherKey = authKeyOf(this.deps.box.decrypt(other.session_secret));
+      } catch {
+        continue;
+      }
+      if (otherKey?.equals(key)) {
+        throw new AppError('CONFLICT', `This Telegram session is already here as ${other.id}`, {
+          sessionId: other.id,
+        });
+      }
     }
     const now = this.now();
     const id = newId('ses');
@@ -481,7 +494,7 @@ export class SessionManager {
     });
     await this.deps.repo.update(id, { auto_connect: 0, updated_at: this.now() });
     if (row.status === 'connected' || row.status === 'connecting') {
-      await this.setStatus(id, 'disconnected', {});
+      await this.setStatus(id, 'disconnected', { reason: 'requested' });
     }
     return this.get(id);
   }
@@ -508,8 +521,9 @@ export class SessionManager {
       await this.dropClient(m);
     });
     this.sessions.delete(id);
+    const last = this.view((await this.deps.repo.find(id)) ?? row);
     await this.deps.repo.delete(id);
-    this.publish('session.deleted', id, { sessionId: id });
+    this.publish('session.deleted', id, { session: last });
   }
 
   // ---------------------------------------------------------------- internals: clients
@@ -832,7 +846,12 @@ export class SessionManager {
   private async setStatus(
     id: string,
     status: SessionStatus,
-    patch: { lastError?: { code: string; message: string } | null; user?: SessionView['user'] },
+    patch: {
+      lastError?: { code: string; message: string } | null;
+      user?: SessionView['user'];
+      /** Why a connected session stops being so (session.disconnected's reason). */
+      reason?: string;
+    },
   ): Promise<void> {
     const managed = this.sessions.get(id);
     if (managed) managed.status = status;
@@ -850,7 +869,14 @@ export class SessionManager {
     if (status === 'connected' && before.status === 'connecting') {
       this.publish('session.connected', id, { session: await this.get(id) });
     } else if (before.status === 'connected' && status !== 'connected') {
-      this.publish('session.disconnected', id, { session: await this.get(id), reason: status });
+      const reason =
+        patch.reason ??
+        (status === 'connecting'
+          ? 'network'
+          : status === 'logged_out'
+            ? (patch.lastError?.code.toLowerCase() ?? 'logged_out')
+            : status);
+      this.publish('session.disconnected', id, { session: await this.get(id), reason });
     }
   }
 
@@ -885,4 +911,14 @@ function containsLoginToken(updates: Api.TypeUpdates): boolean {
   if (updates instanceof Api.Updates || updates instanceof Api.UpdatesCombined)
     return updates.updates.some((u) => u instanceof Api.UpdateLoginToken);
   return false;
+}
+
+/** The auth key inside a StringSession, or undefined when the string is not one. */
+function authKeyOf(sessionString: string): Buffer | undefined {
+  try {
+    const key = (new StringSession(sessionString) as unknown as { _key?: Buffer })._key;
+    return key && key.length > 0 ? Buffer.from(key) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { EVENT_DATA_SCHEMAS } from '../../src/modules/events/events.schema.js';
 import {
   createTelegramTestApp,
   eventsOf,
@@ -279,4 +280,13 @@ test('bad input on every chat route -> 4xx envelope', async () => {
   }
   const dm = await members('me');
   assert.equal(dm.status, 400);
+});
+
+test('every event these routes published matches its documented data schema', async () => {
+  const events = await t.app.services.events.readAfter(0, { types: null, sessionIds: null }, 10_000);
+  assert.ok(events.length > 5);
+  for (const e of events) {
+    const result = EVENT_DATA_SCHEMAS[e.type].safeParse(e.envelope.data);
+    assert.ok(result.success, `${e.type}: ${JSON.stringify(result.error?.issues)}`);
+  }
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Api } from 'teleproto';
+import { EVENT_DATA_SCHEMAS } from '../../src/modules/events/events.schema.js';
 import { createSandboxClient } from '../helpers/sandbox-client.js';
 import {
   createTelegramTestApp,
@@ -147,16 +148,31 @@ test('export (admin only) then import: the imported session is the same account,
   const sessionString = exported.body.data.sessionString as string;
   assert.match(sessionString, /^1[A-Za-z0-9+/=]+$/, 'GramJS StringSession format');
 
-  const imported = await t.call('POST', '/api/v1/sessions/import', { sessionString, name: 'copy' });
-  assert.equal(imported.status, 201, JSON.stringify(imported.body));
-  assert.equal(imported.body.data.status, 'connected');
-  assert.equal(imported.body.data.user.id, a.userId);
-  const sent = await t.call('POST', '/api/v1/messages/send', {
-    sessionId: imported.body.data.id,
-    chatId: 'me',
-    text: 'from the import',
-  });
-  assert.equal(sent.status, 200);
+  // One session per auth key: importing a key this TeleFlow already holds is a conflict.
+  const twice = await t.call('POST', '/api/v1/sessions/import', { sessionString, name: 'copy' });
+  assert.equal(twice.status, 409, JSON.stringify(twice.body));
+  assert.equal(twice.body.error.details.sessionId, a.sessionId);
+
+  // Moved to another TeleFlow: disconnected here, imported there.
+  await t.call('POST', `/api/v1/sessions/${a.sessionId}/disconnect`);
+  const other = await createTelegramTestApp(sbx);
+  try {
+    const imported = await other.call('POST', '/api/v1/sessions/import', { sessionString, name: 'copy' });
+    assert.equal(imported.status, 201, JSON.stringify(imported.body));
+    assert.equal(imported.body.data.status, 'connected');
+    assert.equal(imported.body.data.user.id, a.userId);
+    assert.equal(imported.body.data.name, 'copy');
+    const sent = await other.call('POST', '/api/v1/messages/send', {
+      sessionId: imported.body.data.id,
+      chatId: 'me',
+      text: 'from the import',
+    });
+    assert.equal(sent.status, 200);
+    const reexported = await other.call('POST', `/api/v1/sessions/${imported.body.data.id}/export`);
+    assert.equal(reexported.body.data.sessionString, sessionString);
+  } finally {
+    await other.close();
+  }
 
   // The session string is sealed at rest, never stored in the clear.
   const row = await t.app.services.db.db
@@ -313,5 +329,22 @@ test('bad input on the session routes -> 4xx envelope', async () => {
     );
     assert.equal(res.body.success, false);
     assert.ok(res.body.error.code);
+  }
+});
+
+test('every session event published matches its documented data schema', async () => {
+  const events = await t.app.services.events.readAfter(0, { types: null, sessionIds: null }, 10_000);
+  const types = new Set(events.map((e) => e.type));
+  for (const type of [
+    'session.created',
+    'session.authorized',
+    'session.connected',
+    'session.disconnected',
+    'session.deleted',
+  ])
+    assert.ok(types.has(type as never), `no ${type} event`);
+  for (const e of events) {
+    const result = EVENT_DATA_SCHEMAS[e.type].safeParse(e.envelope.data);
+    assert.ok(result.success, `${e.type}: ${JSON.stringify(result.error?.issues)}`);
   }
 });

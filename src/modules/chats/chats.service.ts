@@ -119,9 +119,10 @@ export class ChatsService {
       ? chatView(entity)
       : await this.describe(account, (await account.resolvePeer(id)).peer, id);
     this.deps.sessions.publish('chat.member_joined', sessionId, {
-      chat: view,
+      chatId: view.id,
       userId: account.selfId,
-      self: true,
+      actorId: null,
+      chat: view,
     });
     return view;
   }
@@ -144,9 +145,10 @@ export class ChatsService {
     if (!chat) throw new AppError('TELEGRAM_ERROR', 'Telegram did not return the joined chat');
     const view = chatView(chat);
     this.deps.sessions.publish('chat.member_joined', account.sessionId, {
-      chat: view,
+      chatId: view.id,
       userId: account.selfId,
-      self: true,
+      actorId: null,
+      chat: view,
     });
     return view;
   }
@@ -172,7 +174,7 @@ export class ChatsService {
     this.deps.sessions.publish('chat.member_left', sessionId, {
       chatId: id,
       userId: account.selfId,
-      self: true,
+      actorId: null,
     });
     return { chatId: id, left: true };
   }
