@@ -22,6 +22,7 @@ const BATCH = 100;
 const JITTER = 0.1;
 /** How long a shutdown waits for attempts in flight before abandoning them (they stay open). */
 const STOP_GRACE_MS = 3000;
+const ERROR_BACKOFF_MS = 1000;
 
 /** The body and headers' identity of one delivery. */
 function bodyOf(d: QueuedDelivery): { body: string; messageId: string; eventType: string } | null {
@@ -59,10 +60,19 @@ class Lane {
   kick(urgent: boolean): void {
     this.dirty = true;
     if (urgent) this.wake?.();
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-      if (this.dirty && !this.isStopping()) this.kick(false);
-    });
+    this.running ??= this.run()
+      .catch((err: unknown) => {
+        // A database error must not kill the worker for good: log it and try again shortly.
+        this.d.log.error({ err, webhookId: this.webhookId }, 'webhook worker failed; retrying');
+        return new Promise<void>((resolve) => {
+          this.dirty = true;
+          setTimeout(resolve, ERROR_BACKOFF_MS).unref();
+        });
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.dirty && !this.isStopping()) this.kick(false);
+      });
   }
 
   interrupt(): void {
