@@ -33,6 +33,7 @@ export interface StartSandboxOptions {
     logRetention?: number;
     codeTtlSeconds?: number;
     loginTokenTtlSeconds?: number;
+    shortMessageUpdates?: boolean;
   };
 }
 

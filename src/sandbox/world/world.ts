@@ -46,6 +46,9 @@ export interface WorldOptions {
   logger?: Logger;
   /** Called after every change (persistence debounces on it). */
   onChange?: () => void;
+  /** Push updateShortMessage / updateShortChatMessage, as Telegram does, for plain messages in
+   * chats the account already has (off by default: full Updates with users and chats). */
+  shortMessageUpdates?: boolean;
   /** Max pts events per updates.getDifference answer before it becomes a differenceSlice. */
   differenceSliceSize?: number;
   /** Pts events kept per account/channel; older gaps answer ...TooLong. */
@@ -94,6 +97,7 @@ export class World {
   constructor(options: WorldOptions, state?: WorldState) {
     this.options = {
       differenceSliceSize: 100,
+      shortMessageUpdates: false,
       logRetention: 2000,
       codeTtlSeconds: 300,
       loginTokenTtlSeconds: 30,
@@ -817,6 +821,7 @@ export class World {
     entry: DistributiveOmit<AccountLogEntry, 'pts' | 'ptsCount' | 'date'>,
     origin?: Origin,
     extra: Api.TypeUpdate[] = [],
+    peerKnown = false,
   ): { logged: AccountLogEntry; update: Api.TypeUpdate | null; entities: EntityCollector } {
     const box = this.box(userId);
     const logged = this.logAccount(box, ptsCount, entry);
@@ -824,7 +829,10 @@ export class World {
     const entities = this.entities(userId).addUser(userId);
     if (entry.kind === 'new' || entry.kind === 'edit') entities.addMessageCopy(box.messages[entry.msgId]);
     if ('peer' in entry) entities.addPeer(entry.peer);
-    if (update || extra.length) {
+    const short =
+      this.options.shortMessageUpdates && peerKnown && !extra.length ? shortMessageUpdate(update) : undefined;
+    if (short) this.pushTo(userId, short, origin?.keyId);
+    else if (update || extra.length) {
       const updates = [...extra, ...(update ? [update] : [])];
       this.pushTo(
         userId,
@@ -979,6 +987,7 @@ export class World {
       };
       box.messages[copy.id] = copy;
       post.copies.push([recipient.userId, copy.id]);
+      const peerKnown = (box.dialogs[recipient.peer]?.topId ?? 0) > 0;
       const dialog = (box.dialogs[recipient.peer] ??= { topId: 0, readInboxMaxId: 0, readOutboxMaxId: 0 });
       dialog.topId = copy.id;
       if (copy.out) dialog.readInboxMaxId = Math.max(dialog.readInboxMaxId, copy.id);
@@ -987,6 +996,8 @@ export class World {
         1,
         { kind: 'new', msgId: copy.id },
         recipient.userId === fromId ? origin : undefined,
+        [],
+        peerKnown,
       );
       if (recipient.userId === fromId) {
         senderMsgId = copy.id;
@@ -2473,6 +2484,34 @@ export class EntityCollector {
       if (this.world.state.channels[id]) chats.push(this.world.apiChannel(this.viewerId, id));
     return { users: [...this.users].map((id) => this.world.apiUser(this.viewerId, id)), chats };
   }
+}
+
+/** The short form Telegram pushes for a new plain message in a private chat or basic group. */
+function shortMessageUpdate(update: Api.TypeUpdate | null): Api.TypeUpdates | undefined {
+  if (!(update instanceof Api.UpdateNewMessage) || !(update.message instanceof Api.Message)) return undefined;
+  const message = update.message;
+  if (message.fwdFrom) return undefined;
+  const common = {
+    out: message.out,
+    silent: message.silent,
+    id: message.id,
+    message: message.message,
+    pts: update.pts,
+    ptsCount: update.ptsCount,
+    date: message.date,
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    ...(message.entities?.length ? { entities: message.entities } : {}),
+  };
+  if (message.peerId instanceof Api.PeerUser)
+    return new Api.UpdateShortMessage({ ...common, userId: message.peerId.userId });
+  if (message.peerId instanceof Api.PeerChat && message.fromId instanceof Api.PeerUser) {
+    return new Api.UpdateShortChatMessage({
+      ...common,
+      fromId: message.fromId.userId,
+      chatId: message.peerId.chatId,
+    });
+  }
+  return undefined;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
