@@ -81,6 +81,8 @@ describe('MTProto server with the real client', () => {
       assert.equal(calls[0].ctx.layer, 214);
       assert.equal(calls[0].ctx.client?.deviceModel, 'TeleFlow tests');
       assert.equal(calls[0].ctx.authKeyId, keyIdOf(client));
+      const described = sandbox.server.listConnections().find((c) => c.authKeyId === keyIdOf(client));
+      assert.equal(described?.transport, name === 'obfuscated' ? 'obfuscated/abridged' : name);
     });
   }
 

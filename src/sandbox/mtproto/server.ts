@@ -50,6 +50,15 @@ export interface MtprotoServerOptions {
   gzipThreshold?: number;
 }
 
+export interface ConnectionInfo {
+  connectionId: number;
+  remoteAddress: string;
+  /** e.g. "full", "abridged", "obfuscated/abridged"; "unknown" before the first bytes. */
+  transport: string;
+  authKeyId?: bigint;
+  sessionId?: bigint;
+}
+
 /** Transport error a client gets for an auth_key_id the server does not know. */
 export const TRANSPORT_ERROR_AUTH_KEY_NOT_FOUND = -404;
 
@@ -276,6 +285,7 @@ export class MtprotoServer implements UpdateSink {
   private readonly sessions = new Map<string, SessionState>();
   private readonly keyInfo = new Map<bigint, KeyInfo>();
   private readonly saltSecret = randomBytes(32);
+  private readonly saltCache = new Map<bigint, { period: number; salt: Buffer }>();
   private readonly gzipThreshold: number;
   private lastMsgId = 0n;
   private refuseUntil = 0;
@@ -298,6 +308,17 @@ export class MtprotoServer implements UpdateSink {
   /** Number of open TCP connections. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** The open connections, for diagnostics (control API, logs). */
+  listConnections(): ConnectionInfo[] {
+    return [...this.connections].map((connection) => ({
+      connectionId: connection.id,
+      remoteAddress: `${connection.socket.remoteAddress}:${connection.socket.remotePort}`,
+      transport: connection.transport.describe(),
+      authKeyId: connection.authKeyId,
+      sessionId: connection.session?.sessionId,
+    }));
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -374,13 +395,20 @@ export class MtprotoServer implements UpdateSink {
   }
 
   currentSalt(authKeyId: bigint): Buffer {
-    return this.saltFor(authKeyId, Math.floor(Date.now() / 1000 / SALT_PERIOD_SECONDS));
+    const period = Math.floor(Date.now() / 1000 / SALT_PERIOD_SECONDS);
+    const cached = this.saltCache.get(authKeyId);
+    if (cached?.period === period) return cached.salt;
+    const salt = this.saltFor(authKeyId, period);
+    this.saltCache.set(authKeyId, { period, salt });
+    return salt;
   }
 
   private isValidSalt(authKeyId: bigint, salt: Buffer): boolean {
-    const period = Math.floor(Date.now() / 1000 / SALT_PERIOD_SECONDS);
+    const current = this.currentSalt(authKeyId);
+    if (salt.equals(current)) return true;
     // The previous hour's salt stays valid a while, as Telegram's do.
-    return salt.equals(this.saltFor(authKeyId, period)) || salt.equals(this.saltFor(authKeyId, period - 1));
+    const period = Math.floor(Date.now() / 1000 / SALT_PERIOD_SECONDS);
+    return salt.equals(this.saltFor(authKeyId, period - 1));
   }
 
   // Connections
