@@ -1632,6 +1632,10 @@ export class World {
       },
       origin,
     );
+    this.pushChatParticipants(
+      chat,
+      new Api.UpdateChatParticipants({ participants: this.apiChatParticipants(chat) }),
+    );
     return { chatId: chat.id, result: sent.result };
   }
 
