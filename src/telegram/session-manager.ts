@@ -334,6 +334,15 @@ export class SessionManager {
     return { session, qr: await this.qrPayload(m.qr) };
   }
 
+  /** The current QR of a pending QR login (the token is refreshed as it expires). */
+  async currentQr(id: string): Promise<{ url: string; dataUrl: string; expiresAt: string }> {
+    const row = await this.row(id);
+    const qr = this.sessions.get(id)?.qr;
+    if (row.status !== 'qr_pending' || !qr || qr.token.length === 0)
+      throw new AppError('CONFLICT', `No QR login is pending for this session (status ${row.status})`);
+    return this.qrPayload(qr);
+  }
+
   private async qrPayload(qr: QrState): Promise<{ url: string; dataUrl: string; expiresAt: string }> {
     const url = `tg://login?token=${qr.token.toString('base64url')}`;
     const dataUrl = await QRCode.toDataURL(url, { errorCorrectionLevel: 'M', margin: 2 });

@@ -37,7 +37,7 @@ test('roles on the session, message and chat routes: 401 without a key, 403 belo
   const checked = await assertRouteAuth(t, {
     only: (r) => /^\/api\/v1\/(sessions|messages|chats)/.test(r.url),
   });
-  assert.equal(checked.length, 27, `checked ${checked.length} routes`);
+  assert.equal(checked.length, 28, `checked ${checked.length} routes`);
   const exportRoute = checked.find((r) => r.url.endsWith('/:id/export'));
   assert.equal(exportRoute?.minRole, 'admin');
 });
@@ -53,6 +53,7 @@ test('a key limited to one session sees no other: 404 on every route, and cannot
     'POST /api/v1/sessions/:id/connect': { params: { id: s } },
     'POST /api/v1/sessions/:id/disconnect': { params: { id: s } },
     'POST /api/v1/sessions/:id/export': { params: { id: s } },
+    'GET /api/v1/sessions/:id/qr': { params: { id: s } },
     'POST /api/v1/sessions/verify-code': { body: { sessionId: s, code: '12345' } },
     'POST /api/v1/sessions/verify-password': { body: { sessionId: s, password: 'pw' } },
     'POST /api/v1/messages/send': { body: { ...chat, text: 'x' } },

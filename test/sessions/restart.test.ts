@@ -158,3 +158,47 @@ test('live incoming messages become message.received events', async () => {
     { chatId: frank.userId, senderId: frank.userId, out: false, catchUp: false },
   );
 });
+
+test('channel posts published while TeleFlow is down arrive after the restart (getChannelDifference)', async () => {
+  const reader = await signIn(t, sbx);
+  const owner = await signIn(t, sbx);
+  const channel = await sbx.control('POST', '/chats', {
+    type: 'channel',
+    title: 'Night Shift',
+    owner: owner.phone,
+  });
+  const invite = await sbx.control('POST', `/chats/${channel.id}/invites`, {});
+  const joined = await t.call('POST', '/api/v1/chats/join', {
+    sessionId: reader.sessionId,
+    target: invite.link,
+  });
+  assert.equal(joined.status, 200, JSON.stringify(joined.body));
+  const live = await sbx.control('POST', '/messages', {
+    from: owner.phone,
+    to: channel.id,
+    text: 'before the night',
+  });
+  await waitFor(
+    async () =>
+      (await eventsOf(t, reader.sessionId, 'message.received')).some((e) => e.message.id === live.id),
+    5000,
+    'live channel post',
+  );
+  await t.close({ keepData: true });
+  const missed = await sbx.control('POST', '/messages', {
+    from: owner.phone,
+    to: channel.id,
+    text: 'posted at night',
+  });
+  t = await createTelegramTestApp(sbx, { dataDir: t.dataDir });
+  const got = await waitFor(
+    async () =>
+      (await eventsOf(t, reader.sessionId, 'message.received')).find(
+        (e) => e.message.chatId === channel.id && e.message.id === missed.id,
+      ),
+    8000,
+    'channel post caught up',
+  );
+  assert.equal(got.message.text, 'posted at night');
+  assert.equal(got.catchUp, true);
+});

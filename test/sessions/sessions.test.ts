@@ -348,3 +348,51 @@ test('every session event published matches its documented data schema', async (
     assert.ok(result.success, `${e.type}: ${JSON.stringify(result.error?.issues)}`);
   }
 });
+
+test('QR login: the token refreshes as it expires; GET /sessions/:id/qr shows the current one', async () => {
+  const quick = await startTestSandbox({ world: { loginTokenTtlSeconds: 1 } });
+  const app = await createTelegramTestApp(quick);
+  try {
+    const a = await signIn(app, quick);
+    const qr = await app.call('POST', '/api/v1/sessions/qr', {});
+    assert.equal(qr.status, 201, JSON.stringify(qr.body));
+    const sessionId = qr.body.data.session.id;
+    const first = qr.body.data.qr.url;
+    const refreshed = await waitFor(
+      async () => {
+        const cur = await app.call('GET', `/api/v1/sessions/${sessionId}/qr`);
+        return cur.status === 200 && cur.body.data.url !== first ? cur.body.data : undefined;
+      },
+      5000,
+      'a refreshed token',
+    );
+    assert.match(refreshed.dataUrl, /^data:image\/png;base64,/);
+    assert.equal((await app.call('GET', `/api/v1/sessions/${sessionId}`)).body.data.status, 'qr_pending');
+
+    const exported = await app.call('POST', `/api/v1/sessions/${a.sessionId}/export`);
+    const phoneApp = createSandboxClient({
+      host: quick.sandbox.host,
+      port: quick.sandbox.port,
+      publicKeyPem: quick.sandbox.publicKeyPem,
+      session: exported.body.data.sessionString,
+    });
+    try {
+      await phoneApp.connect();
+      const current = (await app.call('GET', `/api/v1/sessions/${sessionId}/qr`)).body.data.url as string;
+      const token = Buffer.from(new URL(current).searchParams.get('token')!, 'base64url');
+      await phoneApp.invoke(new Api.auth.AcceptLoginToken({ token }));
+    } finally {
+      await phoneApp.destroy();
+    }
+    await waitFor(
+      async () => (await app.call('GET', `/api/v1/sessions/${sessionId}`)).body.data.status === 'connected',
+      5000,
+      'connected by the refreshed token',
+    );
+    const none = await app.call('GET', `/api/v1/sessions/${sessionId}/qr`);
+    assert.equal(none.status, 409, 'no QR once signed in');
+  } finally {
+    await app.close();
+    await quick.close();
+  }
+});

@@ -8,6 +8,7 @@ import {
   createSessionBody,
   exportedSession,
   importSessionBody,
+  qrCode,
   qrLogin,
   qrLoginBody,
   sessionObject,
@@ -118,6 +119,22 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{ sessions: SessionsService }
       return reply
         .status(201)
         .send({ success: true as const, data: await sessions.startQrLogin(request.body ?? {}) });
+    },
+  );
+
+  app.get(
+    '/:id/qr',
+    {
+      schema: {
+        tags,
+        summary: 'The current QR of a pending QR login (its token is refreshed as it expires)',
+        params: sessionParams,
+        response: { 200: ok(qrCode), ...errorResponses(404, 409) },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.params.id);
+      return { success: true as const, data: await sessions.currentQr(request.params.id) };
     },
   );
 

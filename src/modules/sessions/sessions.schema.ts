@@ -82,13 +82,12 @@ export const exportedSession = z
   })
   .meta({ id: 'ExportedSession' });
 
-export const qrLogin = z
+export const qrCode = z
   .object({
-    session: sessionObject,
-    qr: z.object({
-      url: z.string().meta({ description: 'tg://login?token=...: scan it with a signed-in Telegram app' }),
-      dataUrl: z.string().meta({ description: 'The same URL as a PNG QR code (data:image/png;base64,...)' }),
-      expiresAt: isoDate,
-    }),
+    url: z.string().meta({ description: 'tg://login?token=...: scan it with a signed-in Telegram app' }),
+    dataUrl: z.string().meta({ description: 'The same URL as a PNG QR code (data:image/png;base64,...)' }),
+    expiresAt: isoDate,
   })
-  .meta({ id: 'QrLogin' });
+  .meta({ id: 'QrCode' });
+
+export const qrLogin = z.object({ session: sessionObject, qr: qrCode }).meta({ id: 'QrLogin' });

@@ -10,6 +10,7 @@ export interface SessionsService {
     session: SessionView;
     qr: { url: string; dataUrl: string; expiresAt: string };
   }>;
+  currentQr(id: string): Promise<{ url: string; dataUrl: string; expiresAt: string }>;
   importSession(input: { sessionString: string; name?: string }): Promise<SessionView>;
   exportSession(id: string): Promise<{ sessionString: string }>;
   remove(id: string): Promise<void>;
