@@ -238,3 +238,15 @@ test('dropped connections are reconnected by the client, which then receives aga
     'message after reconnect',
   );
 });
+
+test('while connections are refused the client cannot get through; afterwards it reconnects', async () => {
+  await control(sandbox, 'POST', '/connections/refuse', { ms: 1200 });
+  const started = Date.now();
+  await control(sandbox, 'POST', '/connections/drop', { phone: alicePhone });
+  const state = await alice.invoke(new Api.updates.GetState());
+  assert.ok(state instanceof Api.updates.State);
+  assert.ok(
+    Date.now() - started >= 1000,
+    `answered after ${Date.now() - started} ms, before the refusal ended`,
+  );
+});
