@@ -294,7 +294,7 @@ export function buildRoutes({
       }),
       handler: ({ body }) => {
         const owner = userOf(body.owner);
-        const members = (body.members ?? []).map((p: string) => userOf(p).id);
+        const members = [...new Set<number>((body.members ?? []).map((p: string) => userOf(p).id))];
         if (body.type === 'group') {
           if (body.username)
             throw new ControlError(
