@@ -325,6 +325,20 @@ describe('MTProto service messages', () => {
     assert.ok(readObject(pushed.body) instanceof Api.UpdateShort);
   });
 
+  for (const Request of [Api.ReqPqMulti, Api.ReqPq]) {
+    it(`answers ${Request.name} with resPQ: the nonce, a pq below 2^63 and the server key`, async () => {
+      const client = await RawMtprotoClient.open(sandbox.host, sandbox.port);
+      clients.push(client);
+      const nonce = big(0x1234567890abcdefn);
+      const resPQ = (await client.sendPlain(new Request({ nonce }))) as Api.ResPQ;
+      assert.ok(resPQ instanceof Api.ResPQ);
+      assert.equal(resPQ.nonce.toString(), nonce.toString());
+      assert.equal(resPQ.pq.length, 8);
+      assert.ok(resPQ.pq[0] < 0x80, 'the client reads pq as signed');
+      assert.deepEqual(resPQ.serverPublicKeyFingerprints.map(String), [String(sandbox.server.fingerprint)]);
+    });
+  }
+
   it('closes a full-transport connection on a bad crc32', async () => {
     const client = await RawMtprotoClient.open(sandbox.host, sandbox.port, 'full');
     clients.push(client);
