@@ -146,8 +146,19 @@ function benchPhone(digit: number, index: number): string {
 }
 const codeFor = (phone: string) => phone[5].repeat(5);
 
-function newClient(sandbox: ChildSandbox): TelegramClient {
-  return createSandboxClient({
+interface ClientError {
+  client: string;
+  message: string;
+  /** Milliseconds after destroy() was called on that client, or undefined while it was in use. */
+  afterDestroyMs?: number;
+}
+
+/** Errors the clients raise on their own (failed pings above all), kept to tell apart in the report. */
+const clientErrors: ClientError[] = [];
+const destroyedAt = new WeakMap<TelegramClient, number>();
+
+function newClient(sandbox: ChildSandbox, label: string): TelegramClient {
+  const client = createSandboxClient({
     host: sandbox.host,
     port: sandbox.port,
     publicKeyPem: sandbox.publicKeyPem,
@@ -155,6 +166,17 @@ function newClient(sandbox: ChildSandbox): TelegramClient {
     connectionRetries: 1,
     requestRetries: 1,
   });
+  // teleproto also prints these on stderr whatever its log level.
+  client.onError = async (error: Error) => {
+    const now = performance.now();
+    const destroyed = destroyedAt.get(client);
+    clientErrors.push({
+      client: label,
+      message: error.message,
+      ...(destroyed === undefined ? {} : { afterDestroyMs: now - destroyed }),
+    });
+  };
+  return client;
 }
 
 /** No step may hang the benchmark: a missing answer or a dead sandbox fails it with a name. */
@@ -237,6 +259,8 @@ async function connectAndSignIn(
 }
 
 async function destroyAll(clients: TelegramClient[]): Promise<void> {
+  const now = performance.now();
+  for (const client of clients) destroyedAt.set(client, now);
   await Promise.allSettled(clients.map((client) => client.destroy()));
   clients.length = 0;
 }
@@ -259,14 +283,13 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
-function summary(values: number[]): { p50: number; p95: number; p99: number; max: number; mean: number } {
+function summary(values: number[]): { p50: number; p95: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   return {
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1],
-    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+    max: sorted.length ? sorted[sorted.length - 1] : NaN,
   };
 }
 
@@ -322,13 +345,13 @@ async function benchSignIn(sandbox: ChildSandbox, count: number): Promise<void> 
   const marks: CpuMark[] = [await cpuMark(sandbox)];
   try {
     for (let i = 0; i < count; i++) {
-      const client = newClient(sandbox);
+      const client = newClient(sandbox, `code ${i}`);
       clients.push(client);
       byCode.push(await connectAndSignIn(sandbox, client, benchPhone(1, i)));
     }
     marks.push(await cpuMark(sandbox));
     for (let i = 0; i < count; i++) {
-      const client = newClient(sandbox);
+      const client = newClient(sandbox, `2FA ${i}`);
       clients.push(client);
       bySrp.push(await connectAndSignIn(sandbox, client, benchPhone(2, i), password));
     }
@@ -366,8 +389,8 @@ async function benchMessages(sandbox: ChildSandbox, total: number, inFlight: num
     firstName: 'Receiver',
     username: 'bench_receiver',
   });
-  const sender = newClient(sandbox);
-  const receiver = newClient(sandbox);
+  const sender = newClient(sandbox, 'sender');
+  const receiver = newClient(sandbox, 'receiver');
   try {
     await connectAndSignIn(sandbox, sender, senderPhone);
     await connectAndSignIn(sandbox, receiver, receiverPhone);
@@ -445,7 +468,7 @@ async function benchMessages(sandbox: ChildSandbox, total: number, inFlight: num
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 15_000).unref());
     const outcome = await Promise.race([everything.then(() => 'done' as const), timeout, sandbox.died]);
     const cpuAfter = await cpuMark(sandbox);
-    const lastReceived = Math.max(...receivedAt);
+    const lastReceived = received ? Math.max(...receivedAt) : allSent;
     const sent = total - sendErrors;
     const latencies: number[] = [];
     for (let i = 0; i < total; i++) if (receivedAt[i] !== 0) latencies.push(receivedAt[i] - sentAt[i]);
@@ -487,11 +510,11 @@ async function benchIdleMemory(sandbox: ChildSandbox, count: number, idleSeconds
   await control(sandbox, 'POST', '/users', { phone: benchPhone(5, 0), firstName: 'Warm' });
   const sleep = (ms: number) => Promise.race([new Promise((r) => setTimeout(r, ms)), sandbox.died]);
   // One client through the whole path first, so the baseline already holds loaded code and JIT output.
-  const warm = newClient(sandbox);
+  const warm = newClient(sandbox, 'memory warm-up');
   try {
     await connectAndSignIn(sandbox, warm, benchPhone(5, 0));
   } finally {
-    await warm.destroy();
+    await destroyAll([warm]);
   }
   await sleep(1000);
 
@@ -503,7 +526,6 @@ async function benchIdleMemory(sandbox: ChildSandbox, count: number, idleSeconds
   };
   const before = await sample('before clients (after one warm-up client)');
   const clients: TelegramClient[] = [];
-  const clientErrors: string[] = [];
   const trace: number[] = [];
   let signedIn: number;
   let signInSeconds: number;
@@ -512,9 +534,7 @@ async function benchIdleMemory(sandbox: ChildSandbox, count: number, idleSeconds
     const started = performance.now();
     await Promise.race([
       pool(count, 10, async (i) => {
-        const client = newClient(sandbox);
-        // Failed pings and the like land here (the client also prints them).
-        client.onError = async (error: Error) => void clientErrors.push(`client ${i}: ${error.message}`);
+        const client = newClient(sandbox, `idle ${i}`);
         clients.push(client);
         await connectAndSignIn(sandbox, client, benchPhone(4, i));
       }),
@@ -564,8 +584,18 @@ async function benchIdleMemory(sandbox: ChildSandbox, count: number, idleSeconds
   console.log(
     `  sandbox CPU while idle: ${idleCpuPerSecond.toFixed(1)} ms per second (pings, GC and the samples themselves)`,
   );
+  const idleErrors = clientErrors.filter(
+    (e) => e.client.startsWith('idle ') && e.afterDestroyMs === undefined,
+  );
   console.log(
-    `  client errors while connected: ${clientErrors.length}${clientErrors.length ? ` (${clientErrors.slice(0, 5).join('; ')})` : ''}`,
+    `  errors of the idle clients while connected: ${idleErrors.length}${
+      idleErrors.length
+        ? ` (${idleErrors
+            .slice(0, 5)
+            .map((e) => `${e.client}: ${e.message}`)
+            .join('; ')})`
+        : ''
+    }`,
   );
   if (!before.gc) console.log('  (the sandbox ran without --expose-gc: samples include garbage)');
 }
@@ -598,6 +628,18 @@ export async function main(): Promise<void> {
   } finally {
     await sandbox.close();
   }
+  const inUse = clientErrors.filter((e) => e.afterDestroyMs === undefined);
+  const afterDestroy = clientErrors.filter((e) => e.afterDestroyMs !== undefined);
+  console.log(
+    `\nClient-side errors (the "Error: TIMEOUT" lines teleproto prints for failed pings): ${inUse.length} while a client was in use, ${afterDestroy.length} after destroy()` +
+      (afterDestroy.length
+        ? ` (${afterDestroy
+            .slice(0, 5)
+            .map((e) => `${e.client} ${(e.afterDestroyMs! / 1000).toFixed(1)} s after`)
+            .join(', ')})`
+        : ''),
+  );
+  for (const error of inUse.slice(0, 10)) console.log(`  ${error.client}: ${error.message}`);
   console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s. ${loadNote()}`);
 }
 
