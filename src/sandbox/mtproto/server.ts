@@ -65,7 +65,8 @@ export const TRANSPORT_ERROR_AUTH_KEY_NOT_FOUND = -404;
 const MAX_MESSAGE_TIME_PAST = 300;
 const MAX_MESSAGE_TIME_FUTURE = 30;
 const SALT_PERIOD_SECONDS = 3600;
-const MAX_SESSIONS = 50_000;
+// Oldest sessions are forgotten first; a client coming back with one simply gets new_session_created.
+const MAX_SESSIONS = 10_000;
 const RECENT_MSG_IDS_PER_SESSION = 500;
 const MAX_MESSAGES_PER_CONTAINER = 100;
 /** Larger messages travel alone rather than inside a container. */
