@@ -37,6 +37,15 @@ export interface UpdateTrackerDeps {
 }
 
 const DIFFERENCE_ROUNDS_MAX = 50;
+/** How long a gap may stay open before getDifference (Telegram's own advice: about 0.5 s). */
+const GAP_WAIT_MS = 500;
+const COMMON = 'common';
+
+interface PendingUpdate {
+  pts: number;
+  ptsCount: number;
+  run: () => void;
+}
 
 function channelIdOf(update: Api.TypeUpdate): string | undefined {
   const u = update as { channelId?: { toString(): string }; message?: Api.TypeMessage };
@@ -87,6 +96,8 @@ export class UpdateTracker {
   private again = false;
   private readonly channelCatchUps = new Map<string, Promise<void>>();
   private stopped = false;
+  private readonly pending = new Map<string, PendingUpdate[]>();
+  private readonly gapTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: UpdateTrackerDeps) {}
 
@@ -96,6 +107,9 @@ export class UpdateTracker {
 
   stop(): void {
     this.stopped = true;
+    for (const timer of this.gapTimers.values()) clearTimeout(timer);
+    this.gapTimers.clear();
+    this.pending.clear();
   }
 
   /** Asks Telegram for the current state when none is known yet (a fresh sign-in). */
@@ -121,7 +135,7 @@ export class UpdateTracker {
       this.noteDateSeq(updates.date);
     } else if (updates instanceof Api.UpdateShortSentMessage) {
       // Our own send: only the pts moves; the message itself is in the answer the caller holds.
-      this.checkCommonPts(updates.pts, updates.ptsCount);
+      this.applyPts(COMMON, updates.pts, updates.ptsCount, () => undefined);
       this.noteDateSeq(updates.date);
     } else if (updates instanceof Api.UpdatesTooLong) {
       void this.catchUp();
@@ -143,27 +157,74 @@ export class UpdateTracker {
 
   /** An AffectedMessages/AffectedHistory answer to our own call: the pts moved by ptsCount. */
   noteAffected(pts: number, ptsCount: number, channelId?: string): void {
-    if (channelId) {
-      const local = this.state.channels[channelId];
-      if (local === undefined || local + ptsCount === pts) {
-        this.state.channels[channelId] = pts;
-        this.deps.onStateChanged();
-      } else if (local + ptsCount < pts) void this.catchUpChannel(channelId);
-      return;
-    }
-    if (this.checkCommonPts(pts, ptsCount) === 'gap') void this.catchUp();
+    this.applyPts(channelId ?? COMMON, pts, ptsCount, () => undefined);
   }
 
-  /** 'apply' when the update is the next one, 'skip' when already seen, 'gap' when some are missing. */
-  private checkCommonPts(pts: number, ptsCount: number): 'apply' | 'skip' | 'gap' {
-    const local = this.state.pts;
+  private getPts(key: string): number | undefined {
+    return key === COMMON ? this.state.pts : this.state.channels[key];
+  }
+
+  private setPts(key: string, pts: number): void {
+    if (key === COMMON) this.state.pts = pts;
+    else this.state.channels[key] = pts;
+    this.deps.onStateChanged();
+  }
+
+  /**
+   * Applies an update with a pts: now when it is the next one, never when already seen, and
+   * when some are missing it waits briefly (answers to concurrent calls and pushes arrive out
+   * of order) before asking Telegram for the difference.
+   */
+  private applyPts(key: string, pts: number, ptsCount: number, run: () => void): void {
+    const local = this.getPts(key);
     if (local === undefined || local + ptsCount === pts) {
-      this.state.pts = pts;
-      this.deps.onStateChanged();
-      return 'apply';
+      this.setPts(key, pts);
+      run();
+      this.drainPending(key);
+      return;
     }
-    if (local + ptsCount > pts) return 'skip';
-    return 'gap';
+    if (local + ptsCount > pts) return;
+    const list = this.pending.get(key) ?? [];
+    list.push({ pts, ptsCount, run });
+    this.pending.set(key, list);
+    if (!this.gapTimers.has(key)) {
+      const timer = setTimeout(() => this.gapExpired(key), GAP_WAIT_MS);
+      timer.unref();
+      this.gapTimers.set(key, timer);
+    }
+  }
+
+  private drainPending(key: string): void {
+    const list = this.pending.get(key);
+    if (!list) return;
+    list.sort((a, b) => a.pts - b.pts);
+    for (let i = 0; i < list.length;) {
+      const entry = list[i]!;
+      const local = this.getPts(key)!;
+      if (local + entry.ptsCount === entry.pts) {
+        list.splice(i, 1);
+        this.setPts(key, entry.pts);
+        entry.run();
+        i = 0;
+      } else if (local + entry.ptsCount > entry.pts) {
+        list.splice(i, 1);
+      } else i++;
+    }
+    if (list.length === 0) {
+      this.pending.delete(key);
+      clearTimeout(this.gapTimers.get(key));
+      this.gapTimers.delete(key);
+    }
+  }
+
+  private gapExpired(key: string): void {
+    this.gapTimers.delete(key);
+    const waiting = this.pending.get(key)?.length ?? 0;
+    this.pending.delete(key);
+    if (waiting === 0 || this.stopped) return;
+    this.deps.log.debug({ key, waiting }, 'update gap: catching up');
+    if (key === COMMON) void this.catchUp();
+    else void this.catchUpChannel(key);
   }
 
   private apply(update: Api.TypeUpdate, ctx: UpdateContext): void {
@@ -172,31 +233,10 @@ export class UpdateTracker {
       return;
     }
     if (hasPts(update)) {
-      const channelId = channelIdOf(update);
-      if (channelId) {
-        const local = this.state.channels[channelId];
-        if (local === undefined || local + update.ptsCount === update.pts) {
-          this.state.channels[channelId] = update.pts;
-          this.deps.onStateChanged();
-        } else if (local + update.ptsCount > update.pts) {
-          return;
-        } else {
-          void this.catchUpChannel(channelId);
-          return;
-        }
-      } else {
-        const verdict = this.checkCommonPts(update.pts, update.ptsCount);
-        if (verdict !== 'apply')
-          this.deps.log.debug(
-            { verdict, pts: update.pts, ptsCount: update.ptsCount, local: this.state.pts },
-            'pts check',
-          );
-        if (verdict === 'skip') return;
-        if (verdict === 'gap') {
-          void this.catchUp();
-          return;
-        }
-      }
+      this.applyPts(channelIdOf(update) ?? COMMON, update.pts, update.ptsCount, () =>
+        this.safeDispatch(update, ctx),
+      );
+      return;
     }
     this.safeDispatch(update, ctx);
   }
@@ -268,6 +308,7 @@ export class UpdateTracker {
       const s = diff instanceof Api.updates.DifferenceSlice ? diff.intermediateState : diff.state;
       Object.assign(this.state, { pts: s.pts, qts: s.qts, date: s.date, seq: s.seq });
       this.deps.onStateChanged();
+      this.drainPending(COMMON);
       if (diff instanceof Api.updates.Difference) return;
     }
   }
@@ -317,6 +358,7 @@ export class UpdateTracker {
       for (const u of diff.otherUpdates) this.safeDispatch(u, ctx);
       this.state.channels[channelId] = diff.pts;
       this.deps.onStateChanged();
+      this.drainPending(channelId);
       if (diff.final) return;
     }
   }
