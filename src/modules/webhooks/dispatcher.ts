@@ -24,6 +24,15 @@ const JITTER = 0.1;
 const STOP_GRACE_MS = 3000;
 const ERROR_BACKOFF_MS = 1000;
 
+interface Outcome {
+  id: number;
+  status: 'succeeded' | 'failed' | 'dead';
+  attempts: number;
+  next: string | null;
+  result: AttemptResult;
+  at: string;
+}
+
 /** The body and headers' identity of one delivery. */
 function bodyOf(d: QueuedDelivery): { body: string; messageId: string; eventType: string } | null {
   if (d.payload !== null) {
@@ -49,6 +58,8 @@ class Lane {
   private dirty = false;
   private wake: (() => void) | null = null;
   private secretCache: { sealed: string; plain: string } | null = null;
+  private unsaved: Outcome[] = [];
+  private consecutiveToSave: number | null = null;
 
   constructor(
     private readonly webhookId: string,
@@ -111,42 +122,63 @@ class Lane {
         return;
       }
       const secret = this.secretOf(webhook.secret_enc);
-      let consecutive = webhook.consecutive_failures;
-      for (const delivery of queue) {
-        if (this.isStopping()) return;
-        const dueIn = delivery.next_attempt_at
-          ? Date.parse(delivery.next_attempt_at) - this.d.clock.now().getTime()
-          : 0;
-        if (dueIn > 0) {
-          await this.sleep(dueIn);
-          break; // re-read: a redelivery or an edit may have changed the queue meanwhile
-        }
-        const content = bodyOf(delivery);
-        const result: AttemptResult = content
-          ? await this.d.sender.send(webhook.url, {
-              messageId: content.messageId,
-              deliveryId: String(delivery.id),
-              eventType: content.eventType,
-              body: content.body,
-              secret,
-            })
-          : {
-              ok: false,
-              statusCode: null,
-              excerpt: null,
-              error: 'the event is no longer in the log',
-              durationMs: 0,
-            };
-        // Abandoned by a shutdown: leave it open, the next start sends it again.
-        if (this.isStopping() && !result.ok) return;
-        const outcome = await this.record(delivery, result, consecutive, log);
-        consecutive = outcome.consecutive;
-        if (outcome.disabled) return;
-        if (outcome.retry) break;
+      try {
+        if (await this.sendBatch(webhook, queue, secret, webhook.consecutive_failures, log)) return;
+      } finally {
+        await this.flush();
       }
     }
   }
 
+  /** Sends a batch in order; true when the lane should stop (shutdown or webhook disabled). */
+  private async sendBatch(
+    webhook: { url: string },
+    queue: QueuedDelivery[],
+    secret: string,
+    consecutive: number,
+    log: FastifyBaseLogger,
+  ): Promise<boolean> {
+    for (const delivery of queue) {
+      if (this.isStopping()) return true;
+      const dueIn = delivery.next_attempt_at
+        ? Date.parse(delivery.next_attempt_at) - this.d.clock.now().getTime()
+        : 0;
+      if (dueIn > 0) {
+        await this.flush();
+        await this.sleep(dueIn);
+        break; // re-read: a redelivery or an edit may have changed the queue meanwhile
+      }
+      const content = bodyOf(delivery);
+      const result: AttemptResult = content
+        ? await this.d.sender.send(webhook.url, {
+            messageId: content.messageId,
+            deliveryId: String(delivery.id),
+            eventType: content.eventType,
+            body: content.body,
+            secret,
+          })
+        : {
+            ok: false,
+            statusCode: null,
+            excerpt: null,
+            error: 'the event is no longer in the log',
+            durationMs: 0,
+          };
+      // Abandoned by a shutdown: leave it open, the next start sends it again.
+      if (this.isStopping() && !result.ok) return true;
+      const outcome = await this.record(delivery, result, consecutive, log);
+      consecutive = outcome.consecutive;
+      if (outcome.disabled) return true;
+      if (outcome.retry) break;
+    }
+    return false;
+  }
+
+  /**
+   * Works out what an attempt means and stores it. Successes are kept in memory and written
+   * together (at the end of a batch, or before anything else is written): a crash in between only
+   * means they are sent again, which at-least-once allows, and it saves a commit per delivery.
+   */
   private async record(
     d: QueuedDelivery,
     result: AttemptResult,
@@ -154,10 +186,9 @@ class Lane {
     log: FastifyBaseLogger,
   ): Promise<{ consecutive: number; retry: boolean; disabled: boolean }> {
     const now = this.d.clock.now();
-    const at = now.toISOString();
     const attempts = d.attempts + 1;
     const schedule = this.d.retryScheduleMs;
-    let status: 'succeeded' | 'failed' | 'dead';
+    let status: Outcome['status'];
     let next: string | null = null;
     if (result.ok) status = 'succeeded';
     else if (attempts <= schedule.length) {
@@ -165,64 +196,17 @@ class Lane {
       const delay = schedule[attempts - 1]! * (1 + Math.random() * JITTER);
       next = new Date(now.getTime() + delay).toISOString();
     } else status = 'dead';
+    const outcome: Outcome = { id: d.id, status, attempts, next, result, at: now.toISOString() };
 
-    let newConsecutive = consecutive;
-    if (status === 'succeeded') newConsecutive = 0;
-    if (status === 'dead') newConsecutive = consecutive + 1;
+    const newConsecutive = status === 'succeeded' ? 0 : status === 'dead' ? consecutive + 1 : consecutive;
     const max = this.d.maxConsecutiveFailures;
     const disable = status === 'dead' && max > 0 && newConsecutive >= max;
+    this.unsaved.push(outcome);
+    if (newConsecutive !== consecutive) this.consecutiveToSave = newConsecutive;
+    if (status === 'succeeded') return { consecutive: newConsecutive, retry: false, disabled: false };
 
-    await this.d.repo.kysely.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('webhook_deliveries')
-        .set({
-          status,
-          attempts,
-          next_attempt_at: next,
-          last_status_code: result.statusCode,
-          last_response_excerpt: result.excerpt,
-          last_error: result.error,
-          last_duration_ms: result.durationMs,
-          updated_at: at,
-        })
-        .where('id', '=', d.id)
-        .execute();
-      await trx
-        .insertInto('webhook_attempts')
-        .values({
-          delivery_id: d.id,
-          attempt: attempts,
-          status_code: result.statusCode,
-          response_excerpt: result.excerpt,
-          error: result.error,
-          duration_ms: result.durationMs,
-          created_at: at,
-        })
-        .execute();
-      if (newConsecutive !== consecutive || disable) {
-        await trx
-          .updateTable('webhooks')
-          .set({
-            consecutive_failures: newConsecutive,
-            ...(disable
-              ? {
-                  enabled: 0,
-                  disabled_at: at,
-                  disabled_reason: `disabled after ${newConsecutive} consecutive failed deliveries`,
-                  updated_at: at,
-                }
-              : {}),
-          })
-          .where('id', '=', this.webhookId)
-          .execute();
-      }
-    });
-    if (status !== 'succeeded') {
-      log.debug(
-        { deliveryId: d.id, attempts, status, error: result.error },
-        'webhook delivery attempt failed',
-      );
-    }
+    await this.flush(disable ? { at: outcome.at, count: newConsecutive } : undefined);
+    log.debug({ deliveryId: d.id, attempts, status, error: result.error }, 'webhook delivery attempt failed');
     if (status === 'dead')
       log.info({ deliveryId: d.id, attempts }, 'webhook delivery dead after its last attempt');
     if (disable) {
@@ -233,18 +217,80 @@ class Lane {
     }
     return { consecutive: newConsecutive, retry: status === 'failed', disabled: disable };
   }
+
+  /** Writes the outcomes not yet stored, and the webhook's failure count, in one transaction. */
+  private async flush(disable?: { at: string; count: number }): Promise<void> {
+    if (this.unsaved.length === 0 && this.consecutiveToSave === null && !disable) return;
+    const outcomes = this.unsaved;
+    const consecutive = this.consecutiveToSave;
+    this.unsaved = [];
+    this.consecutiveToSave = null;
+    await this.d.repo.kysely.transaction().execute(async (trx) => {
+      for (const o of outcomes) {
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({
+            status: o.status,
+            attempts: o.attempts,
+            next_attempt_at: o.next,
+            last_status_code: o.result.statusCode,
+            last_response_excerpt: o.result.excerpt,
+            last_error: o.result.error,
+            last_duration_ms: o.result.durationMs,
+            updated_at: o.at,
+          })
+          .where('id', '=', o.id)
+          .execute();
+      }
+      for (let i = 0; i < outcomes.length; i += 100) {
+        await trx
+          .insertInto('webhook_attempts')
+          .values(
+            outcomes.slice(i, i + 100).map((o) => ({
+              delivery_id: o.id,
+              attempt: o.attempts,
+              status_code: o.result.statusCode,
+              response_excerpt: o.result.excerpt,
+              error: o.result.error,
+              duration_ms: o.result.durationMs,
+              created_at: o.at,
+            })),
+          )
+          .execute();
+      }
+      if (consecutive !== null || disable) {
+        await trx
+          .updateTable('webhooks')
+          .set({
+            ...(consecutive !== null ? { consecutive_failures: consecutive } : {}),
+            ...(disable
+              ? {
+                  enabled: 0,
+                  disabled_at: disable.at,
+                  disabled_reason: `disabled after ${disable.count} consecutive failed deliveries`,
+                  updated_at: disable.at,
+                }
+              : {}),
+          })
+          .where('id', '=', this.webhookId)
+          .execute();
+      }
+    });
+  }
 }
 
 /** Runs the lanes: wakes them on new deliveries, finds work on start-up and by polling, stops them on close. */
 export class WebhookDispatcher {
   private readonly lanes = new Map<string, Lane>();
   private stopping = false;
+  private started = false;
   private pollTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
   kick(webhookId: string, urgent = false): void {
-    if (this.stopping) return;
+    // A process that never started the worker (a script publishing events) only writes deliveries.
+    if (this.stopping || !this.started) return;
     let lane = this.lanes.get(webhookId);
     if (!lane) {
       lane = new Lane(webhookId, this.deps, () => this.stopping);
@@ -260,7 +306,8 @@ export class WebhookDispatcher {
   }
 
   start(): void {
-    if (this.pollTimer) return;
+    if (this.started) return;
+    this.started = true;
     const run = () =>
       void this.poll().catch((err: unknown) => this.deps.log.warn({ err }, 'webhook poll failed'));
     run();
