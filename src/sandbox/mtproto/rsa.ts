@@ -13,6 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import { constants } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { serializeBytes } from './tl.js';
 
 export const PRIVATE_KEY_FILE = 'server-key.pem';
 export const PUBLIC_KEY_FILE = 'server-key.pub.pem';
@@ -23,16 +24,6 @@ export interface ServerKey {
   publicKeyPem: string;
   /** Signed 64-bit fingerprint, as the client's `_serverKeys` map and resPQ carry it. */
   fingerprint: bigint;
-}
-
-/** TL `bytes` serialization: length prefix (1 or 4 bytes) and padding to 4. */
-export function serializeTlBytes(data: Buffer): Buffer {
-  const header =
-    data.length < 254
-      ? Buffer.from([data.length])
-      : Buffer.from([254, data.length & 0xff, (data.length >> 8) & 0xff, (data.length >> 16) & 0xff]);
-  const padding = (4 - ((header.length + data.length) % 4)) % 4;
-  return Buffer.concat([header, data, Buffer.alloc(padding)]);
 }
 
 /** The modulus and exponent of an RSA public key, big-endian, without leading zeros. */
@@ -51,7 +42,7 @@ export function publicKeyComponents(key: KeyObject | string): { n: Buffer; e: Bu
 export function rsaFingerprint(key: KeyObject | string): bigint {
   const { n, e } = publicKeyComponents(key);
   const digest = createHash('sha1')
-    .update(Buffer.concat([serializeTlBytes(n), serializeTlBytes(e)]))
+    .update(Buffer.concat([serializeBytes(n), serializeBytes(e)]))
     .digest();
   return digest.readBigInt64LE(12);
 }

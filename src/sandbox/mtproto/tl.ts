@@ -3,7 +3,6 @@
  * messages, rpc_result framing); everything else goes through the client's own TL classes.
  */
 import { gzipSync, inflateSync, gunzipSync } from 'node:zlib';
-import { Api } from 'teleproto';
 import { BinaryReader } from 'teleproto/extensions/index.js';
 import apiTl from 'teleproto/tl/apiTl.js';
 
@@ -190,5 +189,3 @@ export function toBigInt(value: unknown): bigint {
   if (typeof value === 'object' && value !== null && 'toString' in value) return BigInt(String(value));
   throw new TypeError(`not an integer: ${String(value)}`);
 }
-
-export { Api };
