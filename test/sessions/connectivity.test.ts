@@ -105,3 +105,49 @@ test('TELEGRAM_SANDBOX=true starts the sandbox in-process (data in DATA_DIR/sand
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('the watchdog finds a connection that died silently and replaces it', async () => {
+  const app = await createTelegramTestApp(sbx, {
+    sessionManager: { watchdogIntervalMs: 300, callTimeoutMs: 1500 },
+  });
+  try {
+    const a = await signIn(app, sbx);
+    const b = await signIn(app, sbx);
+    const keys = new Set(sbx.sandbox.world.keysOf(Number(a.userId)));
+    const server = sbx.sandbox.server as unknown as {
+      connections: Set<{
+        authKeyId?: bigint;
+        socket: { pause(): void; write: (...args: unknown[]) => boolean };
+      }>;
+    };
+    const victims = [...server.connections].filter((c) => c.authKeyId !== undefined && keys.has(c.authKeyId));
+    assert.ok(victims.length >= 1);
+    // The TCP connection stays open but nothing goes through any more: no FIN, no RST.
+    for (const c of victims) {
+      c.socket.pause();
+      c.socket.write = () => true;
+    }
+    const sent = await sbx.control('POST', '/messages', {
+      from: b.phone,
+      to: a.phone,
+      text: 'into the void',
+    });
+    const received = await waitFor(
+      async () =>
+        (await eventsOf(app, a.sessionId, 'message.received')).find(
+          (e) => e.message.id === sent.copies[a.phone],
+        ),
+      12_000,
+      'message delivered over a new connection',
+    );
+    assert.equal(received.message.text, 'into the void');
+    const send = await app.call('POST', '/api/v1/messages/send', {
+      sessionId: a.sessionId,
+      chatId: 'me',
+      text: 'alive',
+    });
+    assert.equal(send.status, 200, JSON.stringify(send.body));
+  } finally {
+    await app.close();
+  }
+});
