@@ -3,12 +3,11 @@
  * MTProto server and control API, wired together. `npm run sandbox` (cli.ts), TeleFlow's
  * TELEGRAM_SANDBOX=true and the tests all come through here.
  */
-import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { MtprotoServer } from './mtproto/server.js';
-import { loadOrCreateServerKey } from './mtproto/rsa.js';
+import { loadOrCreateServerKey, PUBLIC_KEY_FILE } from './mtproto/rsa.js';
 import { World } from './world/world.js';
 import { FaultInjector } from './world/faults.js';
 import { createRpcDispatcher } from './world/rpc.js';
@@ -16,7 +15,7 @@ import { SnapshotWriter, loadWorldState } from './world/persistence.js';
 import { startControlServer } from './control/server.js';
 import type { ControlServer } from './control/server.js';
 
-export const PUBLIC_KEY_PEM_FILE = 'server-public.pem';
+export const PUBLIC_KEY_PEM_FILE = PUBLIC_KEY_FILE;
 
 export interface StartSandboxOptions {
   host?: string;
@@ -91,9 +90,8 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   }
   let publicKeyFile: string | undefined;
   if (dataDir) {
-    await mkdir(dataDir, { recursive: true });
+    // loadOrCreateServerKey wrote it next to the private key.
     publicKeyFile = join(dataDir, PUBLIC_KEY_PEM_FILE);
-    await writeFile(publicKeyFile, serverKey.publicKeyPem);
   }
   let closed = false;
   return {

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { serializeBytes } from './tl.js';
 
 export const PRIVATE_KEY_FILE = 'server-key.pem';
-export const PUBLIC_KEY_FILE = 'server-key.pub.pem';
+/** The name API.md gives the sandbox's public key: TELEGRAM_DC_PUBLIC_KEY_FILE points here. */
+export const PUBLIC_KEY_FILE = 'server-public.pem';
 
 export interface ServerKey {
   privateKey: KeyObject;
