@@ -25,6 +25,9 @@ const membership = z.object({
     .nullable()
     .meta({ description: 'Who added or removed the member; null when they acted themselves' }),
   user: telegramUser.nullable().optional(),
+  chat: chatObject
+    .optional()
+    .meta({ description: 'The chat, when known (e.g. after a join through the API)' }),
 });
 
 /**
@@ -44,7 +47,10 @@ export const EVENT_DATA_SCHEMAS = {
   'session.authorized': sessionData,
   'session.deleted': sessionData,
   'message.received': z.object({ message: messageObject }),
-  'message.sent': z.object({ message: messageObject }),
+  'message.sent': z.object({
+    message: messageObject,
+    forwarded: z.boolean().optional().meta({ description: 'True when the message was sent by a forward' }),
+  }),
   'message.edited': z.object({ message: messageObject }),
   'message.deleted': z.object({
     chatId: chatId
