@@ -219,12 +219,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (ownsDb) await db.close();
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook (no promise): it runs on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
     if (lifecycle.shuttingDown && request.url.startsWith('/api/')) {
       reply.header('Connection', 'close');
-      throw new AppError('SHUTTING_DOWN', 'The server is shutting down; retry shortly', undefined, 5);
+      done(new AppError('SHUTTING_DOWN', 'The server is shutting down; retry shortly', undefined, 5));
+      return;
     }
+    done();
   });
 
   await app.register(errorsPlugin);

@@ -30,8 +30,10 @@ export async function helmetHeaders(options: FastifyHelmetOptions): Promise<Reco
 export const securityHeadersPlugin = fp<FastifyHelmetOptions>(
   async (app: FastifyInstance, options) => {
     const headers = await helmetHeaders(options);
-    app.addHook('onRequest', async (_request, reply) => {
+    // A callback hook, not async: it runs on every request and needs no promise.
+    app.addHook('onRequest', (_request, reply, done) => {
       reply.headers(headers);
+      done();
     });
   },
   { name: 'security-headers' },
