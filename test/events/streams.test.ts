@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { EVENT_TYPES, type NewEvent } from '../../src/lib/events.js';
 import type { StoredEvent } from '../../src/modules/events/events.service.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { assertSessionIsolation } from '../helpers/route-auth.js';
 
 type Started = TestApp & { base: string; ws: string };
 
@@ -319,6 +320,19 @@ test('a client too slow to read is disconnected instead of growing memory; a fas
     await fast.closed;
   } finally {
     slow.destroy();
+    await t.close();
+  }
+});
+
+test('shared isolation check: the SSE route answers 404 for a session outside the key', async () => {
+  const t = await createTestApp();
+  try {
+    await assertSessionIsolation(
+      t,
+      { 'GET /api/v1/events': { query: { sessionId: 'ses_x' } } },
+      { role: 'viewer' },
+    );
+  } finally {
     await t.close();
   }
 });
