@@ -392,3 +392,44 @@ test('redirects are not followed and timeouts count as failures', async () => {
     await t.close();
   }
 });
+
+test('deleting a webhook while an attempt is in flight leaves no error and no rows behind', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const t = await createTestApp({ logger: createLogger('warn', sink) });
+  let release: () => void = () => {};
+  let inFlight = false;
+  const receiver = await startWebhookReceiver({
+    respond: () =>
+      new Promise<number>((resolve) => {
+        inFlight = true;
+        release = () => resolve(200);
+      }),
+  });
+  try {
+    const hook = await createWebhook(t, { url: receiver.url, events: ['*'] });
+    await t.app.services.events.publish(received('message.sent', 's', 1));
+    while (!inFlight) await new Promise((r) => setTimeout(r, 10));
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/webhooks/${hook.id}`,
+      headers: { 'x-api-key': t.adminKey },
+    });
+    assert.equal(del.statusCode, 200);
+    release();
+    await receiver.waitFor(1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(lines, [], 'nothing logged at warn or above');
+    const db = t.app.services.db.db;
+    assert.equal((await db.selectFrom('webhook_deliveries').selectAll().execute()).length, 0);
+    assert.equal((await db.selectFrom('webhook_attempts').selectAll().execute()).length, 0);
+  } finally {
+    await receiver.close();
+    await t.close();
+  }
+});

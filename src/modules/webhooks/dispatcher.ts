@@ -72,10 +72,14 @@ class Lane {
     this.dirty = true;
     if (urgent) this.wake?.();
     this.running ??= this.run()
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
+        this.unsaved = [];
+        this.consecutiveToSave = null;
+        // Deleted while an attempt was in flight: its rows are gone, nothing to retry.
+        if (!(await this.d.repo.getWebhook(this.webhookId).catch(() => true))) return;
         // A database error must not kill the worker for good: log it and try again shortly.
         this.d.log.error({ err, webhookId: this.webhookId }, 'webhook worker failed; retrying');
-        return new Promise<void>((resolve) => {
+        await new Promise<void>((resolve) => {
           this.dirty = true;
           setTimeout(resolve, ERROR_BACKOFF_MS).unref();
         });

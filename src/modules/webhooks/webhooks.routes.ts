@@ -43,6 +43,12 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
         tags: ['webhooks'],
         summary: 'Create a webhook (admin); the secret is returned once, generated when omitted',
         description:
+          'Each matching event is POSTed as the Event envelope (application/json) with X-TeleFlow-Event, ' +
+          'X-TeleFlow-Delivery-Id, X-TeleFlow-Signature (hex HMAC-SHA256 of the raw body keyed with the whole ' +
+          'secret) and the Standard Webhooks headers webhook-id (the event id, stable across retries: dedupe on it), ' +
+          'webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body keyed with the ' +
+          'base64-decoded part after whsec_>). Delivery is at-least-once and in event order per webhook; a non-2xx ' +
+          'answer or a timeout is retried after 1 s, 3 s and 10 s by default, then the delivery is dead. ' +
           'The URL must be http(s). Unless WEBHOOK_ALLOW_PRIVATE=true (the default outside production), a host that ' +
           'resolves to a loopback, private, link-local, unique-local, CGNAT or metadata address is refused, here and ' +
           'again when connecting; redirects are not followed.',
