@@ -17,6 +17,7 @@ import { chatsRoutes } from './modules/chats/chats.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
 import { EventStreams } from './modules/events/streams.js';
+import { attachUpdateEvents } from './modules/events/from-updates.js';
 import { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
@@ -166,6 +167,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     floodSleepThresholdSeconds: config.telegram.floodSleepThresholdSeconds,
     ...options.sessionManager,
   });
+  // chat.*, group.*, channel.*, user.* and others' message changes, from incoming updates.
+  attachUpdateEvents(sessions, events, telegramLog.child({ component: 'update-events' }));
   const messages = new MessagesService({
     sessions,
     idempotency: new IdempotencyStore(db.db, clock),
