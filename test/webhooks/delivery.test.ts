@@ -131,6 +131,21 @@ test('a receiver failing twice gets 3 attempts about 1 s and 3 s apart (default 
     assert.equal(list.data[0]!.status, 'succeeded');
     assert.equal(list.data[0]!.attempts, 3);
     assert.equal(list.data[0]!.lastStatusCode, 200);
+    const detail = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/webhooks/${hook.id}/deliveries/${String(list.data[0]!.id)}`,
+      headers: { 'x-api-key': t.adminKey },
+    });
+    assert.equal(detail.statusCode, 200, detail.body);
+    const log = detail.json().data.attemptLog as { attempt: number; statusCode: number; at: string }[];
+    assert.deepEqual(
+      log.map((a) => [a.attempt, a.statusCode]),
+      [
+        [1, 503],
+        [2, 503],
+        [3, 200],
+      ],
+    );
     const attempts = await t.app.services.db.db
       .selectFrom('webhook_attempts')
       .select(['attempt', 'status_code', 'duration_ms'])

@@ -152,7 +152,7 @@ export class EventsService implements EventPublisher {
               type: p.event.type,
               sessionId: p.event.sessionId,
               timestamp: p.at,
-              data: p.event.data,
+              data: p.event.data ?? {},
             },
             json: envelopeJson(id, p.event.type, p.event.sessionId, p.at, p.dataJson),
           });

@@ -120,6 +120,15 @@ export class WebhooksRepository {
       : undefined;
   }
 
+  listAttempts(deliveryId: number) {
+    return this.db
+      .selectFrom('webhook_attempts')
+      .selectAll()
+      .where('delivery_id', '=', deliveryId)
+      .orderBy('id')
+      .execute();
+  }
+
   async listDeliveries(
     webhookId: string,
     opts: { status?: WebhookDeliveriesTable['status']; beforeId?: number; limit: number },

@@ -5,6 +5,7 @@ import {
   createWebhookBody,
   deliveryObject,
   deliveryParams,
+  deliveryWithAttempts,
   listDeliveriesQuery,
   testEventBody,
   updateWebhookBody,
@@ -125,6 +126,23 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
       const page = await webhooks.listDeliveries(request.params.id, request.query);
       return { success: true as const, data: page.items, meta: { nextCursor: page.nextCursor } };
     },
+  );
+
+  app.get(
+    '/:id/deliveries/:deliveryId',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'One delivery with every attempt made (admin)',
+        params: deliveryParams,
+        response: { 200: ok(deliveryWithAttempts), ...errorResponses(404) },
+      },
+    },
+    async (request) => ({
+      success: true as const,
+      data: await webhooks.getDelivery(request.params.id, request.params.deliveryId),
+    }),
   );
 
   app.post(

@@ -31,6 +31,7 @@ export const createWebhookBody = z.strictObject({
   secret: secretSchema.optional(),
   sessionIds: z
     .array(sessionIdSchema)
+    .min(1)
     .max(1000)
     .nullable()
     .optional()
@@ -104,6 +105,22 @@ export const deliveryObject = z
   })
   .meta({ id: 'WebhookDelivery' });
 export type DeliveryView = z.infer<typeof deliveryObject>;
+
+export const attemptObject = z
+  .object({
+    attempt: z.number().int().meta({ description: '1 for the first attempt' }),
+    statusCode: z.number().int().nullable(),
+    responseExcerpt: z.string().nullable().meta({ description: 'At most 1 kB of the answer body' }),
+    error: z.string().nullable(),
+    durationMs: z.number().int(),
+    at: isoDate,
+  })
+  .meta({ id: 'WebhookAttempt' });
+
+export const deliveryWithAttempts = deliveryObject
+  .extend({ attemptLog: z.array(attemptObject).meta({ description: 'Every attempt, oldest first' }) })
+  .meta({ id: 'WebhookDeliveryDetail' });
+export type DeliveryDetail = z.infer<typeof deliveryWithAttempts>;
 
 export const webhookIdParams = z.strictObject({ id: z.string().min(1).max(100) });
 export const deliveryParams = z.strictObject({

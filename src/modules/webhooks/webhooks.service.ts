@@ -20,6 +20,7 @@ import type { DeliveryRow } from './webhooks.repository.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 import type {
   CreateWebhookInput,
+  DeliveryDetail,
   DeliveryStatus,
   DeliveryView,
   UpdateWebhookInput,
@@ -261,6 +262,24 @@ export class WebhooksService {
     const nextCursor =
       rows.length > q.limit ? Buffer.from(String(page.at(-1)!.id)).toString('base64url') : null;
     return { items: page.map(deliveryView), nextCursor };
+  }
+
+  async getDelivery(id: string, deliveryId: string): Promise<DeliveryDetail> {
+    await this.row(id);
+    const row = await this.repo.getDelivery(id, Number(deliveryId));
+    if (!row) throw notFound('DELIVERY_NOT_FOUND', 'Delivery');
+    const attempts = await this.repo.listAttempts(row.id);
+    return {
+      ...deliveryView(row),
+      attemptLog: attempts.map((a) => ({
+        attempt: a.attempt,
+        statusCode: a.status_code,
+        responseExcerpt: a.response_excerpt,
+        error: a.error,
+        durationMs: a.duration_ms,
+        at: a.created_at,
+      })),
+    };
   }
 
   async redeliver(id: string, deliveryId: string): Promise<DeliveryView> {
