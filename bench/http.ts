@@ -4,7 +4,9 @@
  * A child process serves both: TeleFlow (SQLite in a temp dir, silent logs) and a bare Fastify
  * app with one trivial route. This process drives them with autocannon, so load generator and
  * servers do not share an event loop. Targets alternate in short rounds so that drift of the
- * machine (other load, CPU frequency) hits all of them alike.
+ * machine (other load, CPU frequency) hits all of them alike. Requests per second depend on the
+ * load generator and on whatever else runs on the machine; the CPU time the serving process
+ * spends per request is printed too, as a figure that other load disturbs less.
  *
  *   npm run bench -- http [--rounds 4] [--seconds 3] [--connections 20]
  */
@@ -62,6 +64,11 @@ async function serve(): Promise<void> {
 
   process.send!({ teleflowUrl, bareUrl, apiKey, jwt } satisfies Ready);
   process.on('message', async (msg) => {
+    if (msg === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send!({ cpuMicros: user + system });
+      return;
+    }
     if (msg !== 'stop') return;
     await bare.close();
     await teleflow.close();
@@ -78,14 +85,28 @@ interface Target {
 
 interface Round {
   requests: number;
+  /** CPU time the serving process spent in the round (both servers live there; one is driven). */
+  cpuMicros: number;
   seconds: number;
   p99: number;
   non2xx: number;
   errors: number;
 }
 
-function runRound(target: Target, seconds: number, connections: number): Promise<Round> {
-  return new Promise((resolve, reject) => {
+async function serverCpu(child: ChildProcess): Promise<number> {
+  child.send('cpu');
+  const [msg] = (await once(child, 'message')) as [{ cpuMicros: number }];
+  return msg.cpuMicros;
+}
+
+async function runRound(
+  child: ChildProcess,
+  target: Target,
+  seconds: number,
+  connections: number,
+): Promise<Round> {
+  const cpuBefore = await serverCpu(child);
+  const round = await new Promise<Omit<Round, 'cpuMicros'>>((resolve, reject) => {
     autocannon(
       { url: target.url, headers: target.headers, duration: seconds, connections, pipelining: 1 },
       (err, result) => {
@@ -100,6 +121,7 @@ function runRound(target: Target, seconds: number, connections: number): Promise
       },
     );
   });
+  return { ...round, cpuMicros: (await serverCpu(child)) - cpuBefore };
 }
 
 const median = (xs: number[]) => {
@@ -139,13 +161,13 @@ async function drive(): Promise<void> {
     console.log(
       `node ${process.versions.node}; ${connections} connections; ${rounds} rounds of ${seconds}s per target, alternating`,
     );
-    for (const t of targets) await runRound(t, 1, connections); // warm-up (JIT, caches), not counted
+    for (const t of targets) await runRound(child, t, 1, connections); // warm-up (JIT, caches), not counted
     const results = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round so no target always runs first.
       for (let i = 0; i < targets.length; i++) {
         const t = targets[(i + r) % targets.length]!;
-        results.get(t.name)!.push(await runRound(t, seconds, connections));
+        results.get(t.name)!.push(await runRound(child, t, seconds, connections));
       }
     }
 
@@ -156,15 +178,23 @@ async function drive(): Promise<void> {
         rps: rs.reduce((a, x) => a + x.requests, 0) / rs.reduce((a, x) => a + x.seconds, 0),
         p99: median(rs.map((x) => x.p99)),
         failed: rs.reduce((a, x) => a + x.non2xx + x.errors, 0),
+        cpuPerRequest: rs.reduce((a, x) => a + x.cpuMicros, 0) / rs.reduce((a, x) => a + x.requests, 0),
       };
     });
     console.log('');
-    console.log('target'.padEnd(44) + 'req/s'.padStart(10) + 'p99 ms'.padStart(10) + 'failed'.padStart(9));
+    console.log(
+      'target'.padEnd(44) +
+        'req/s'.padStart(10) +
+        'p99 ms'.padStart(10) +
+        'CPU µs/req'.padStart(12) +
+        'failed'.padStart(9),
+    );
     for (const s of summary) {
       console.log(
         s.name.padEnd(44) +
           s.rps.toFixed(0).padStart(10) +
           s.p99.toFixed(1).padStart(10) +
+          s.cpuPerRequest.toFixed(0).padStart(12) +
           String(s.failed).padStart(9),
       );
     }
@@ -174,7 +204,8 @@ async function drive(): Promise<void> {
       const ratio = s.rps / bare.rps;
       console.log(
         `ratio ${s.name.replace('TeleFlow GET /api/v1/auth/me ', '')} / bare: ${ratio.toFixed(2)} ` +
-          `(target >= 0.5: ${ratio >= 0.5 ? 'met' : 'NOT met'})`,
+          `(target >= 0.5: ${ratio >= 0.5 ? 'met' : 'NOT met'}); ` +
+          `bare's server CPU per request / this one's: ${(bare.cpuPerRequest / s.cpuPerRequest).toFixed(2)}`,
       );
     }
     if (summary.some((s) => s.failed > 0)) {

@@ -54,6 +54,11 @@ export class AuthService {
   private readonly bootstrapHashBytes: Buffer;
   private readonly keyCache = new Map<string, { row: ApiKeysTable; at: number }>();
   /**
+   * Resolved API keys by the key as presented, so a hit costs no hashing, parsing or allocation
+   * (held in memory only, like the request that carried it; the database keeps hashes only).
+   */
+  private readonly apiKeyCache = new Map<string, { principal: Principal; at: number }>();
+  /**
    * Verified and resolved JWTs by the token itself: the same string always verifies the same way,
    * so a hit needs neither the signature check nor the database; expiry is checked on each use.
    */
@@ -122,6 +127,23 @@ export class AuthService {
 
   /** Resolves an API key to its principal, or undefined. */
   async principalForApiKey(key: string): Promise<Principal | undefined> {
+    const cached = this.apiKeyCache.get(key);
+    if (cached && Date.now() - cached.at < KEY_CACHE_MS) {
+      if (cached.principal.keyId !== BOOTSTRAP_ID) this.touch(cached.principal.keyId);
+      return cached.principal;
+    }
+    const principal = await this.resolveApiKey(key);
+    if (principal) {
+      if (this.apiKeyCache.size >= TOKEN_CACHE_MAX)
+        this.apiKeyCache.delete(this.apiKeyCache.keys().next().value!);
+      this.apiKeyCache.set(key, { principal, at: Date.now() });
+    } else {
+      this.apiKeyCache.delete(key);
+    }
+    return principal;
+  }
+
+  private async resolveApiKey(key: string): Promise<Principal | undefined> {
     const hash = sha256Hex(key);
     // Both are SHA-256 hex digests of the same length: compared in constant time directly.
     if (timingSafeEqual(Buffer.from(hash), this.bootstrapHashBytes)) return this.bootstrapPrincipal();
@@ -267,6 +289,8 @@ export class AuthService {
     const done = await this.deps.repo.revokeKey(id, this.deps.clock.now().toISOString());
     if (!done) throw notFound('API_KEY_NOT_FOUND', 'API key');
     for (const [hash, entry] of this.keyCache) if (entry.row.id === id) this.keyCache.delete(hash);
+    for (const [key, entry] of this.apiKeyCache)
+      if (entry.principal.keyId === id) this.apiKeyCache.delete(key);
     for (const [token, entry] of this.tokenCache) {
       if (entry.principal.keyId === id) this.tokenCache.delete(token);
     }
