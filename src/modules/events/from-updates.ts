@@ -219,7 +219,13 @@ export function eventsFromUpdate(
     emit('chat.updated', { chat });
     emit(chat.type === 'channel' ? 'channel.updated' : 'group.updated', { chat });
   };
-  const member = (joined: boolean, chatId: string, userId: string, actorId: string | null, chat?: ChatView) => {
+  const member = (
+    joined: boolean,
+    chatId: string,
+    userId: string,
+    actorId: string | null,
+    chat?: ChatView,
+  ) => {
     const user = findUser(ctx, userId);
     const data = {
       chatId,
@@ -489,7 +495,9 @@ export function attachUpdateEvents(
   const waiting = new Map<string, [Api.TypeUpdate, UpdateContext][]>();
 
   const publish = (event: NewEvent) =>
-    events.publish(event).catch((err: unknown) => log.error({ err, type: event.type }, 'could not record event'));
+    events
+      .publish(event)
+      .catch((err: unknown) => log.error({ err, type: event.type }, 'could not record event'));
 
   const memoryOf = (sessionId: string) => {
     let m = memories.get(sessionId);
@@ -514,7 +522,10 @@ export function attachUpdateEvents(
         return;
       } catch (err) {
         if (attempt >= tries) {
-          log.warn({ err, sessionId, chatId: candidate.chatId }, 'could not tell whether a private chat is new');
+          log.warn(
+            { err, sessionId, chatId: candidate.chatId },
+            'could not tell whether a private chat is new',
+          );
           memoryOf(sessionId).privatePeers.delete(candidate.chatId);
           return;
         }
