@@ -338,11 +338,6 @@ test('all 28 event types, caused end to end, arrive once on a webhook, SSE and W
       ['channel.updated', (d) => d.chat.id === news.id && d.chat.title === 'News 2'],
     ],
   );
-  await step('Bob deletes the channel', () => sbx.control('DELETE', `/chats/${news.id}`), [
-    ['chat.deleted', (d) => d.chatId === news.id],
-    ['channel.deleted', (d) => d.chatId === news.id],
-  ]);
-
   // ---- a supergroup: membership from service messages, admin rights from updateChannelParticipant
   let square!: { id: string };
   const aliceIn = (d: Record<string, any>) =>
@@ -382,13 +377,48 @@ test('all 28 event types, caused end to end, arrive once on a webhook, SSE and W
     ],
   );
 
-  // ---- the session goes
+  // ---- away and back: what happened meanwhile is caught up (getDifference), once each
   await step(
-    'disconnect',
+    'Alice disconnects',
     async () =>
       assert.equal((await t.call('POST', `/api/v1/sessions/${alice.sessionId}/disconnect`)).status, 200),
     [['session.disconnected', (d) => d.reason === 'requested']],
   );
+  let away!: { id: number; copies: Record<string, number> };
+  await step(
+    'while Alice is away nothing arrives',
+    async () => {
+      away = await sbx.control('POST', '/messages', { from: bob.phone, to: alice.phone, text: 'while away' });
+      await sbx.control('PATCH', `/chats/${square.id}`, { title: 'Square 2' });
+      await sbx.control('POST', `/chats/${square.id}/members`, { phone: carol.phone });
+    },
+    [],
+  );
+  const carolInSquare = (d: Record<string, any>) =>
+    d.chatId === square.id && d.userId === carol.id && d.actorId === bob.id;
+  await step(
+    'Alice reconnects',
+    async () =>
+      assert.equal((await t.call('POST', `/api/v1/sessions/${alice.sessionId}/connect`)).status, 200),
+    [
+      ['session.connected', (d) => d.session.status === 'connected'],
+      [
+        'message.received',
+        (d) => d.message.text === 'while away' && d.message.id === away.copies[alice.phone],
+      ],
+      ['chat.updated', (d) => d.chat.id === square.id && d.chat.title === 'Square 2'],
+      ['group.updated', (d) => d.chat.id === square.id && d.chat.title === 'Square 2'],
+      ['chat.member_joined', carolInSquare],
+      ['group.member_added', carolInSquare],
+    ],
+  );
+
+  // After the catch-up: a forbidden channel in the update state makes its catch-up fail.
+  await step('Bob deletes the channel', () => sbx.control('DELETE', `/chats/${news.id}`), [
+    ['chat.deleted', (d) => d.chatId === news.id],
+    ['channel.deleted', (d) => d.chatId === news.id],
+  ]);
+
   await step(
     'delete',
     async () => assert.equal((await t.call('DELETE', `/api/v1/sessions/${alice.sessionId}`)).status, 200),
