@@ -13,6 +13,7 @@ import { EVENT_TYPES, type EventType } from '../../src/lib/events.js';
 import { EVENT_DATA_SCHEMAS } from '../../src/modules/events/events.schema.js';
 import {
   createTelegramTestApp,
+  eventsOf,
   newPhone,
   signIn,
   startTestSandbox,
@@ -454,4 +455,66 @@ test('all 28 event types, caused end to end, arrive once on a webhook, SSE and W
     [...EVENT_TYPES].sort(),
     'every one of the 28 types was seen',
   );
+});
+
+test('after a TeleFlow restart: what happened while it was down arrives once, and known chats are not new again', async () => {
+  let app = await createTelegramTestApp(sbx);
+  try {
+    const dave = await signIn(app, sbx, { firstName: 'Dave' });
+    const bob = { phone: newPhone(), id: '' };
+    const carol = { phone: newPhone(), id: '' };
+    bob.id = (await sbx.control('POST', '/users', { phone: bob.phone, firstName: 'Bob' })).id;
+    carol.id = (await sbx.control('POST', '/users', { phone: carol.phone, firstName: 'Carol' })).id;
+    const of = async (type: EventType) => eventsOf(app, dave.sessionId, type);
+    const waitFor = async (type: EventType, ok: (d: Record<string, any>) => boolean, what: string) => {
+      const deadline = Date.now() + 8000;
+      for (;;) {
+        const found = (await of(type)).filter(ok);
+        if (found.length > 0) return found;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await sbx.control('POST', '/messages', { from: bob.phone, to: dave.phone, text: 'before' });
+    const club = await sbx.control('POST', '/chats', {
+      type: 'group',
+      title: 'Club',
+      owner: bob.phone,
+      members: [dave.phone],
+    });
+    await waitFor('group.created', (d) => d.chat.id === club.id, 'group.created');
+    await waitFor('chat.created', (d) => d.chat.id === bob.id, 'the private chat');
+    await app.app.services.sessions.persist(dave.sessionId);
+
+    await app.close({ keepData: true });
+    await sbx.control('POST', '/messages', { from: bob.phone, to: dave.phone, text: 'while down' });
+    await sbx.control('PATCH', `/chats/${club.id}`, { title: 'Club 2' });
+    await sbx.control('POST', `/chats/${club.id}/members`, { phone: carol.phone });
+    app = await createTelegramTestApp(sbx, { dataDir: app.dataDir });
+
+    await waitFor('message.received', (d) => d.message.text === 'while down', 'the message sent while down');
+    await waitFor('group.updated', (d) => d.chat.title === 'Club 2', 'the rename');
+    await waitFor('group.member_added', (d) => d.userId === carol.id, 'Carol added');
+    await sbx.control('POST', '/messages', { from: bob.phone, to: dave.phone, text: 'after' });
+    await sbx.control('POST', '/messages', { from: carol.phone, to: dave.phone, text: 'hi, new here' });
+    await waitFor('chat.created', (d) => d.chat.id === carol.id, "Carol's new private chat");
+    await waitFor('message.received', (d) => d.message.text === 'after', 'the message after the restart');
+
+    const count = async (type: EventType) => (await of(type)).length;
+    assert.deepEqual(
+      (await of('chat.created')).map((d) => d.chat.id).sort(),
+      [bob.id, club.id, carol.id].sort(),
+      'no chat is new twice',
+    );
+    assert.equal(await count('chat.updated'), 1);
+    assert.equal(await count('group.updated'), 1);
+    assert.equal(await count('chat.member_joined'), 1);
+    assert.equal(await count('group.member_added'), 1);
+    assert.deepEqual(
+      (await of('message.received')).map((d) => d.message.text),
+      ['before', 'while down', 'after', 'hi, new here'],
+    );
+  } finally {
+    await app.close();
+  }
 });

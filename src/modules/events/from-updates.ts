@@ -42,6 +42,7 @@
  */
 import type { Logger } from 'pino';
 import { Api } from 'teleproto';
+import { AppError } from '../../lib/errors.js';
 import type { EventPublisher, EventType, NewEvent } from '../../lib/events.js';
 import { chatView, messageView, userView } from '../../telegram/convert.js';
 import { entityBotApiId, peerToBotApiId, toBotApiId } from '../../telegram/ids.js';
@@ -487,9 +488,11 @@ export function attachUpdateEvents(
   log: Logger,
   options: AttachOptions = {},
 ): void {
-  const retryMs = options.lookupRetryMs ?? 500;
-  const tries = options.lookupTries ?? 20;
+  const retryMs = options.lookupRetryMs ?? 200;
+  const tries = options.lookupTries ?? 50;
   const memories = new Map<string, DialogMemory>();
+  /** Private-chat lookups run one after another per session, so chat.created keep their order. */
+  const lookups = new Map<string, Promise<void>>();
   const selfIds = new Map<string, string>();
   /** Updates waiting for the session's own id, per session, in arrival order. */
   const waiting = new Map<string, [Api.TypeUpdate, UpdateContext][]>();
@@ -521,7 +524,10 @@ export function attachUpdateEvents(
         if (count === 0) await publish({ type: 'chat.created', sessionId, data: { chat: candidate.chat } });
         return;
       } catch (err) {
-        if (attempt >= tries) {
+        const hopeless =
+          err instanceof AppError &&
+          (err.code === 'SESSION_NOT_FOUND' || err.code === 'SESSION_NOT_AUTHORIZED');
+        if (hopeless || attempt >= tries) {
           log.warn(
             { err, sessionId, chatId: candidate.chatId },
             'could not tell whether a private chat is new',
@@ -538,7 +544,15 @@ export function attachUpdateEvents(
     const memory = memoryOf(sessionId);
     for (const event of eventsFromUpdate(sessionId, update, ctx, selfId, memory)) void publish(event);
     const candidate = privateChatCandidate(update, ctx, memory);
-    if (candidate) void checkPrivateChat(sessionId, candidate);
+    if (candidate) {
+      const next = (lookups.get(sessionId) ?? Promise.resolve()).then(() =>
+        checkPrivateChat(sessionId, candidate),
+      );
+      lookups.set(sessionId, next);
+      void next.finally(() => {
+        if (lookups.get(sessionId) === next) lookups.delete(sessionId);
+      });
+    }
   };
 
   sessions.onUpdate((sessionId, update, ctx) => {
