@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses, ok, okPaged } from '../../lib/schemas.js';
+import { sessionScope } from '../../plugins/auth.js';
 import {
   createWebhookBody,
   deliveryObject,
@@ -33,7 +34,10 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
         response: { 200: ok(z.array(webhookObject)), ...errorResponses() },
       },
     },
-    async () => ({ success: true as const, data: await webhooks.list() }),
+    async (request) => ({
+      success: true as const,
+      data: await webhooks.list(sessionScope(request.principal)),
+    }),
   );
 
   app.post(
@@ -58,7 +62,12 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
       },
     },
     async (request, reply) =>
-      reply.status(201).send({ success: true as const, data: await webhooks.create(request.body) }),
+      reply
+        .status(201)
+        .send({
+          success: true as const,
+          data: await webhooks.create(request.body, sessionScope(request.principal)),
+        }),
   );
 
   app.get(
@@ -72,7 +81,10 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
         response: { 200: ok(webhookObject), ...errorResponses(404) },
       },
     },
-    async (request) => ({ success: true as const, data: await webhooks.get(request.params.id) }),
+    async (request) => ({
+      success: true as const,
+      data: await webhooks.get(request.params.id, sessionScope(request.principal)),
+    }),
   );
 
   app.put(
@@ -89,7 +101,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
     },
     async (request) => ({
       success: true as const,
-      data: await webhooks.update(request.params.id, request.body),
+      data: await webhooks.update(request.params.id, request.body, sessionScope(request.principal)),
     }),
   );
 
@@ -105,7 +117,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
       },
     },
     async (request) => {
-      await webhooks.remove(request.params.id);
+      await webhooks.remove(request.params.id, sessionScope(request.principal));
       return { success: true as const, data: { deleted: true as const } };
     },
   );
@@ -123,7 +135,11 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
       },
     },
     async (request) => {
-      const page = await webhooks.listDeliveries(request.params.id, request.query);
+      const page = await webhooks.listDeliveries(
+        request.params.id,
+        request.query,
+        sessionScope(request.principal),
+      );
       return { success: true as const, data: page.items, meta: { nextCursor: page.nextCursor } };
     },
   );
@@ -141,7 +157,11 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
     },
     async (request) => ({
       success: true as const,
-      data: await webhooks.getDelivery(request.params.id, request.params.deliveryId),
+      data: await webhooks.getDelivery(
+        request.params.id,
+        request.params.deliveryId,
+        sessionScope(request.principal),
+      ),
     }),
   );
 
@@ -159,7 +179,11 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
     async (request, reply) =>
       reply.status(202).send({
         success: true as const,
-        data: await webhooks.redeliver(request.params.id, request.params.deliveryId),
+        data: await webhooks.redeliver(
+          request.params.id,
+          request.params.deliveryId,
+          sessionScope(request.principal),
+        ),
       }),
   );
 
@@ -178,7 +202,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
     async (request, reply) =>
       reply.status(202).send({
         success: true as const,
-        data: await webhooks.sendTest(request.params.id, request.body ?? {}),
+        data: await webhooks.sendTest(request.params.id, request.body ?? {}, sessionScope(request.principal)),
       }),
   );
 };

@@ -183,21 +183,29 @@ export class WebhooksService {
     }
   }
 
-  private async row(id: string): Promise<WebhooksTable> {
+  /**
+   * A key limited to some sessions sees only webhooks limited to sessions it may use; others
+   * answer 404 as if they did not exist (tenant isolation, as for every session route).
+   */
+  private async row(id: string, scope: SessionScope): Promise<WebhooksTable> {
     const row = await this.repo.getWebhook(id);
-    if (!row) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
+    if (!row || !visibleTo(row, scope)) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
     return row;
   }
 
-  async list(): Promise<WebhookView[]> {
-    return (await this.repo.listWebhooks()).map(toView);
+  async list(scope: SessionScope = null): Promise<WebhookView[]> {
+    return (await this.repo.listWebhooks()).filter((r) => visibleTo(r, scope)).map(toView);
   }
 
-  async get(id: string): Promise<WebhookView> {
-    return toView(await this.row(id));
+  async get(id: string, scope: SessionScope = null): Promise<WebhookView> {
+    return toView(await this.row(id, scope));
   }
 
-  async create(input: CreateWebhookInput): Promise<WebhookView & { secret: string }> {
+  async create(
+    input: CreateWebhookInput,
+    scope: SessionScope = null,
+  ): Promise<WebhookView & { secret: string }> {
+    input = { ...input, sessionIds: scopedSessionIds(input.sessionIds, scope) ?? undefined };
     const url = await this.checkedUrl(input.url);
     const secret = input.secret ?? generateWebhookSecret();
     const at = this.deps.clock.now().toISOString();
@@ -220,8 +228,14 @@ export class WebhooksService {
     return { ...toView(row), secret };
   }
 
-  async update(id: string, input: UpdateWebhookInput): Promise<WebhookView & { secret?: string }> {
-    await this.row(id);
+  async update(
+    id: string,
+    input: UpdateWebhookInput,
+    scope: SessionScope = null,
+  ): Promise<WebhookView & { secret?: string }> {
+    await this.row(id, scope);
+    if (input.sessionIds !== undefined)
+      input = { ...input, sessionIds: scopedSessionIds(input.sessionIds, scope) };
     const patch: Partial<WebhooksTable> = { updated_at: this.deps.clock.now().toISOString() };
     if (input.url !== undefined) patch.url = await this.checkedUrl(input.url);
     if (input.events !== undefined) patch.events = JSON.stringify([...new Set(input.events)]);
@@ -234,11 +248,12 @@ export class WebhooksService {
     } else if (input.enabled === false) patch.enabled = 0;
     if (!(await this.repo.updateWebhook(id, patch))) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
     this.dispatcher.kick(id, true);
-    const view = toView(await this.row(id));
+    const view = toView(await this.row(id, scope));
     return input.secret !== undefined ? { ...view, secret: input.secret } : view;
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, scope: SessionScope = null): Promise<void> {
+    await this.row(id, scope);
     if (!(await this.repo.deleteWebhook(id))) throw notFound('WEBHOOK_NOT_FOUND', 'Webhook');
     this.deps.log.info({ webhookId: id }, 'webhook deleted');
   }
@@ -246,8 +261,9 @@ export class WebhooksService {
   async listDeliveries(
     id: string,
     q: { status?: DeliveryStatus; limit: number; cursor?: string },
+    scope: SessionScope = null,
   ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
-    await this.row(id);
+    await this.row(id, scope);
     let beforeId: number | undefined;
     if (q.cursor) {
       const decoded = Buffer.from(q.cursor, 'base64url').toString('utf8');
@@ -264,8 +280,8 @@ export class WebhooksService {
     return { items: page.map(deliveryView), nextCursor };
   }
 
-  async getDelivery(id: string, deliveryId: string): Promise<DeliveryDetail> {
-    await this.row(id);
+  async getDelivery(id: string, deliveryId: string, scope: SessionScope = null): Promise<DeliveryDetail> {
+    await this.row(id, scope);
     const row = await this.repo.getDelivery(id, Number(deliveryId));
     if (!row) throw notFound('DELIVERY_NOT_FOUND', 'Delivery');
     const attempts = await this.repo.listAttempts(row.id);
@@ -282,8 +298,8 @@ export class WebhooksService {
     };
   }
 
-  async redeliver(id: string, deliveryId: string): Promise<DeliveryView> {
-    await this.row(id);
+  async redeliver(id: string, deliveryId: string, scope: SessionScope = null): Promise<DeliveryView> {
+    await this.row(id, scope);
     const existing = await this.repo.getDelivery(id, Number(deliveryId));
     if (!existing) throw notFound('DELIVERY_NOT_FOUND', 'Delivery');
     const at = this.deps.clock.now().toISOString();
@@ -305,8 +321,9 @@ export class WebhooksService {
   async sendTest(
     id: string,
     body: { type?: EventType; data?: Record<string, unknown> },
+    scope: SessionScope = null,
   ): Promise<DeliveryView> {
-    await this.row(id);
+    await this.row(id, scope);
     const at = this.deps.clock.now().toISOString();
     const type = body.type ?? 'session.connected';
     const envelope = {
@@ -356,4 +373,28 @@ export class WebhooksService {
     this.pruneTimer = null;
     await this.dispatcher.stop();
   }
+}
+
+/** The sessions a caller may use: null for all (see plugins/auth.ts sessionScope). */
+export type SessionScope = string[] | null;
+
+function visibleTo(row: WebhooksTable, scope: SessionScope): boolean {
+  if (scope === null) return true;
+  if (row.session_ids === null) return false;
+  return (JSON.parse(row.session_ids) as string[]).every((id) => scope.includes(id));
+}
+
+/**
+ * The sessions a webhook created or changed by this caller is limited to: a limited key's
+ * webhook defaults to its own sessions and may not name others (they answer 404, as elsewhere).
+ */
+function scopedSessionIds(
+  requested: string[] | null | undefined,
+  scope: SessionScope,
+): string[] | null | undefined {
+  if (scope === null) return requested;
+  if (requested === undefined || requested === null) return [...scope];
+  const foreign = requested.find((id) => !scope.includes(id));
+  if (foreign !== undefined) throw notFound('SESSION_NOT_FOUND', 'Session');
+  return requested;
 }
