@@ -414,6 +414,43 @@ test('all 28 event types, caused end to end, arrive once on a webhook, SSE and W
     ],
   );
 
+  // ---- joining and leaving through TeleFlow's API: the API reports membership, updates the rest
+  const plaza = await sbx.control('POST', '/chats', {
+    type: 'supergroup',
+    title: 'Plaza',
+    owner: bob.phone,
+    username: 'plaza_e2e',
+  });
+  const aliceSelf = (d: Record<string, any>) => d.chatId === plaza.id && d.userId === alice.userId;
+  await step(
+    'Alice joins a public supergroup through the API',
+    async () => {
+      const res = await t.call('POST', '/api/v1/chats/join', {
+        sessionId: alice.sessionId,
+        target: '@plaza_e2e',
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    },
+    [
+      ['chat.created', (d) => d.chat.id === plaza.id && d.chat.type === 'supergroup'],
+      ['chat.member_joined', aliceSelf],
+    ],
+  );
+  await step(
+    'Alice leaves it through the API',
+    async () => {
+      const res = await t.call('POST', '/api/v1/chats/leave', {
+        sessionId: alice.sessionId,
+        chatId: plaza.id,
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    },
+    [
+      ['chat.member_left', aliceSelf],
+      ['chat.deleted', (d) => d.chatId === plaza.id],
+    ],
+  );
+
   // After the catch-up: a forbidden channel in the update state makes its catch-up fail.
   await step('Bob deletes the channel', () => sbx.control('DELETE', `/chats/${news.id}`), [
     ['chat.deleted', (d) => d.chatId === news.id],
