@@ -187,16 +187,11 @@ export function eventsFromUpdate(
     const entity = findChat(ctx, chatId);
     return entity ? chatView(entity) : memory.chats.get(chatId)?.view;
   };
-  const remember = (chatId: string, patch: Partial<Omit<KnownChat, 'view'>> = {}) => {
+  /** Notes the chat as this update shows it (the next update is compared with this). */
+  const remember = (chatId: string) => {
     const entity = findChat(ctx, chatId);
-    const prev = memory.chats.get(chatId);
-    const view = entity ? chatView(entity) : prev?.view;
-    if (!view) return;
-    memory.chats.set(chatId, {
-      view,
-      active: patch.active ?? (entity ? isActive(entity) : (prev?.active ?? false)),
-      gone: patch.gone ?? (entity ? isGone(entity) : (prev?.gone ?? false)),
-    });
+    if (entity)
+      memory.chats.set(chatId, { view: chatView(entity), active: isActive(entity), gone: isGone(entity) });
   };
   const created = (chatId: string, chat: ChatView) => {
     if (memory.chats.get(chatId)?.active === true) return;
