@@ -39,6 +39,13 @@
  * Updates that answer TeleFlow's own API calls (ctx.source 'own') give no event of the types the
  * API services publish themselves (message.*, chat.member_joined, chat.member_left), so an API
  * action is reported once.
+ *
+ * Kinds: basic groups and megagroups are groups (group.* besides chat.*), broadcast channels are
+ * channels (channel.*). Not reported: admin changes in broadcast channels (no type fits),
+ * basic group migration to a supergroup (messageActionChatMigrateTo), and changes that only an
+ * updateChannel says (a new username) when this process has not seen the channel before: what a
+ * session saw of its chats is kept in memory, so right after a restart such a change is taken
+ * as the first sight of the channel.
  */
 import type { Logger } from 'pino';
 import { Api } from 'teleproto';
