@@ -14,6 +14,9 @@ import { isSignedOutError, toAppErrorFromTelegram } from './errors.js';
 import { peerToBotApiId } from './ids.js';
 import type { PeerCache } from './peer-cache.js';
 import type { UpdateTracker } from './update-tracker.js';
+import { applyTeleprotoPatches } from './teleproto-patches.js';
+
+applyTeleprotoPatches();
 
 /** What the message and chat services see of a connected account. */
 export interface TelegramAccount {

@@ -7,6 +7,15 @@
 import type { Logger } from 'pino';
 import { Api } from 'teleproto';
 import { toBotApiId } from './ids.js';
+import { telegramErrorName } from './errors.js';
+
+/** Answers to getChannelDifference that mean the channel is gone for this account. */
+const GONE_CHANNEL_ERRORS = new Set([
+  'CHANNEL_PRIVATE',
+  'CHANNEL_INVALID',
+  'CHAT_FORBIDDEN',
+  'USER_BANNED_IN_CHANNEL',
+]);
 
 export interface UpdateState {
   pts?: number;
@@ -317,7 +326,18 @@ export class UpdateTracker {
     const running = this.channelCatchUps.get(channelId);
     if (running) return running;
     const p = this.channelDifference(channelId)
-      .catch((err: unknown) => this.deps.log.warn({ err, channelId }, 'channel catch-up failed'))
+      .catch((err: unknown) => {
+        // A channel the account can no longer read (left, banned, deleted) has nothing more to
+        // catch up: forget its pts so later catch-ups do not fail on it again.
+        const name = telegramErrorName(err);
+        if (name && GONE_CHANNEL_ERRORS.has(name)) {
+          delete this.state.channels[channelId];
+          this.deps.onStateChanged();
+          this.deps.log.info({ channelId, error: name }, 'channel no longer readable: dropped from catch-up');
+          return;
+        }
+        this.deps.log.warn({ err, channelId }, 'channel catch-up failed');
+      })
       .finally(() => this.channelCatchUps.delete(channelId));
     this.channelCatchUps.set(channelId, p);
     return p;

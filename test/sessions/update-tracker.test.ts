@@ -76,3 +76,33 @@ test('a gap that stays open is filled by getDifference, whose messages are dispa
   assert.equal(t.state.pts, 14);
   t.stop();
 });
+
+test('a channel that became unreadable is dropped from catch-up; the others still catch up', async () => {
+  const calls: string[] = [];
+  const { RPCError } = await import('teleproto/errors/index.js');
+  const t = new UpdateTracker({
+    state: { pts: 1, channels: { '-1001': 5, '-1002': 7 } },
+    invoke: (async (req: Api.AnyRequest) => {
+      if (req instanceof Api.updates.GetChannelDifference) {
+        const id = String((req.channel as Api.InputChannel).channelId);
+        calls.push(id);
+        if (id === '1') throw new RPCError('CHANNEL_PRIVATE', req, 400);
+        return new Api.updates.ChannelDifferenceEmpty({ pts: 9, final: true });
+      }
+      return new Api.updates.DifferenceEmpty({ date: 2, seq: 0 });
+    }) as never,
+    inputChannel: (id: string) =>
+      new Api.InputChannel({ channelId: BigInt(id.replace('-100', '')) as never, accessHash: 0n as never }),
+    ingestEntities: () => undefined,
+    dispatch: () => undefined,
+    onStateChanged: () => undefined,
+    log: pino({ level: 'silent' }),
+  });
+  await t.catchUp();
+  assert.deepEqual(calls.sort(), ['1', '2']);
+  assert.deepEqual(t.state.channels, { '-1002': 9 });
+  calls.length = 0;
+  await t.catchUp();
+  assert.deepEqual(calls, ['2'], 'the gone channel is not asked again');
+  t.stop();
+});
