@@ -109,6 +109,17 @@ export class SessionManager {
 
   /** Reconnects the sessions that were connected when the process last stopped. */
   async start(): Promise<void> {
+    // A QR login lives in memory (its token, its timer): one interrupted by a restart is over.
+    for (const row of await this.deps.repo.list(null)) {
+      if (row.status === 'qr_pending') {
+        await this.setStatus(row.id, 'failed', {
+          lastError: {
+            code: 'QR_LOGIN_INTERRUPTED',
+            message: 'TeleFlow restarted during the QR login; start a new one',
+          },
+        });
+      }
+    }
     const rows = await this.deps.repo.listAutoConnect();
     this.watchdog = setInterval(() => void this.watchdogTick(), this.o.watchdogIntervalMs);
     this.watchdog.unref();

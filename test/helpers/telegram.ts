@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Role } from '../../src/modules/auth/auth.schema.js';
 import { startSandbox, type Sandbox, type StartSandboxOptions } from '../../src/sandbox/index.js';
 import type { EventType } from '../../src/lib/events.js';
-import { TEST_SECRETS } from './app.js';
+import { TEST_SECRETS, testDatabaseUrl } from './app.js';
 
 export interface TestSandbox {
   sandbox: Sandbox;
@@ -57,6 +57,10 @@ export async function startTestSandbox(
   };
 }
 
+/** The database of each data dir, so a restart on the same dir finds the same database. */
+const databases = new Map<string, { url: string; drop: () => Promise<void> }>();
+let openOnPostgres = 0;
+
 export interface TelegramTestApp {
   app: FastifyInstance;
   config: Config;
@@ -83,6 +87,8 @@ export interface TelegramTestAppOptions {
   env?: Record<string, string>;
   sessionManager?: BuildOptions['sessionManager'];
   dataDir?: string;
+  /** The database of an earlier app (a restart); a fresh one otherwise. */
+  database?: { url: string; drop: () => Promise<void> };
 }
 
 export async function createTelegramTestApp(
@@ -90,10 +96,24 @@ export async function createTelegramTestApp(
   opts: TelegramTestAppOptions = {},
 ): Promise<TelegramTestApp> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'teleflow-tg-'));
+  // SQLite in the data dir, or a fresh PostgreSQL schema when TEST_DATABASE_URL is set.
+  const database =
+    opts.database ??
+    (opts.dataDir ? databases.get(opts.dataDir) : undefined) ??
+    // Kysely's migrator finds its lock table in any schema of the database, so a second app in
+    // another schema of the same PostgreSQL database skips creating its own and fails
+    // (src/db/migrate.ts does not pass migrationTableSchema). A second app open at the same time
+    // therefore gets SQLite.
+    (openOnPostgres > 0
+      ? { url: `file:${join(dataDir, 'teleflow.db')}`, drop: async () => {} }
+      : await testDatabaseUrl(dataDir));
+  databases.set(dataDir, database);
+  const onPostgres = database.url.startsWith('postgres');
+  if (onPostgres) openOnPostgres += 1;
   const config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
-    DATABASE_URL: `file:${join(dataDir, 'teleflow.db')}`,
+    DATABASE_URL: database.url,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_MAX: '100000',
     TELEGRAM_DC: `${sbx.sandbox.host}:${sbx.sandbox.port}`,
@@ -140,11 +160,17 @@ export async function createTelegramTestApp(
     },
     async restart() {
       await app.close();
+      if (onPostgres) openOnPostgres -= 1;
       return createTelegramTestApp(sbx, { ...opts, dataDir });
     },
     async close(closeOpts) {
       await app.close();
-      if (!closeOpts?.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (onPostgres) openOnPostgres -= 1;
+      if (!closeOpts?.keepData) {
+        databases.delete(dataDir);
+        await database.drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return self;

@@ -42,8 +42,23 @@ test('a TeleFlow restart brings sessions back connected, with their peer cache, 
   assert.equal(first.status, 200);
   assert.equal(first.body.data.chatId, bob.userId);
 
+  const qr = await t.call('POST', '/api/v1/sessions/qr', {});
+  const pendingCode = await t.call('POST', '/api/v1/sessions', { phone: '15559990001' });
+  assert.equal(pendingCode.body.data.status, 'code_sent');
+
   t = await t.restart();
   await waitFor(async () => (await statusOf(t, alice.sessionId)) === 'connected', 8000, 'alice connected');
+  const interrupted = (await t.call('GET', `/api/v1/sessions/${qr.body.data.session.id}`)).body.data;
+  assert.equal(interrupted.status, 'failed');
+  assert.equal(interrupted.lastError.code, 'QR_LOGIN_INTERRUPTED');
+  // A login by code survives the restart: its key and phone code hash were stored.
+  const { code } = await sbx.control('GET', '/codes?phone=15559990001');
+  const finished = await t.call('POST', '/api/v1/sessions/verify-code', {
+    sessionId: pendingCode.body.data.id,
+    code,
+  });
+  assert.equal(finished.status, 200, JSON.stringify(finished.body));
+  assert.equal(finished.body.data.status, 'connected');
   await waitFor(async () => (await statusOf(t, bob.sessionId)) === 'connected', 8000, 'bob connected');
   assert.equal(
     await statusOf(t, stopped.sessionId),
