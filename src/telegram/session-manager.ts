@@ -920,8 +920,12 @@ export class SessionManager {
   publish(type: EventType, sessionId: string | null, data: Record<string, unknown>): void {
     const events = this.deps.events;
     if (!events) return;
-    events.publish({ type, sessionId, data }).catch((err: unknown) => {
-      this.deps.log.error({ err, type, sessionId }, 'could not record event');
+    // Recorded on the next turn of the event loop, in call order: the API answer that caused
+    // the event goes out first instead of waiting for the event log's write.
+    setImmediate(() => {
+      events.publish({ type, sessionId, data }).catch((err: unknown) => {
+        this.deps.log.error({ err, type, sessionId }, 'could not record event');
+      });
     });
   }
 }
