@@ -68,7 +68,6 @@ type Sender = {
   _updateCallback?: (client: unknown, update: unknown) => void;
   isReconnecting?: boolean;
   _transportConnected?: () => boolean;
-  reconnect?: () => void;
 };
 
 export class AccountClient implements TelegramAccount {
@@ -291,11 +290,6 @@ export class AccountClient implements TelegramAccount {
         accessHash: me.accessHash!,
       },
     );
-  }
-
-  /** Forces the library to drop and re-dial the connection (a watchdog found it dead). */
-  forceReconnect(): void {
-    (this.client?._sender as Sender | undefined)?.reconnect?.();
   }
 
   async close(): Promise<void> {

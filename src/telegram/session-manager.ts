@@ -838,12 +838,6 @@ export class SessionManager {
     }
   }
 
-  /** Flushes the peer cache now (tests and the restart path rely on it being durable). */
-  async persist(id: string): Promise<void> {
-    const m = this.sessions.get(id);
-    if (m) await this.flush(m);
-  }
-
   // ---------------------------------------------------------------- helpers
 
   private sealed(account: AccountClient): { session_secret?: string; key_version?: number } {

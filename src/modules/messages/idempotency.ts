@@ -6,6 +6,8 @@ import type { Database } from '../../db/types.js';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const WAIT_FOR_FIRST_MS = 10_000;
+/** Expired records are dropped at most this often, by the requests that use keys. */
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /**
  * Idempotency-Key records of the sending routes: the first request runs, a retry within 24 h
@@ -14,6 +16,8 @@ const WAIT_FOR_FIRST_MS = 10_000;
  * so the retry really retries.
  */
 export class IdempotencyStore {
+  private lastPrune = 0;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
@@ -21,6 +25,10 @@ export class IdempotencyStore {
 
   async run<T>(scope: string, key: string | undefined, request: unknown, fn: () => Promise<T>): Promise<T> {
     if (!key) return fn();
+    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = Date.now();
+      this.prune().catch(() => undefined);
+    }
     const scopeKey = `${scope}:${key}`;
     const requestHash = sha256Hex(JSON.stringify(request));
     const started = Date.now();
