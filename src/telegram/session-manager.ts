@@ -838,6 +838,12 @@ export class SessionManager {
     }
   }
 
+  /** Writes a session's update state and peer cache now (instead of within 250 ms). */
+  async persist(id: string): Promise<void> {
+    const m = this.sessions.get(id);
+    if (m) await this.flush(m);
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private sealed(account: AccountClient): { session_secret?: string; key_version?: number } {
