@@ -10,6 +10,7 @@
  *      beside the same sessions as bare teleproto clients, each side in its own process, sampled
  *      every BENCH_SAMPLE_SECONDS over BENCH_IDLE_SECONDS (default 60; 600 for the 10-minute run).
  * BENCH_MESSAGES (default 300) sets the size of section 1; BENCH_SKIP_MEMORY=1 skips section 2.
+ * Section 1 also prints, as a diagnostic, TeleFlow's latency with the event log's write skipped.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -231,6 +232,17 @@ try {
     );
     return MESSAGES / ((performance.now() - t0) / 1000);
   }
+  // Diagnostic: the same sends with the event log's write skipped, to show what it costs.
+  const events = app.services.events as unknown as { publish: (e: unknown) => Promise<void> };
+  const publish = events.publish;
+  events.publish = async () => {};
+  const noEvents: number[] = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const t0 = performance.now();
+    await viaTeleflow();
+    noEvents.push(performance.now() - t0);
+  }
+  events.publish = publish;
   const burstTeleflow = await burst(viaTeleflow);
   const burstDirect = await burst(viaDirect);
   await direct.destroy();
@@ -255,6 +267,11 @@ try {
   console.log(
     `   latency ratio (TeleFlow / direct): p50 ${(tf.p50 / dr.p50).toFixed(2)}x, p99 ${(tf.p99 / dr.p99).toFixed(2)}x (target <= 1.3x)`,
   );
+  const quiet = [...noEvents].sort((a, b) => a - b);
+  console.log(
+    `   diagnostic, TeleFlow with the event log's write skipped: p50 ${ms(pct(quiet, 50))}, ` +
+      `p99 ${ms(pct(quiet, 99))}, ratio p50 ${(pct(quiet, 50) / dr.p50).toFixed(2)}x`,
+  );
 
   // ------------------------------------------------------------ 2. idle memory per session
   if (!process.env.BENCH_SKIP_MEMORY) {
@@ -265,7 +282,11 @@ try {
     const queue = [...phones];
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        for (let p = queue.shift(); p; p = queue.shift()) strings.push(await newAccountSession(p));
+        for (let p = queue.shift(); p; p = queue.shift()) {
+          strings.push(await newAccountSession(p));
+          if (strings.length % 50 === 0)
+            process.stderr.write(`   ... ${strings.length}/${SESSIONS} accounts\n`);
+        }
       }),
     );
     const file = join(work, 'sessions.json');
