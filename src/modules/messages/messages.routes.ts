@@ -26,7 +26,10 @@ const tags = ['messages'];
 const telegramErrors = errorResponses(404, 409, 502, 503);
 const IDEMPOTENCY_NOTE =
   'With an `Idempotency-Key` header, a retry within 24 hours returns the first result and sends nothing; ' +
-  'a retry while the first request is still running answers 409 CONFLICT.';
+  'a retry while the first request is still running waits for it (409 CONFLICT after 10 s). ' +
+  'Sends are paced per session and per chat (SEND_RATE_PER_SESSION, SEND_RATE_PER_CHAT and their bursts), ' +
+  'so a burst waits its turn instead of collecting flood waits; Telegram flood waits up to ' +
+  'FLOOD_SLEEP_THRESHOLD_SECONDS are waited out, longer ones answer 429 FLOOD_WAIT with Retry-After.';
 
 export const messagesRoutes: FastifyPluginAsyncZod<{ messages: MessagesService }> = async (
   app,
