@@ -70,7 +70,11 @@ test('a gap that stays open is filled by getDifference, whose messages are dispa
   const { t, dispatched, calls } = tracker({ pts: 10, channels: {} }, [diff]);
   t.feed(wrap(message(4, 14)), 'live');
   assert.deepEqual(dispatched, []);
-  await new Promise((r) => setTimeout(r, 700));
+  // The gap waits 0.5 s, then getDifference fills it (polled: timers run late on a busy machine).
+  for (let waited = 0; calls.length === 0 && waited < 5000; waited += 50)
+    await new Promise((r) => setTimeout(r, 50));
+  for (let waited = 0; dispatched.length === 0 && waited < 1000; waited += 10)
+    await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(calls, ['updates.GetDifference']);
   assert.deepEqual(dispatched, [3]);
   assert.equal(t.state.pts, 14);
