@@ -117,7 +117,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const ownsDb = !options.db;
   const db = options.db ?? openDatabase(config.databaseUrl);
-  await migrateToLatest(db.db, db.dialect);
+  await migrateToLatest(db);
   const clock = options.clock ?? systemClock;
   const auth = new AuthService({
     repo: new AuthRepository(db.db),

@@ -10,6 +10,8 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface Db {
   db: Kysely<Database>;
   dialect: DialectName;
+  /** The PostgreSQL schema named by `?schema=`, if any. */
+  schema?: string;
   /** Round-trips a trivial query; used by /health. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -28,15 +30,18 @@ pg.types.setTypeParser(20, (v) => {
 export function openDatabase(url: string): Db {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const parsed = new URL(url);
-    const schema = parsed.searchParams.get('schema');
+    const schema = parsed.searchParams.get('schema') ?? undefined;
     parsed.searchParams.delete('schema');
+    if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new Error('DATABASE_URL: ?schema= must be a plain identifier (letters, digits, underscores)');
+    }
     const pool = new pg.Pool({
       connectionString: parsed.toString(),
       max: 10,
       options: schema ? `-c search_path=${schema}` : undefined,
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return wrap(db, 'postgres');
+    return wrap(db, 'postgres', schema);
   }
   const path =
     url === ':memory:' || url === 'file::memory:' ? ':memory:' : resolve(url.replace(/^file:/, ''));
@@ -50,11 +55,12 @@ export function openDatabase(url: string): Db {
   return wrap(db, 'sqlite');
 }
 
-function wrap(db: Kysely<Database>, dialect: DialectName): Db {
+function wrap(db: Kysely<Database>, dialect: DialectName, schema?: string): Db {
   let closed = false;
   return {
     db,
     dialect,
+    schema,
     async ping() {
       try {
         await sql`select 1`.execute(db);

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
-import type { DialectName } from './index.js';
+import type { Db, DialectName } from './index.js';
 import { migrations } from './migrations/index.js';
 
 /** Migrations get the dialect so the few types that differ (auto ids, json) can be chosen. */
@@ -13,9 +13,21 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/** Brings the schema up to date; safe to run at every start (and concurrently on PostgreSQL). */
-export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticProvider(dialect) });
+/**
+ * Brings the schema up to date; safe to run at every start (and concurrently on PostgreSQL).
+ * With `?schema=` the migration bookkeeping lives in that schema too: Kysely otherwise finds
+ * another schema's lock table and then fails to use its own.
+ */
+export async function migrateToLatest({
+  db,
+  dialect,
+  schema,
+}: Pick<Db, 'db' | 'dialect' | 'schema'>): Promise<string[]> {
+  const migrator = new Migrator({
+    db: db as Kysely<any>,
+    provider: new StaticProvider(dialect),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -10,7 +10,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const config = loadConfig({ ...readDotEnv(), ...process.env });
 const database = openDatabase(config.databaseUrl);
 try {
-  await migrateToLatest(database.db, database.dialect);
+  await migrateToLatest(database);
   const box = new SecretBox(config.telegram.sessionKeys, 'session');
   const result = await rotateSessionKeys(database.db, box);
   say(

@@ -59,7 +59,6 @@ export async function startTestSandbox(
 
 /** The database of each data dir, so a restart on the same dir finds the same database. */
 const databases = new Map<string, { url: string; drop: () => Promise<void> }>();
-let openOnPostgres = 0;
 
 export interface TelegramTestApp {
   app: FastifyInstance;
@@ -100,16 +99,8 @@ export async function createTelegramTestApp(
   const database =
     opts.database ??
     (opts.dataDir ? databases.get(opts.dataDir) : undefined) ??
-    // Kysely's migrator finds its lock table in any schema of the database, so a second app in
-    // another schema of the same PostgreSQL database skips creating its own and fails
-    // (src/db/migrate.ts does not pass migrationTableSchema). A second app open at the same time
-    // therefore gets SQLite.
-    (openOnPostgres > 0
-      ? { url: `file:${join(dataDir, 'teleflow.db')}`, drop: async () => {} }
-      : await testDatabaseUrl(dataDir));
+    (await testDatabaseUrl(dataDir));
   databases.set(dataDir, database);
-  const onPostgres = database.url.startsWith('postgres');
-  if (onPostgres) openOnPostgres += 1;
   const config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
@@ -160,12 +151,10 @@ export async function createTelegramTestApp(
     },
     async restart() {
       await app.close();
-      if (onPostgres) openOnPostgres -= 1;
       return createTelegramTestApp(sbx, { ...opts, dataDir });
     },
     async close(closeOpts) {
       await app.close();
-      if (onPostgres) openOnPostgres -= 1;
       if (!closeOpts?.keepData) {
         databases.delete(dataDir);
         await database.drop();
