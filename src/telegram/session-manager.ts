@@ -44,7 +44,16 @@ export interface SessionManagerOptions {
   startupConcurrency?: number;
 }
 
-export type UpdateListener = (sessionId: string, update: Api.TypeUpdate, ctx: UpdateContext) => void;
+/**
+ * Gets every update of every session. A listener that records something durable for an update
+ * returns a promise that settles once it is recorded (true) or failed (false): the update state
+ * (pts) is saved only after it, so a crash never skips an update whose events were not written.
+ */
+export type UpdateListener = (
+  sessionId: string,
+  update: Api.TypeUpdate,
+  ctx: UpdateContext,
+) => void | Promise<boolean>;
 
 interface QrState {
   token: Buffer;
@@ -68,6 +77,10 @@ interface Managed {
   lock: Promise<unknown>;
   stateSaveTimer?: NodeJS.Timeout;
   probing?: boolean;
+  /** Event writes caused by updates and not yet settled: the state save waits for them. */
+  pendingRecords: Set<Promise<boolean>>;
+  /** Set when an event write failed: the update state is no longer saved (a restart replays). */
+  stateFrozen?: boolean;
 }
 
 export class SessionManager {
@@ -551,7 +564,7 @@ export class SessionManager {
   private managed(id: string): Managed {
     let m = this.sessions.get(id);
     if (!m) {
-      m = { id, attempts: 0, lock: Promise.resolve() };
+      m = { id, attempts: 0, lock: Promise.resolve(), pendingRecords: new Set() };
       this.sessions.set(id, m);
     }
     return m;
@@ -794,7 +807,8 @@ export class SessionManager {
   private dispatch(m: Managed, account: AccountClient, update: Api.TypeUpdate, ctx: UpdateContext): void {
     for (const listener of this.listeners) {
       try {
-        listener(m.id, update, ctx);
+        const recorded = listener(m.id, update, ctx);
+        if (recorded) this.holdState(m, recorded);
       } catch (err) {
         this.deps.log.error({ err, sessionId: m.id }, 'update listener failed');
       }
@@ -805,11 +819,30 @@ export class SessionManager {
       update.message instanceof Api.Message &&
       !update.message.out
     ) {
-      this.publish('message.received', m.id, {
-        message: messageView(update.message, account.self ? account.self.id.toString() : ''),
-        catchUp: ctx.source === 'difference',
-      });
+      this.holdState(
+        m,
+        this.publish('message.received', m.id, {
+          message: messageView(update.message, account.self ? account.self.id.toString() : ''),
+          catchUp: ctx.source === 'difference',
+        }),
+      );
     }
+  }
+
+  /** The next state save waits for this event write (see UpdateListener). */
+  private holdState(m: Managed, recorded: Promise<boolean>): void {
+    const tracked = recorded.catch(() => false);
+    m.pendingRecords.add(tracked);
+    void tracked.then((ok) => {
+      m.pendingRecords.delete(tracked);
+      if (!ok && !m.stateFrozen) {
+        m.stateFrozen = true;
+        this.deps.log.error(
+          { sessionId: m.id },
+          'an event could not be recorded: the update state is no longer saved, so a restart replays from the last recorded point',
+        );
+      }
+    });
   }
 
   private scheduleStateSave(m: Managed): void {
@@ -831,8 +864,11 @@ export class SessionManager {
     const now = this.now();
     if (m.peers) await this.deps.repo.upsertPeers(m.peers.takeDirty(m.id, now));
     if (account?.tracker && account.self) {
+      // The state as of now, saved once the events of every update it covers are recorded.
+      const state = JSON.stringify(account.tracker.state);
+      if (m.pendingRecords.size > 0) await Promise.all([...m.pendingRecords]);
       await this.deps.repo.update(m.id, {
-        update_state_json: JSON.stringify(account.tracker.state),
+        ...(m.stateFrozen ? {} : { update_state_json: state }),
         ...this.sealed(account),
       });
     }
@@ -917,14 +953,21 @@ export class SessionManager {
     return this.deps.clock.now().toISOString();
   }
 
-  publish(type: EventType, sessionId: string | null, data: Record<string, unknown>): void {
+  /** Resolves true once the event is recorded, false if that failed (logged). */
+  publish(type: EventType, sessionId: string | null, data: Record<string, unknown>): Promise<boolean> {
     const events = this.deps.events;
-    if (!events) return;
+    if (!events) return Promise.resolve(true);
     // Recorded on the next turn of the event loop, in call order: the API answer that caused
     // the event goes out first instead of waiting for the event log's write.
-    setImmediate(() => {
-      events.publish({ type, sessionId, data }).catch((err: unknown) => {
-        this.deps.log.error({ err, type, sessionId }, 'could not record event');
+    return new Promise((resolve) => {
+      setImmediate(() => {
+        events.publish({ type, sessionId, data }).then(
+          () => resolve(true),
+          (err: unknown) => {
+            this.deps.log.error({ err, type, sessionId }, 'could not record event');
+            resolve(false);
+          },
+        );
       });
     });
   }

@@ -494,15 +494,22 @@ export function attachUpdateEvents(
   const tries = options.lookupTries ?? 50;
   const memories = new Map<string, DialogMemory>();
   /** Private-chat lookups run one after another per session, so chat.created keep their order. */
-  const lookups = new Map<string, Promise<void>>();
+  const lookups = new Map<string, Promise<boolean>>();
   const selfIds = new Map<string, string>();
-  /** Updates waiting for the session's own id, per session, in arrival order. */
-  const waiting = new Map<string, [Api.TypeUpdate, UpdateContext][]>();
+  /** Updates waiting for the session's own id, per session, in arrival order, with what to settle. */
+  const waiting = new Map<string, [Api.TypeUpdate, UpdateContext, (ok: Promise<boolean>) => void][]>();
 
-  const publish = (event: NewEvent) =>
-    events
-      .publish(event)
-      .catch((err: unknown) => log.error({ err, type: event.type }, 'could not record event'));
+  /** Resolves true once recorded, false when the write failed (logged). */
+  const publish = (event: NewEvent): Promise<boolean> =>
+    events.publish(event).then(
+      () => true,
+      (err: unknown) => {
+        log.error({ err, type: event.type }, 'could not record event');
+        return false;
+      },
+    );
+  const allRecorded = (writes: Promise<boolean>[]): Promise<boolean> =>
+    Promise.all(writes).then((oks) => oks.every(Boolean));
 
   const memoryOf = (sessionId: string) => {
     let m = memories.get(sessionId);
@@ -523,8 +530,8 @@ export function attachUpdateEvents(
           new Api.messages.GetHistory({ peer, offsetId: candidate.messageId, limit: 1 }),
         );
         const count = 'messages' in older ? older.messages.length : 0;
-        if (count === 0) await publish({ type: 'chat.created', sessionId, data: { chat: candidate.chat } });
-        return;
+        if (count === 0) return publish({ type: 'chat.created', sessionId, data: { chat: candidate.chat } });
+        return true;
       } catch (err) {
         const hopeless =
           err instanceof AppError &&
@@ -535,26 +542,34 @@ export function attachUpdateEvents(
             'could not tell whether a private chat is new',
           );
           memoryOf(sessionId).privatePeers.delete(candidate.chatId);
-          return;
+          return true;
         }
         await new Promise((r) => setTimeout(r, retryMs).unref());
       }
     }
   };
 
-  const handle = (sessionId: string, selfId: string, update: Api.TypeUpdate, ctx: UpdateContext) => {
+  /** Publishes what an update means; settles once all of it is recorded (see UpdateListener). */
+  const handle = (
+    sessionId: string,
+    selfId: string,
+    update: Api.TypeUpdate,
+    ctx: UpdateContext,
+  ): Promise<boolean> => {
     const memory = memoryOf(sessionId);
-    for (const event of eventsFromUpdate(sessionId, update, ctx, selfId, memory)) void publish(event);
+    const writes = eventsFromUpdate(sessionId, update, ctx, selfId, memory).map(publish);
     const candidate = privateChatCandidate(update, ctx, memory);
     if (candidate) {
-      const next = (lookups.get(sessionId) ?? Promise.resolve()).then(() =>
+      const next = (lookups.get(sessionId) ?? Promise.resolve(true)).then(() =>
         checkPrivateChat(sessionId, candidate),
       );
       lookups.set(sessionId, next);
       void next.finally(() => {
         if (lookups.get(sessionId) === next) lookups.delete(sessionId);
       });
+      writes.push(next);
     }
+    return allRecorded(writes);
   };
 
   sessions.onUpdate((sessionId, update, ctx) => {
@@ -564,25 +579,30 @@ export function attachUpdateEvents(
       if (self) selfIds.set(sessionId, (selfId = self.id.toString()));
     }
     const queue = waiting.get(sessionId);
-    if (selfId && !queue) {
-      handle(sessionId, selfId, update, ctx);
-      return;
-    }
+    if (selfId && !queue) return handle(sessionId, selfId, update, ctx);
+    let settle!: (ok: Promise<boolean>) => void;
+    const recorded = new Promise<boolean>((resolve) => (settle = resolve));
     if (queue) {
-      queue.push([update, ctx]);
-      return;
+      queue.push([update, ctx, settle]);
+      return recorded;
     }
     // The first update of a session in this process without the account in it: read the id once.
-    const pending: [Api.TypeUpdate, UpdateContext][] = [[update, ctx]];
+    const pending: [Api.TypeUpdate, UpdateContext, (ok: Promise<boolean>) => void][] = [
+      [update, ctx, settle],
+    ];
     waiting.set(sessionId, pending);
     void sessions
       .get(sessionId)
       .then((view) => {
         const id = view.user?.id;
         if (id) selfIds.set(sessionId, id);
-        for (const [u, c] of pending) if (id) handle(sessionId, id, u, c);
+        for (const [u, c, done] of pending) done(id ? handle(sessionId, id, u, c) : Promise.resolve(true));
       })
-      .catch((err: unknown) => log.warn({ err, sessionId }, 'updates dropped: session unknown'))
+      .catch((err: unknown) => {
+        log.warn({ err, sessionId }, 'updates dropped: session unknown');
+        for (const [, , done] of pending) done(Promise.resolve(true));
+      })
       .finally(() => waiting.delete(sessionId));
+    return recorded;
   });
 }
