@@ -11,8 +11,16 @@
  *      every BENCH_SAMPLE_SECONDS over BENCH_IDLE_SECONDS (default 60; 600 for the 10-minute run).
  * BENCH_MESSAGES (default 300) sets the size of section 1; BENCH_SKIP_MEMORY=1 skips section 2.
  * Section 1 also prints, as a diagnostic, TeleFlow's latency with the event log's write skipped.
+ *
+ * Processes in section 1: the sandbox (bench/sandbox-child.ts) and TeleFlow
+ * (bench/messages-send-child.ts) each run in their own process; this process holds only the HTTP
+ * client and the direct teleproto client. TeleFlow does work after it has answered (it records
+ * message.sent once the reply is on its way); on an event loop shared with the measuring client
+ * that work would run before the client reads the answer and be counted in a latency that a real
+ * client, always another process, never sees. Both sides use the same account: the direct client
+ * runs on the session TeleFlow exports.
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +30,6 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Api, helpers } from 'teleproto';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { createSandboxClient } from '../test/helpers/sandbox-client.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -136,25 +142,34 @@ try {
     firstName: 'Receiver',
     username: 'bench_receiver',
   });
-  const dataDir = join(work, 'teleflow');
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'error',
-    TELEGRAM_DC: `${ready.host}:${ready.port}`,
-    TELEGRAM_DC_PUBLIC_KEY_FILE: pemFile,
-    TELEGRAM_API_ID: '12345',
-    TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef',
-    JWT_SECRET: 'bench-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-    API_KEY: 'tf_bench_admin_key_0123456789abcdefghijklmn',
-    SESSION_ENCRYPTION_KEY: 'bench-encryption-key-0123456789abcdefghijklmnop',
-    RATE_LIMIT_MAX: '1000000',
-    SEND_RATE_PER_CHAT: '0',
-    SEND_RATE_PER_SESSION: '0',
+  const teleflow = fork(join(here, 'messages-send-child.ts'), [ready.host, String(ready.port), pemFile], {
+    cwd: repoRoot,
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
   });
-  const app = await buildApp(config);
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  const headers = { 'x-api-key': config.apiKey, 'content-type': 'application/json' };
+  const teleflowExited = new Promise<void>((resolve) => teleflow.once('exit', () => resolve()));
+  const replies: unknown[] = [];
+  const waiting: { resolve: (m: unknown) => void; reject: (e: Error) => void }[] = [];
+  teleflow.on('message', (m) => {
+    const w = waiting.shift();
+    if (w) w.resolve(m);
+    else replies.push(m);
+  });
+  teleflow.once('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`TeleFlow child exited (code ${code})`));
+  });
+  const nextReply = <T>() =>
+    new Promise<T>((resolve, reject) => {
+      if (replies.length) resolve(replies.shift() as T);
+      else if (teleflow.exitCode !== null) reject(new Error('TeleFlow child has exited'));
+      else waiting.push({ resolve: resolve as (m: unknown) => void, reject });
+    });
+  const askTeleflow = (cmd: string) => {
+    teleflow.send(cmd);
+    return nextReply<unknown>();
+  };
+  const { url: base, apiKey } = await nextReply<{ url: string; apiKey: string }>();
+  const headers = { 'x-api-key': apiKey, 'content-type': 'application/json' };
   // node:http with keep-alive: the HTTP client's own cost stays small next to what is measured.
   const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
   const api = (path: string, body: unknown) =>
@@ -233,28 +248,29 @@ try {
     return MESSAGES / ((performance.now() - t0) / 1000);
   }
   // Diagnostic: the same sends with the event log's write skipped, to show what it costs.
-  const events = app.services.events as unknown as { publish: (e: unknown) => Promise<void> };
-  const publish = events.publish;
-  events.publish = async () => {};
+  await askTeleflow('skip-events');
   const noEvents: number[] = [];
   for (let i = 0; i < MESSAGES; i++) {
     const t0 = performance.now();
     await viaTeleflow();
     noEvents.push(performance.now() - t0);
   }
-  events.publish = publish;
+  await askTeleflow('restore-events');
   const burstTeleflow = await burst(viaTeleflow);
   const burstDirect = await burst(viaDirect);
   await direct.destroy();
   agent.destroy();
-  await app.close();
+  teleflow.send('exit');
+  const killer = setTimeout(() => teleflow.kill('SIGKILL'), 5000);
+  await teleflowExited;
+  clearTimeout(killer);
 
   const rows = (['teleflow', 'direct'] as const).map((side) => {
     const sorted = [...lat[side]].sort((a, b) => a - b);
     return { side, p50: pct(sorted, 50), p99: pct(sorted, 99), seq: (MESSAGES / wall[side]) * 1000 };
   });
   const [tf, dr] = rows as [(typeof rows)[0], (typeof rows)[0]];
-  console.log(`\n1. messages.sendMessage, ${MESSAGES} each, sandbox on loopback (its own process)`);
+  console.log(`\n1. messages.sendMessage, ${MESSAGES} each, sandbox and TeleFlow each in its own process`);
   console.log(
     '   side               p50        p99        msg/s (1 at a time)   msg/s (' + IN_FLIGHT + ' in flight)',
   );
