@@ -211,21 +211,7 @@ export class SessionManager {
     const id = newId('ses');
     const m = this.managed(id);
     m.peers = new PeerCache();
-    await this.deps.repo.insert({
-      id,
-      name: input.name ?? null,
-      phone,
-      status: 'connecting',
-      user_json: null,
-      session_secret: null,
-      key_version: null,
-      phone_code_hash: null,
-      auto_connect: 0,
-      last_error_json: null,
-      update_state_json: null,
-      created_at: now,
-      updated_at: now,
-    });
+    await this.insertNew(id, input.name ?? null, phone, now);
     try {
       await this.withLock(m, async () => {
         const account = await this.openClient(m, '');
@@ -325,21 +311,7 @@ export class SessionManager {
     const id = newId('ses');
     const m = this.managed(id);
     m.peers = new PeerCache();
-    await this.deps.repo.insert({
-      id,
-      name: input.name ?? null,
-      phone: null,
-      status: 'connecting',
-      user_json: null,
-      session_secret: null,
-      key_version: null,
-      phone_code_hash: null,
-      auto_connect: 0,
-      last_error_json: null,
-      update_state_json: null,
-      created_at: now,
-      updated_at: now,
-    });
+    await this.insertNew(id, input.name ?? null, null, now);
     try {
       await this.withLock(m, async () => {
         const account = await this.openClient(m, '');
@@ -452,20 +424,9 @@ export class SessionManager {
     const id = newId('ses');
     const m = this.managed(id);
     m.peers = new PeerCache();
-    await this.deps.repo.insert({
-      id,
-      name: input.name ?? null,
-      phone: null,
-      status: 'connecting',
-      user_json: null,
+    await this.insertNew(id, input.name ?? null, null, now, {
       session_secret: this.deps.box.encrypt(input.sessionString),
       key_version: this.deps.box.version,
-      phone_code_hash: null,
-      auto_connect: 0,
-      last_error_json: null,
-      update_state_json: null,
-      created_at: now,
-      updated_at: now,
     });
     try {
       await this.withLock(m, async () => {
@@ -951,6 +912,33 @@ export class SessionManager {
 
   private now(): string {
     return this.deps.clock.now().toISOString();
+  }
+
+  /** The row of a login that has just started: connecting, nothing known yet. */
+  private insertNew(
+    id: string,
+    name: string | null,
+    phone: string | null,
+    now: string,
+    sealed: { session_secret: string | null; key_version: number | null } = {
+      session_secret: null,
+      key_version: null,
+    },
+  ): Promise<void> {
+    return this.deps.repo.insert({
+      id,
+      name,
+      phone,
+      status: 'connecting',
+      user_json: null,
+      ...sealed,
+      phone_code_hash: null,
+      auto_connect: 0,
+      last_error_json: null,
+      update_state_json: null,
+      created_at: now,
+      updated_at: now,
+    });
   }
 
   /** Resolves true once the event is recorded, false if that failed (logged). */

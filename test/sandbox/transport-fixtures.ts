@@ -24,6 +24,7 @@ import type { AuthKeyStore, CallContext, RpcDispatcher, RpcResult } from '../../
 import { MtprotoServer } from '../../src/sandbox/mtproto/server.js';
 import { generateServerKey } from '../../src/sandbox/mtproto/rsa.js';
 import type { ServerKey } from '../../src/sandbox/mtproto/rsa.js';
+import { sandboxConfig } from '../../src/sandbox/world/rpc-account.js';
 
 export const SANDBOX_DC_ID = 2;
 
@@ -42,42 +43,7 @@ export class MemoryAuthKeyStore implements AuthKeyStore {
 
 export type TestHandler = (ctx: CallContext, request: Api.AnyRequest) => Promise<RpcResult> | RpcResult;
 
-export function sandboxConfig(host: string, port: number): Api.Config {
-  const now = Math.floor(Date.now() / 1000);
-  return new Api.Config({
-    date: now,
-    expires: now + 3600,
-    testMode: false,
-    thisDc: SANDBOX_DC_ID,
-    dcOptions: [1, 2, 3, 4, 5].map((id) => new Api.DcOption({ id, ipAddress: host, port })),
-    dcTxtDomainName: 'sandbox.invalid',
-    chatSizeMax: 200,
-    megagroupSizeMax: 200000,
-    forwardedCountMax: 100,
-    onlineUpdatePeriodMs: 210000,
-    offlineBlurTimeoutMs: 5000,
-    offlineIdleTimeoutMs: 30000,
-    onlineCloudTimeoutMs: 300000,
-    notifyCloudDelayMs: 30000,
-    notifyDefaultDelayMs: 1500,
-    pushChatPeriodMs: 60000,
-    pushChatLimit: 2,
-    editTimeLimit: 172800,
-    revokeTimeLimit: 2147483647,
-    revokePmTimeLimit: 2147483647,
-    ratingEDecay: 2419200,
-    stickersRecentLimit: 200,
-    channelsReadMediaPeriod: 604800,
-    callReceiveTimeoutMs: 20000,
-    callRingTimeoutMs: 90000,
-    callConnectTimeoutMs: 30000,
-    callPacketTimeoutMs: 10000,
-    meUrlPrefix: 'https://t.me/',
-    captionLengthMax: 1024,
-    messageLengthMax: 4096,
-    webfileDcId: SANDBOX_DC_ID,
-  });
-}
+export { sandboxConfig };
 
 export class TestDispatcher implements RpcDispatcher {
   readonly handlers = new Map<string, TestHandler>();

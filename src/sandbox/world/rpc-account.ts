@@ -5,8 +5,8 @@ import type { Handler, HandlerTable } from './rpc.js';
 import { resolveChannel, resolveUser } from './rpc-peers.js';
 import { long, now, num, toBigint } from './tl.js';
 
-const getConfig: Handler = ({ world }) => {
-  const { host, port } = world.options;
+/** help.getConfig's answer: every DC option points at the sandbox (a malformed Config hangs the client). */
+export function sandboxConfig(host: string, port: number): Api.Config {
   const date = now();
   return new Api.Config({
     date,
@@ -41,7 +41,9 @@ const getConfig: Handler = ({ world }) => {
     messageLengthMax: 4096,
     webfileDcId: 4,
   });
-};
+}
+
+const getConfig: Handler = ({ world }) => sandboxConfig(world.options.host, world.options.port);
 
 export const accountHandlers: HandlerTable = {
   anonymous: {
