@@ -9,30 +9,21 @@
  *   "restore-events" puts it back, answers {ok: true}
  *   "exit"           closes, removes its data and exits.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { sandboxBenchConfig } from './_teleflow-child.js';
 
 const [host, port, pemFile] = process.argv.slice(2) as [string, string, string];
-const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-bench-msg-app-'));
-const config = loadConfig({
-  NODE_ENV: 'production',
-  DATA_DIR: dataDir,
-  LOG_LEVEL: 'error',
-  TELEGRAM_DC: `${host}:${port}`,
-  TELEGRAM_DC_PUBLIC_KEY_FILE: pemFile,
-  TELEGRAM_API_ID: '12345',
-  TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef',
-  JWT_SECRET: 'bench-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-  API_KEY: 'tf_bench_admin_key_0123456789abcdefghijklmn',
-  SESSION_ENCRYPTION_KEY: 'bench-encryption-key-0123456789abcdefghijklmnop',
-  RATE_LIMIT_MAX: '1000000',
-  // Pacing is a deliberate throttle, not overhead.
-  SEND_RATE_PER_CHAT: '0',
-  SEND_RATE_PER_SESSION: '0',
-});
+const { config, dataDir } = sandboxBenchConfig(
+  'msg-app',
+  { host, port, pemFile },
+  {
+    LOG_LEVEL: 'error',
+    // Pacing is a deliberate throttle, not overhead.
+    SEND_RATE_PER_CHAT: '0',
+    SEND_RATE_PER_SESSION: '0',
+  },
+);
 // Without a logger the app logs nothing.
 const app = await buildApp(config);
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
