@@ -229,6 +229,7 @@ class Lane {
     const consecutive = this.consecutiveToSave;
     this.unsaved = [];
     this.consecutiveToSave = null;
+    if (disable) this.d.repo.webhooksChanged();
     await this.d.repo.kysely.transaction().execute(async (trx) => {
       for (const o of outcomes) {
         await trx
@@ -280,6 +281,7 @@ class Lane {
           .execute();
       }
     });
+    if (disable) this.d.repo.webhooksChanged();
   }
 }
 

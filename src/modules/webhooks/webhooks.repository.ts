@@ -14,11 +14,35 @@ export type QueuedDelivery = DeliveryRow & {
 /** Where a delivery is due: pending or failed (a retry is scheduled). */
 export const OPEN_STATUSES = ['pending', 'failed'] as const;
 
+type EnabledWebhook = Pick<WebhooksTable, 'id' | 'events' | 'session_ids'>;
+
+/** How long the list of enabled webhooks is trusted without a change made through this process. */
+export const ENABLED_WEBHOOKS_CACHE_MS = 2000;
+
 export class WebhooksRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** The enabled webhooks, read by every event batch; dropped on each change made here. */
+  private enabledCache: { rows: EnabledWebhook[]; at: number } | undefined;
+  /** Bumped on each change, so a read that overlapped one is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly enabledCacheMs = ENABLED_WEBHOOKS_CACHE_MS,
+  ) {}
+
+  /** Forget the enabled webhooks: call before and after changing a webhook row. */
+  webhooksChanged(): void {
+    this.generation++;
+    this.enabledCache = undefined;
+  }
 
   async insertWebhook(row: WebhooksTable): Promise<void> {
-    await this.db.insertInto('webhooks').values(row).execute();
+    this.webhooksChanged();
+    try {
+      await this.db.insertInto('webhooks').values(row).execute();
+    } finally {
+      this.webhooksChanged();
+    }
   }
 
   getWebhook(id: string, db: Executor = this.db): Promise<WebhooksTable | undefined> {
@@ -29,20 +53,43 @@ export class WebhooksRepository {
     return this.db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id').execute();
   }
 
-  enabledWebhooks(db: Executor): Promise<Pick<WebhooksTable, 'id' | 'events' | 'session_ids'>[]> {
-    return db
+  /**
+   * The enabled webhooks. Changes made through this repository are seen at once; changes made by
+   * another process sharing the database within enabledCacheMs.
+   */
+  async enabledWebhooks(db: Executor): Promise<EnabledWebhook[]> {
+    const cached = this.enabledCache;
+    if (cached && Date.now() - cached.at < this.enabledCacheMs) return cached.rows;
+    const generation = this.generation;
+    const rows = await db
       .selectFrom('webhooks')
       .select(['id', 'events', 'session_ids'])
       .where('enabled', '=', 1)
       .execute();
+    if (generation === this.generation) this.enabledCache = { rows, at: Date.now() };
+    return rows;
   }
 
   async updateWebhook(id: string, patch: Partial<WebhooksTable>, db: Executor = this.db): Promise<boolean> {
-    const res = await db.updateTable('webhooks').set(patch).where('id', '=', id).executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    this.webhooksChanged();
+    try {
+      const res = await db.updateTable('webhooks').set(patch).where('id', '=', id).executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    } finally {
+      this.webhooksChanged();
+    }
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
+    this.webhooksChanged();
+    try {
+      return await this.deleteWebhookRows(id);
+    } finally {
+      this.webhooksChanged();
+    }
+  }
+
+  private deleteWebhookRows(id: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       // Explicit, so it does not depend on the SQLite foreign_keys pragma.
       const ids = trx.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', id);
