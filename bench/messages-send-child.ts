@@ -1,8 +1,8 @@
 /**
  * Helper process of bench/messages.ts section 1 (never run alone): TeleFlow alone in its process,
  * pointed at the sandbox, with send pacing off. It runs apart from the benchmark so that work
- * TeleFlow does after it has answered (recording message.sent, deferred past the reply) is not
- * charged to the HTTP client that measures it, as it would be on one shared event loop.
+ * TeleFlow does after it has answered (saving the update state, its timers) is not charged to
+ * the HTTP client that measures it, as it would be on one shared event loop.
  * Beside TeleFlow it serves the floor: a bare Fastify instance whose one route,
  * POST /send {sessionId, chatId}, hands messages.sendMessage straight to the session's Telegram
  * adapter (no auth, validation, idempotency, pacing or event log): what any HTTP hop in front of

@@ -18,9 +18,9 @@
  * Processes in section 1: the sandbox (bench/sandbox-child.ts) and TeleFlow
  * (bench/messages-send-child.ts) each run in their own process; this one holds the HTTP client
  * and the direct teleproto client, which signs in as an account of its own (same sandbox, same
- * receiver). TeleFlow does work after it has answered (it records message.sent once the reply
- * is on its way); on an event loop shared with the measuring client that work would run before
- * the client reads the answer. Were both sides one account, each side's sends would be pushed
+ * receiver). TeleFlow does work after it has answered (saving the update state, its timers);
+ * on an event loop shared with the measuring client that work would run before the client
+ * reads the answer. Were both sides one account, each side's sends would be pushed
  * to the other as updates, and this process would decode TeleFlow's pushes while TeleFlow's
  * answer waits to be read.
  */

@@ -239,7 +239,7 @@ export class SessionManager {
       throw toAppErrorFromTelegram(err);
     }
     const view = await this.get(id);
-    this.publish('session.created', id, { session: view });
+    await this.publish('session.created', id, { session: view });
     return view;
   }
 
@@ -326,7 +326,7 @@ export class SessionManager {
     const session = await this.get(id);
     if (!m.qr || session.status !== 'qr_pending')
       return { session, qr: { url: '', dataUrl: '', expiresAt: now } };
-    this.publish('session.created', id, { session });
+    await this.publish('session.created', id, { session });
     return { session, qr: await this.qrPayload(m.qr) };
   }
 
@@ -517,7 +517,7 @@ export class SessionManager {
     this.sessions.delete(id);
     const last = this.view((await this.deps.repo.find(id)) ?? row);
     await this.deps.repo.delete(id);
-    this.publish('session.deleted', id, { session: last });
+    await this.publish('session.deleted', id, { session: last });
   }
 
   // ---------------------------------------------------------------- internals: clients
@@ -607,8 +607,8 @@ export class SessionManager {
     m.attempts = 0;
     await this.flush(m);
     const view = await this.get(m.id);
-    this.publish('session.authorized', m.id, { session: view });
-    this.publish('session.connected', m.id, { session: view });
+    await this.publish('session.authorized', m.id, { session: view });
+    await this.publish('session.connected', m.id, { session: view });
   }
 
   private attachTracker(m: Managed, account: AccountClient, state: UpdateState): void {
@@ -942,22 +942,22 @@ export class SessionManager {
   }
 
   /** Resolves true once the event is recorded, false if that failed (logged). */
+  /**
+   * Records an event; resolves true once it is committed, false (logged) if it could not be.
+   * The API routes await it, so an answer means its event is in the log: a crash after the
+   * answer cannot lose the event. It never rejects, so a failed write does not turn an action
+   * Telegram has carried out into an error.
+   */
   publish(type: EventType, sessionId: string | null, data: Record<string, unknown>): Promise<boolean> {
     const events = this.deps.events;
     if (!events) return Promise.resolve(true);
-    // Recorded on the next turn of the event loop, in call order: the API answer that caused
-    // the event goes out first instead of waiting for the event log's write.
-    return new Promise((resolve) => {
-      setImmediate(() => {
-        events.publish({ type, sessionId, data }).then(
-          () => resolve(true),
-          (err: unknown) => {
-            this.deps.log.error({ err, type, sessionId }, 'could not record event');
-            resolve(false);
-          },
-        );
-      });
-    });
+    return events.publish({ type, sessionId, data }).then(
+      () => true,
+      (err: unknown) => {
+        this.deps.log.error({ err, type, sessionId }, 'could not record event');
+        return false;
+      },
+    );
   }
 }
 

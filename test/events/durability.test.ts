@@ -1,6 +1,7 @@
 /**
  * Nothing received is lost when an event cannot be written: the session's update state (pts)
  * is saved only after the events of the updates it covers are recorded, so a restart replays.
+ * Events caused through the API are committed before the API answers.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -87,4 +88,38 @@ test('a message whose event could not be recorded is not skipped: the state stay
     ['while the log fails'],
     'recorded once after the restart',
   );
+});
+
+test('an answer from the API means its event is recorded: the log holds it the moment the answer arrives', async () => {
+  const me = await signIn(t, sbx);
+  await signIn(t, sbx, { username: 'durable_friend' });
+  // Read straight after each answer, without waiting: an event recorded after the answer had
+  // gone (and lost if the process died in between) would be missing here.
+  const sent = await t.call('POST', '/api/v1/messages/send', {
+    sessionId: me.sessionId,
+    chatId: '@durable_friend',
+    text: 'hello',
+  });
+  assert.equal(sent.status, 200, JSON.stringify(sent.body));
+  const recorded = await eventsOf(t, me.sessionId, 'message.sent');
+  assert.deepEqual(
+    recorded.map((d) => d.message.id),
+    [sent.body.data.id],
+  );
+
+  const edited = await t.call('POST', '/api/v1/messages/edit', {
+    sessionId: me.sessionId,
+    chatId: sent.body.data.chatId,
+    messageId: sent.body.data.id,
+    text: 'hello again',
+  });
+  assert.equal(edited.status, 200, JSON.stringify(edited.body));
+  assert.deepEqual(
+    (await eventsOf(t, me.sessionId, 'message.edited')).map((d) => d.message.text),
+    ['hello again'],
+  );
+
+  const created = await t.call('POST', '/api/v1/sessions', { phone: '15550009999' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await eventsOf(t, created.body.data.id, 'session.created')).length, 1);
 });

@@ -118,7 +118,7 @@ export class ChatsService {
     const view = entity
       ? chatView(entity)
       : await this.describe(account, (await account.resolvePeer(id)).peer, id);
-    this.deps.sessions.publish('chat.member_joined', sessionId, {
+    await this.deps.sessions.publish('chat.member_joined', sessionId, {
       chatId: view.id,
       userId: account.selfId,
       actorId: null,
@@ -144,7 +144,7 @@ export class ChatsService {
     }
     if (!chat) throw new AppError('TELEGRAM_ERROR', 'Telegram did not return the joined chat');
     const view = chatView(chat);
-    this.deps.sessions.publish('chat.member_joined', account.sessionId, {
+    await this.deps.sessions.publish('chat.member_joined', account.sessionId, {
       chatId: view.id,
       userId: account.selfId,
       actorId: null,
@@ -171,7 +171,7 @@ export class ChatsService {
     } else {
       throw new AppError('BAD_REQUEST', 'A private chat cannot be left');
     }
-    this.deps.sessions.publish('chat.member_left', sessionId, {
+    await this.deps.sessions.publish('chat.member_left', sessionId, {
       chatId: id,
       userId: account.selfId,
       actorId: null,

@@ -119,7 +119,7 @@ export class MessagesService {
       if (!msg) throw new AppError('TELEGRAM_ERROR', 'Telegram did not return the sent message');
       view = messageView(msg, account.selfId);
     }
-    this.deps.sessions.publish('message.sent', sessionId, { message: view });
+    await this.deps.sessions.publish('message.sent', sessionId, { message: view });
     return view;
   }
 
@@ -140,7 +140,7 @@ export class MessagesService {
     const view = msg
       ? messageView(msg, account.selfId)
       : await this.fetchOne(account, input.chatId, input.messageId);
-    this.deps.sessions.publish('message.edited', input.sessionId, { message: view });
+    await this.deps.sessions.publish('message.edited', input.sessionId, { message: view });
     return view;
   }
 
@@ -160,7 +160,7 @@ export class MessagesService {
       const res = await account.invoke(new Api.messages.DeleteMessages({ id: existing, revoke }));
       account.affected(res);
     }
-    this.deps.sessions.publish('message.deleted', input.sessionId, {
+    await this.deps.sessions.publish('message.deleted', input.sessionId, {
       chatId: id,
       messageIds: existing,
       revoke,
@@ -187,8 +187,11 @@ export class MessagesService {
       const views = sentMessages(res, rids).map((m) => messageView(m, account.selfId));
       if (views.length === 0)
         throw new AppError('MESSAGE_NOT_FOUND', 'None of these messages could be forwarded');
-      for (const view of views)
-        this.deps.sessions.publish('message.sent', input.sessionId, { message: view, forwarded: true });
+      await Promise.all(
+        views.map((view) =>
+          this.deps.sessions.publish('message.sent', input.sessionId, { message: view, forwarded: true }),
+        ),
+      );
       return views;
     });
   }
@@ -243,7 +246,7 @@ export class MessagesService {
       const res = await account.invoke(new Api.messages.ReadHistory({ peer, maxId }));
       account.affected(res);
     }
-    this.deps.sessions.publish('message.read', input.sessionId, { chatId: id, maxId });
+    await this.deps.sessions.publish('message.read', input.sessionId, { chatId: id, maxId });
     return { chatId: id, maxId };
   }
 
