@@ -941,7 +941,6 @@ export class SessionManager {
     });
   }
 
-  /** Resolves true once the event is recorded, false if that failed (logged). */
   /**
    * Records an event; resolves true once it is committed, false (logged) if it could not be.
    * The API routes await it, so an answer means its event is in the log: a crash after the

@@ -30,19 +30,24 @@ export class WebhooksRepository {
     private readonly enabledCacheMs = ENABLED_WEBHOOKS_CACHE_MS,
   ) {}
 
-  /** Forget the enabled webhooks: call before and after changing a webhook row. */
+  /** Forgets the enabled webhooks: call before and after a write that changes webhook rows. */
   webhooksChanged(): void {
     this.generation++;
     this.enabledCache = undefined;
   }
 
-  async insertWebhook(row: WebhooksTable): Promise<void> {
+  /** Runs a write to webhook rows with the enabled list forgotten before and after it. */
+  async changingWebhooks<T>(write: () => Promise<T>): Promise<T> {
     this.webhooksChanged();
     try {
-      await this.db.insertInto('webhooks').values(row).execute();
+      return await write();
     } finally {
       this.webhooksChanged();
     }
+  }
+
+  async insertWebhook(row: WebhooksTable): Promise<void> {
+    await this.changingWebhooks(() => this.db.insertInto('webhooks').values(row).execute());
   }
 
   getWebhook(id: string, db: Executor = this.db): Promise<WebhooksTable | undefined> {
@@ -71,33 +76,23 @@ export class WebhooksRepository {
   }
 
   async updateWebhook(id: string, patch: Partial<WebhooksTable>, db: Executor = this.db): Promise<boolean> {
-    this.webhooksChanged();
-    try {
-      const res = await db.updateTable('webhooks').set(patch).where('id', '=', id).executeTakeFirst();
-      return Number(res.numUpdatedRows) > 0;
-    } finally {
-      this.webhooksChanged();
-    }
+    const res = await this.changingWebhooks(() =>
+      db.updateTable('webhooks').set(patch).where('id', '=', id).executeTakeFirst(),
+    );
+    return Number(res.numUpdatedRows) > 0;
   }
 
-  async deleteWebhook(id: string): Promise<boolean> {
-    this.webhooksChanged();
-    try {
-      return await this.deleteWebhookRows(id);
-    } finally {
-      this.webhooksChanged();
-    }
-  }
-
-  private deleteWebhookRows(id: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      // Explicit, so it does not depend on the SQLite foreign_keys pragma.
-      const ids = trx.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', id);
-      await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
-      await trx.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
-      const res = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
-      return Number(res.numDeletedRows) > 0;
-    });
+  deleteWebhook(id: string): Promise<boolean> {
+    return this.changingWebhooks(() =>
+      this.db.transaction().execute(async (trx) => {
+        // Explicit, so it does not depend on the SQLite foreign_keys pragma.
+        const ids = trx.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', id);
+        await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
+        await trx.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
+        const res = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+        return Number(res.numDeletedRows) > 0;
+      }),
+    );
   }
 
   async insertDeliveries(db: Executor, rows: Omit<WebhookDeliveriesTable, 'id'>[]): Promise<void> {
