@@ -1,7 +1,7 @@
 /** Telegram objects turned into the JSON shapes of API.md. */
 import { Api } from 'teleproto';
 import type { ChatView, MemberView } from '../modules/chats/chats.schema.js';
-import type { MessageView } from '../modules/messages/messages.schema.js';
+import type { MessageEntityView, MessageView } from '../modules/messages/messages.schema.js';
 import type { SessionView } from '../modules/sessions/sessions.schema.js';
 import { entityBotApiId, peerToBotApiId } from './ids.js';
 
@@ -21,6 +21,52 @@ function reactionEmoji(reaction: Api.TypeReaction): string {
   if (reaction instanceof Api.ReactionEmoji) return reaction.emoticon;
   if (reaction instanceof Api.ReactionCustomEmoji) return `custom:${reaction.documentId.toString()}`;
   return 'paid';
+}
+
+/** Entity classes without extra fields, by their Bot API type name. */
+const PLAIN_ENTITY_TYPES: Array<
+  [new (...args: never[]) => Api.TypeMessageEntity, MessageEntityView['type']]
+> = [
+  [Api.MessageEntityMention, 'mention'],
+  [Api.MessageEntityHashtag, 'hashtag'],
+  [Api.MessageEntityCashtag, 'cashtag'],
+  [Api.MessageEntityBotCommand, 'bot_command'],
+  [Api.MessageEntityUrl, 'url'],
+  [Api.MessageEntityEmail, 'email'],
+  [Api.MessageEntityPhone, 'phone_number'],
+  [Api.MessageEntityBankCard, 'bank_card'],
+  [Api.MessageEntityBold, 'bold'],
+  [Api.MessageEntityItalic, 'italic'],
+  [Api.MessageEntityUnderline, 'underline'],
+  [Api.MessageEntityStrike, 'strikethrough'],
+  [Api.MessageEntitySpoiler, 'spoiler'],
+  [Api.MessageEntityCode, 'code'],
+];
+
+export function entityView(entity: Api.TypeMessageEntity): MessageEntityView {
+  const at = { offset: entity.offset, length: entity.length };
+  if (entity instanceof Api.MessageEntityPre)
+    return { type: 'pre', ...at, ...(entity.language ? { language: entity.language } : {}) };
+  if (entity instanceof Api.MessageEntityTextUrl) return { type: 'text_link', ...at, url: entity.url };
+  if (entity instanceof Api.MessageEntityMentionName)
+    return { type: 'text_mention', ...at, userId: entity.userId.toString() };
+  if (entity instanceof Api.InputMessageEntityMentionName) {
+    const user = entity.userId;
+    return { type: 'text_mention', ...at, ...('userId' in user ? { userId: user.userId.toString() } : {}) };
+  }
+  if (entity instanceof Api.MessageEntityCustomEmoji)
+    return { type: 'custom_emoji', ...at, customEmojiId: entity.documentId.toString() };
+  if (entity instanceof Api.MessageEntityBlockquote)
+    return { type: entity.collapsed ? 'expandable_blockquote' : 'blockquote', ...at };
+  const plain = PLAIN_ENTITY_TYPES.find(([cls]) => entity instanceof cls);
+  return { type: plain ? plain[1] : 'unknown', ...at };
+}
+
+/** `{ entities }` to spread into a message view, or nothing when there are none. */
+export function entityViews(
+  entities: readonly Api.TypeMessageEntity[] | undefined,
+): Pick<MessageView, 'entities'> {
+  return entities?.length ? { entities: entities.map(entityView) } : {};
 }
 
 /** A message as API.md describes it; `selfId` fills senderId of outgoing private messages. */
@@ -47,6 +93,7 @@ export function messageView(msg: Api.TypeMessage, selfId: string): MessageView {
     senderId,
     date: iso(msg.date),
     text: msg instanceof Api.Message ? (msg.message ?? '') : '',
+    ...(msg instanceof Api.Message ? entityViews(msg.entities) : {}),
     out: Boolean(msg.out),
   };
   if (msg.replyTo instanceof Api.MessageReplyHeader && msg.replyTo.replyToMsgId !== undefined)

@@ -2,7 +2,7 @@
  * Telegram's errors mapped onto the closed list of src/lib/errors.ts, in one place.
  */
 import { errors } from 'teleproto';
-import { AppError } from '../lib/errors.js';
+import { AppError, type ErrorCode } from '../lib/errors.js';
 
 /** Errors after which the account is signed out: the session moves to logged_out. */
 export const SIGNED_OUT_ERRORS = new Set([
@@ -15,27 +15,108 @@ export const SIGNED_OUT_ERRORS = new Set([
   'USER_DEACTIVATED_BAN',
 ]);
 
-const CHAT_NOT_FOUND = new Set([
+/**
+ * Telegram's errors by name, then by Telegram's numeric class; every one keeps Telegram's own
+ * name in `details.telegramError`. The table (also in README, "Telegram errors"):
+ *
+ *   FLOOD_WAIT_X, SLOWMODE_WAIT_X, other 420s ending in seconds  -> 429 FLOOD_WAIT, Retry-After
+ *   AUTH_KEY_UNREGISTERED, SESSION_REVOKED, other 401s             -> 409 SESSION_NOT_AUTHORIZED
+ *   PEER_ID_INVALID, CHANNEL_INVALID, CHANNEL_PRIVATE, USER_ID_INVALID, USERNAME_INVALID,
+ *     USERNAME_NOT_OCCUPIED, INVITE_HASH_INVALID, INVITE_HASH_EXPIRED -> 404 CHAT_NOT_FOUND
+ *   MESSAGE_ID_INVALID, REPLY_MESSAGE_ID_INVALID                   -> 404 MESSAGE_NOT_FOUND
+ *   CHAT_ADMIN_REQUIRED, CHAT_WRITE_FORBIDDEN, USER_PRIVACY_RESTRICTED, USER_BANNED_IN_CHANNEL,
+ *     CHAT_FORWARDS_RESTRICTED, MESSAGE_EDIT_TIME_EXPIRED, PEER_FLOOD, *_FORBIDDEN,
+ *     other 403s                                                   -> 403 FORBIDDEN
+ *   PHONE_CODE_INVALID and the other login errors                  -> 400, their own codes
+ *   MESSAGE_TOO_LONG, MESSAGE_EMPTY, MESSAGE_NOT_MODIFIED, ENTITY_BOUNDS_INVALID,
+ *     REACTION_INVALID, other 400s and 406s                        -> 400 BAD_REQUEST
+ *   500s, negative codes, INTERNAL, RPC_CALL_FAIL, TIMEOUT, and INPUT_*_INVALID (a request
+ *     TeleFlow built that Telegram cannot read)                    -> 502 TELEGRAM_ERROR
+ *
+ * PEER_FLOOD is 403, not 429: it is an open-ended spam restriction on the account with no
+ * wait time, so a client that backs off and retries only deepens it. MESSAGE_EDIT_TIME_EXPIRED
+ * is 403: the request is well formed, the edit is just no longer allowed.
+ */
+const BY_NAME: Record<string, { code: ErrorCode; message: string }> = {};
+function names(code: ErrorCode, message: string, list: string[]): void {
+  for (const name of list) BY_NAME[name] = { code, message };
+}
+names('PHONE_CODE_INVALID', 'The login code is wrong', ['PHONE_CODE_INVALID', 'PHONE_CODE_EMPTY']);
+names('PHONE_CODE_EXPIRED', 'The login code has expired; start a new login', ['PHONE_CODE_EXPIRED']);
+names('PASSWORD_INVALID', 'The two-step verification password is wrong', [
+  'PASSWORD_HASH_INVALID',
+  'SRP_PASSWORD_CHANGED',
+]);
+names('PHONE_NUMBER_INVALID', 'Telegram rejects this phone number', [
+  'PHONE_NUMBER_INVALID',
+  'PHONE_NUMBER_BANNED',
+]);
+names('SESSION_NOT_AUTHORIZED', 'The account is not signed in (logged out or revoked)', [
+  ...SIGNED_OUT_ERRORS,
+]);
+names('CHAT_NOT_FOUND', 'Chat not found', [
   'PEER_ID_INVALID',
   'CHAT_ID_INVALID',
   'CHANNEL_INVALID',
   'CHANNEL_PRIVATE',
   'USERNAME_NOT_OCCUPIED',
   'USERNAME_INVALID',
+  // A chat id that is a user's id: TeleFlow addresses users only as chats.
   'USER_ID_INVALID',
   'INPUT_USER_DEACTIVATED',
   'INVITE_HASH_INVALID',
   'INVITE_HASH_EXPIRED',
+  'INVITE_HASH_EMPTY',
   'CHAT_NOT_FOUND',
   'USER_NOT_PARTICIPANT',
 ]);
-
-const MESSAGE_NOT_FOUND = new Set([
+names('MESSAGE_NOT_FOUND', 'Message not found', [
   'MESSAGE_ID_INVALID',
   'MESSAGE_IDS_EMPTY',
   'MSG_ID_INVALID',
   'MESSAGE_NOT_FOUND',
 ]);
+names('MESSAGE_NOT_FOUND', 'The message to reply to does not exist in this chat', [
+  'REPLY_MESSAGE_ID_INVALID',
+  'REPLY_TO_INVALID',
+]);
+names('FORBIDDEN', 'Telegram does not allow this account to do that here', [
+  'CHAT_ADMIN_REQUIRED',
+  'CHAT_WRITE_FORBIDDEN',
+  'CHAT_RESTRICTED',
+  'CHAT_FORWARDS_RESTRICTED',
+  'USER_PRIVACY_RESTRICTED',
+  'USER_BANNED_IN_CHANNEL',
+  'USER_IS_BLOCKED',
+  'USER_IS_BOT',
+  'YOU_BLOCKED_USER',
+  'USER_RESTRICTED',
+  'USER_NOT_MUTUAL_CONTACT',
+  'MESSAGE_AUTHOR_REQUIRED',
+  'RIGHT_FORBIDDEN',
+  'FROZEN_METHOD_INVALID',
+]);
+names('FORBIDDEN', 'This message can no longer be edited', ['MESSAGE_EDIT_TIME_EXPIRED']);
+names('FORBIDDEN', 'Telegram restricts this account for spam; retrying does not lift it', ['PEER_FLOOD']);
+names('BAD_REQUEST', 'Telegram allows 4096 UTF-16 code units of text', ['MESSAGE_TOO_LONG']);
+names('BAD_REQUEST', 'The text is empty', ['MESSAGE_EMPTY']);
+names('BAD_REQUEST', 'The message already has this text and formatting', ['MESSAGE_NOT_MODIFIED']);
+names('BAD_REQUEST', 'A formatting entity lies outside the text', ['ENTITY_BOUNDS_INVALID']);
+names('BAD_REQUEST', 'Telegram does not accept this reaction here', ['REACTION_INVALID']);
+/** Names that say TeleFlow itself built a request Telegram cannot read: not the client's fault. */
+const OWN_FAULT = /^(INPUT_[A-Z_]*INVALID(_\d+)?|INPUT_FETCH_[A-Z_]+|CONNECTION_[A-Z_]+)$/;
+const TELEGRAM_FAILURE = /^(INTERNAL|[A-Z_]+_INTERNAL|RPC_CALL_FAIL|RPC_MCGET_FAIL|TIMEOUT|[A-Z_]+_TIMEOUT)$/;
+
+/** An error no name rule knows, by Telegram's numeric class (`code` on teleproto's RPCError). */
+function byClass(name: string, telegramCode: number | undefined): { code: ErrorCode; message: string } {
+  const failed = { code: 'TELEGRAM_ERROR' as const, message: `Telegram answered ${name}` };
+  if (OWN_FAULT.test(name) || TELEGRAM_FAILURE.test(name)) return failed;
+  const refused = `Telegram refused the request: ${name}`;
+  if (name.endsWith('_FORBIDDEN') || telegramCode === 403) return { code: 'FORBIDDEN', message: refused };
+  if (telegramCode === 400 || telegramCode === 406) return { code: 'BAD_REQUEST', message: refused };
+  if (telegramCode === 401) return BY_NAME['AUTH_KEY_UNREGISTERED']!;
+  return failed;
+}
 
 /** Telegram's error name: FLOOD_WAIT_30 stays as Telegram sent it where the library keeps it. */
 export function telegramErrorName(err: unknown): string | undefined {
@@ -75,25 +156,27 @@ export function toAppErrorFromTelegram(err: unknown): AppError {
   }
   if (err instanceof errors.RPCError) {
     const name = err.errorMessage;
-    const details = { telegramError: telegramErrorName(err) };
-    if (name === 'PHONE_CODE_INVALID' || name === 'PHONE_CODE_EMPTY')
-      return new AppError('PHONE_CODE_INVALID', 'The login code is wrong', details);
-    if (name === 'PHONE_CODE_EXPIRED')
-      return new AppError('PHONE_CODE_EXPIRED', 'The login code has expired; start a new login', details);
-    if (name === 'PASSWORD_HASH_INVALID' || name === 'SRP_PASSWORD_CHANGED')
-      return new AppError('PASSWORD_INVALID', 'The two-step verification password is wrong', details);
-    if (name === 'PHONE_NUMBER_INVALID' || name === 'PHONE_NUMBER_BANNED')
-      return new AppError('PHONE_NUMBER_INVALID', 'Telegram rejects this phone number', details);
-    if (SIGNED_OUT_ERRORS.has(name))
-      return new AppError(
-        'SESSION_NOT_AUTHORIZED',
-        'The account is not signed in (logged out or revoked)',
-        details,
-      );
-    if (CHAT_NOT_FOUND.has(name)) return new AppError('CHAT_NOT_FOUND', 'Chat not found', details);
-    if (MESSAGE_NOT_FOUND.has(name)) return new AppError('MESSAGE_NOT_FOUND', 'Message not found', details);
-    return new AppError('TELEGRAM_ERROR', `Telegram answered ${name}`, details);
+    const telegramError = telegramErrorName(err);
+    const known = BY_NAME[name];
+    if (known) return new AppError(known.code, known.message, { telegramError });
+    if (err.code === 420) {
+      // Other flood errors (e.g. 2FA_CONFIRM_WAIT_X) carry their wait as a trailing number.
+      const seconds = Number(/_(\d+)$/.exec(name)?.[1] ?? Number.NaN);
+      return Number.isFinite(seconds)
+        ? new AppError(
+            'FLOOD_WAIT',
+            `Telegram asks to wait ${seconds} s`,
+            { telegramError, seconds },
+            seconds,
+          )
+        : new AppError('FLOOD_WAIT', `Telegram limits this call: ${name}`, { telegramError });
+    }
+    const { code, message } = byClass(name, err.code);
+    return new AppError(code, message, { telegramError });
   }
+  // The library gives up after Telegram failed internally (RPC_CALL_FAIL) on every retry.
+  if (err instanceof Error && /^Request was unsuccessful \d+ time/.test(err.message))
+    return new AppError('TELEGRAM_ERROR', 'Telegram failed to answer; retry later');
   if (isConnectionError(err)) {
     return new AppError(
       'SESSION_NOT_CONNECTED',

@@ -96,6 +96,81 @@ test('send with markdown, html and silent; to "me"', async () => {
   assert.equal(html.body.data.text, 'hi there');
 });
 
+test('entities that parseMode produced: on send, edit, history, search and events', async () => {
+  const md = await post('send', {
+    sessionId: alice.sessionId,
+    chatId: bob.userId,
+    text: '**entity** check `code`',
+    parseMode: 'markdown',
+  });
+  assert.equal(md.status, 200, JSON.stringify(md.body));
+  const expected = [
+    { type: 'bold', offset: 0, length: 6 },
+    { type: 'code', offset: 13, length: 4 },
+  ];
+  assert.equal(md.body.data.text, 'entity check code');
+  assert.deepEqual(md.body.data.entities, expected);
+
+  const bobSide = (await historyOf(bob.sessionId, alice.userId)).find((m) => m.text === 'entity check code');
+  assert.deepEqual(bobSide.entities, expected);
+  const found = await t.call('POST', '/api/v1/chats/search', {
+    sessionId: bob.sessionId,
+    chatId: alice.userId,
+    query: 'entity check',
+  });
+  assert.equal(found.status, 200, JSON.stringify(found.body));
+  assert.deepEqual(found.body.data[0].entities, expected);
+  await waitFor(
+    async () =>
+      (await eventsOf(t, alice.sessionId, 'message.sent')).some(
+        (e) => e.message.id === md.body.data.id && e.message.entities?.length === 2,
+      ),
+    3000,
+    'sent event with entities',
+  );
+  await waitFor(
+    async () =>
+      (await eventsOf(t, bob.sessionId, 'message.received')).some(
+        (e) => e.message.id === bobSide.id && JSON.stringify(e.message.entities) === JSON.stringify(expected),
+      ),
+    3000,
+    'received event with entities',
+  );
+
+  const edited = await post('edit', {
+    sessionId: alice.sessionId,
+    chatId: bob.userId,
+    messageId: md.body.data.id,
+    text: '<a href="https://example.com/x">site</a> <pre><code class="language-ts">let x</code></pre>',
+    parseMode: 'html',
+  });
+  assert.equal(edited.status, 200, JSON.stringify(edited.body));
+  assert.deepEqual(edited.body.data.entities, [
+    { type: 'text_link', offset: 0, length: 4, url: 'https://example.com/x' },
+    { type: 'pre', offset: 5, length: 5, language: 'ts' },
+  ]);
+  const plain = await post('send', { sessionId: alice.sessionId, chatId: 'me', text: '**not parsed**' });
+  assert.equal(plain.body.data.entities, undefined);
+
+  // A group: the answer comes as Updates, not the short form of private chats.
+  const group = await sbx.control('POST', '/chats', {
+    type: 'group',
+    title: 'Entities',
+    owner: alice.phone,
+    members: [bob.phone],
+  });
+  const groupId = group.id as string;
+  await t.call('GET', `/api/v1/chats?sessionId=${alice.sessionId}`);
+  const inGroup = await post('send', {
+    sessionId: alice.sessionId,
+    chatId: groupId,
+    text: '__hi__ all',
+    parseMode: 'markdown',
+  });
+  assert.equal(inGroup.status, 200, JSON.stringify(inGroup.body));
+  assert.deepEqual(inGroup.body.data.entities, [{ type: 'italic', offset: 0, length: 2 }]);
+});
+
 test('reply, edit, react, pin and unpin: seen from both sides', async () => {
   const original = (await post('send', { sessionId: alice.sessionId, chatId: bob.userId, text: 'question?' }))
     .body.data;
@@ -185,12 +260,23 @@ test("read: the reader's unread count drops to zero; message.read is published",
       (c: any) => c.id === alice.userId,
     );
   assert.ok((await dialogs()).unreadCount >= 2);
+  const [newest, older] = await historyOf(bob.sessionId, alice.userId, 2);
+  const partly = await post('read', { sessionId: bob.sessionId, chatId: alice.userId, maxId: older.id });
+  assert.equal(partly.status, 200, JSON.stringify(partly.body));
+  assert.deepEqual(partly.body.data, { chatId: alice.userId, maxId: older.id });
+  assert.equal((await dialogs()).unreadCount, 1);
   const read = await post('read', { sessionId: bob.sessionId, chatId: alice.userId });
   assert.equal(read.status, 200, JSON.stringify(read.body));
-  assert.equal(read.body.data.chatId, alice.userId);
+  assert.deepEqual(read.body.data, { chatId: alice.userId, maxId: newest.id }, 'the newest id, not 0');
   assert.equal((await dialogs()).unreadCount, 0);
+  // Asking for less than is already read answers how far the chat really is read.
+  const again = await post('read', { sessionId: bob.sessionId, chatId: alice.userId, maxId: older.id });
+  assert.equal(again.body.data.maxId, newest.id);
   await waitFor(
-    async () => (await eventsOf(t, bob.sessionId, 'message.read')).length > 0,
+    async () =>
+      (await eventsOf(t, bob.sessionId, 'message.read')).some(
+        (e) => e.chatId === alice.userId && e.maxId === newest.id,
+      ),
     3000,
     'read event',
   );
@@ -328,7 +414,7 @@ test('flood waits: a short one is slept through, a long one answers 429 FLOOD_WA
   assert.equal(long.body.error.details.seconds, 30);
 });
 
-test("other Telegram errors -> 502 TELEGRAM_ERROR with Telegram's name; unknown chat or message -> 404", async () => {
+test("a refusal by Telegram -> 4xx with Telegram's name (more in telegram-errors.test.ts); unknown chat or message -> 404", async () => {
   await sbx.control('POST', '/faults', {
     error: 'CHAT_WRITE_FORBIDDEN',
     method: 'messages.sendMessage',
@@ -336,8 +422,8 @@ test("other Telegram errors -> 502 TELEGRAM_ERROR with Telegram's name; unknown 
     count: 1,
   });
   const forbidden = await post('send', { sessionId: alice.sessionId, chatId: 'me', text: 'x' });
-  assert.equal(forbidden.status, 502);
-  assert.equal(forbidden.body.error.code, 'TELEGRAM_ERROR');
+  assert.equal(forbidden.status, 403);
+  assert.equal(forbidden.body.error.code, 'FORBIDDEN');
   assert.equal(forbidden.body.error.details.telegramError, 'CHAT_WRITE_FORBIDDEN');
 
   const unknownId = await post('send', { sessionId: alice.sessionId, chatId: '987654321', text: 'x' });

@@ -14,10 +14,60 @@ export const messageIdSchema = z
   .int()
   .positive()
   .max(2 ** 31 - 1);
-/** Telegram's own limit for one text message. */
-export const MAX_TEXT_LENGTH = 4096;
-const text = z.string().min(1).max(MAX_TEXT_LENGTH);
+/**
+ * The raw text, markup included. Telegram's own limit (4096 UTF-16 code units of the text once
+ * parseMode's markup is removed) is checked by the service, where the markup is parsed.
+ */
+const MAX_RAW_TEXT_LENGTH = 16_384;
+const text = z
+  .string()
+  .min(1)
+  .max(MAX_RAW_TEXT_LENGTH)
+  .meta({
+    description:
+      'At most 4096 UTF-16 code units once parseMode markup is removed (an emoji beyond the BMP counts 2), ' +
+      'as Telegram counts; 400 VALIDATION_ERROR otherwise',
+  });
+const parseMode = z.enum(['markdown', 'html']).optional();
 const messageIds = z.array(messageIdSchema).min(1).max(100);
+
+const ENTITY_TYPES = [
+  'mention',
+  'hashtag',
+  'cashtag',
+  'bot_command',
+  'url',
+  'email',
+  'phone_number',
+  'bank_card',
+  'bold',
+  'italic',
+  'underline',
+  'strikethrough',
+  'spoiler',
+  'code',
+  'pre',
+  'text_link',
+  'text_mention',
+  'custom_emoji',
+  'blockquote',
+  'expandable_blockquote',
+  'unknown',
+] as const;
+
+/** A formatting entity as the Bot API names it; offset and length count UTF-16 code units. */
+export const messageEntityObject = z
+  .object({
+    type: z.enum(ENTITY_TYPES),
+    offset: z.number().int().meta({ description: 'Start in UTF-16 code units of text' }),
+    length: z.number().int().meta({ description: 'Length in UTF-16 code units' }),
+    url: z.string().optional().meta({ description: 'text_link: the link target' }),
+    language: z.string().optional().meta({ description: 'pre: the code language, when given' }),
+    userId: z.string().optional().meta({ description: 'text_mention: the mentioned user' }),
+    customEmojiId: z.string().optional().meta({ description: 'custom_emoji: the emoji document id' }),
+  })
+  .meta({ id: 'MessageEntity' });
+export type MessageEntityView = z.infer<typeof messageEntityObject>;
 
 export const messageObject = z
   .object({
@@ -26,6 +76,9 @@ export const messageObject = z
     senderId: z.string().nullable(),
     date: isoDate,
     text: z.string(),
+    entities: z.array(messageEntityObject).optional().meta({
+      description: 'Formatting of text (what parseMode produced, or links Telegram detected)',
+    }),
     out: z.boolean(),
     editDate: isoDate.optional(),
     replyToMessageId: z.number().int().optional(),
@@ -42,7 +95,7 @@ export const sendBody = z.strictObject({
   sessionId: sessionIdSchema,
   chatId: chatIdSchema,
   text,
-  parseMode: z.enum(['markdown', 'html']).optional(),
+  parseMode,
   replyToMessageId: messageIdSchema.optional(),
   silent: z.boolean().optional(),
 });
@@ -51,7 +104,7 @@ export const replyBody = z.strictObject({
   chatId: chatIdSchema,
   messageId: messageIdSchema,
   text,
-  parseMode: z.enum(['markdown', 'html']).optional(),
+  parseMode,
 });
 export const editBody = replyBody;
 export const deleteBody = z.strictObject({
@@ -114,5 +167,8 @@ export const pinResult = z
   .object({ chatId: z.string(), messageId: z.number().int().nullable(), pinned: z.boolean() })
   .meta({ id: 'PinResult' });
 export const readResult = z
-  .object({ chatId: z.string(), maxId: z.number().int() })
+  .object({
+    chatId: z.string(),
+    maxId: z.number().int().meta({ description: 'The id the chat is now read up to (0: nothing to read)' }),
+  })
   .meta({ id: 'ReadResult' });

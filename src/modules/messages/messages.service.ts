@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Api, helpers } from 'teleproto';
-import { HTMLParser } from 'teleproto/extensions/html.js';
-import { MarkdownParser } from 'teleproto/extensions/markdown.js';
 import type { z } from 'zod';
 import { AppError } from '../../lib/errors.js';
 import type { TelegramAccount } from '../../telegram/account.js';
-import { messageView } from '../../telegram/convert.js';
+import { entityViews, messageView } from '../../telegram/convert.js';
+import { formatMessageText } from '../../telegram/formatting.js';
 import { parseBotApiId, peerToBotApiId } from '../../telegram/ids.js';
 import type { SendPacer } from '../../telegram/pacing.js';
 import type { SessionManager } from '../../telegram/session-manager.js';
@@ -36,21 +35,6 @@ export interface MessagesServiceDeps {
 
 function randomId(): bigint {
   return randomBytes(8).readBigInt64LE();
-}
-
-function parseText(
-  text: string,
-  mode?: 'markdown' | 'html',
-): { message: string; entities?: Api.TypeMessageEntity[] } {
-  if (mode === 'markdown') {
-    const [message, entities] = MarkdownParser.parse(text);
-    return { message, entities };
-  }
-  if (mode === 'html') {
-    const [message, entities] = HTMLParser.parse(text);
-    return { message, entities };
-  }
-  return { message: text };
 }
 
 const isChannelId = (id: string) => parseBotApiId(id)?.kind === 'channel';
@@ -86,11 +70,9 @@ export class MessagesService {
     replyTo?: number,
     silent?: boolean,
   ): Promise<MessageView> {
+    const { message, entities } = formatMessageText(text, parseMode, 'body.text');
     const account = await this.deps.sessions.account(sessionId);
     const { peer, id } = await account.resolvePeer(chatId);
-    const { message, entities } = parseText(text, parseMode);
-    if (!message.trim())
-      throw new AppError('VALIDATION_ERROR', 'The text is empty once formatting is removed');
     await this.deps.pacer.acquire(sessionId, id);
     const rid = randomId();
     const res = await account.invoke(
@@ -113,6 +95,8 @@ export class MessagesService {
         text: message,
         out: true,
         ...(replyTo ? { replyToMessageId: replyTo } : {}),
+        // Telegram echoes entities only when it changed them (e.g. links it detected).
+        ...entityViews(res.entities ?? entities),
       };
     } else {
       const [msg] = sentMessages(res, [rid]);
@@ -124,9 +108,9 @@ export class MessagesService {
   }
 
   async edit(input: In<typeof editBody>): Promise<MessageView> {
+    const { message, entities } = formatMessageText(input.text, input.parseMode, 'body.text');
     const account = await this.deps.sessions.account(input.sessionId);
     const { peer } = await account.resolvePeer(input.chatId);
-    const { message, entities } = parseText(input.text, input.parseMode);
     const res = await account.invoke(
       new Api.messages.EditMessage({ peer, id: input.messageId, message, entities }),
     );
@@ -234,18 +218,20 @@ export class MessagesService {
     return { chatId: id, messageId: input.messageId ?? null, pinned: false };
   }
 
+  /** Answers the id the chat is read up to afterwards, as Telegram's dialog reports it. */
   async read(input: In<typeof readBody>): Promise<{ chatId: string; maxId: number }> {
     const account = await this.deps.sessions.account(input.sessionId);
     const { peer, id } = await account.resolvePeer(input.chatId);
-    const maxId = input.maxId ?? 0;
+    const requested = input.maxId ?? 0; // 0: up to the newest message
     if (isChannelId(id)) {
       const channel = account.inputChannel(id);
       if (!channel) throw new AppError('CHAT_NOT_FOUND', 'Chat not found');
-      await account.invoke(new Api.channels.ReadHistory({ channel, maxId }));
+      await account.invoke(new Api.channels.ReadHistory({ channel, maxId: requested }));
     } else {
-      const res = await account.invoke(new Api.messages.ReadHistory({ peer, maxId }));
+      const res = await account.invoke(new Api.messages.ReadHistory({ peer, maxId: requested }));
       account.affected(res);
     }
+    const maxId = await readInboxMaxId(account, peer);
     await this.deps.sessions.publish('message.read', input.sessionId, { chatId: id, maxId });
     return { chatId: id, maxId };
   }
@@ -310,6 +296,15 @@ function sameChat(
   if (!('peerId' in m) || !m.peerId) return false;
   const target = peer instanceof Api.InputPeerSelf ? account.selfId : chatId;
   return peerToBotApiId(m.peerId) === target;
+}
+
+/** How far this account has read a chat (0 when the chat has no dialog yet). */
+async function readInboxMaxId(account: TelegramAccount, peer: Api.TypeInputPeer): Promise<number> {
+  const res = await account.invoke(
+    new Api.messages.GetPeerDialogs({ peers: [new Api.InputDialogPeer({ peer })] }),
+  );
+  const dialog = res.dialogs[0];
+  return dialog instanceof Api.Dialog ? dialog.readInboxMaxId : 0;
 }
 
 function updatesOf(res: Api.TypeUpdates): Api.TypeUpdate[] {
