@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Api, errors } from 'teleproto';
+import { toAppErrorFromTelegram } from '../../src/telegram/errors.js';
 import {
   createTelegramTestApp,
   signIn,
@@ -382,4 +384,18 @@ test('SESSION_REVOKED and AUTH_KEY_UNREGISTERED (401) -> 409 SESSION_NOT_AUTHORI
     const res = await post('messages/send', { sessionId: carol.sessionId, chatId: 'me', text: 'x' });
     assertRefusal(res, 409, 'SESSION_NOT_AUTHORIZED', error, error);
   }
+});
+
+test('failures the sandbox cannot send: negative codes and the library giving up after RPC_CALL_FAIL -> 502', () => {
+  const request = new Api.messages.SendMessage({ peer: new Api.InputPeerSelf(), message: 'x' });
+  for (const code of [-500, -503]) {
+    const mapped = toAppErrorFromTelegram(new errors.RPCError('SOMETHING_FAILED', request, code));
+    assert.equal(mapped.code, 'TELEGRAM_ERROR', String(code));
+    assert.equal((mapped.details as { telegramError: string }).telegramError, 'SOMETHING_FAILED');
+  }
+  // teleproto retries RPC_CALL_FAIL itself, then throws this plain Error.
+  assert.equal(
+    toAppErrorFromTelegram(new Error('Request was unsuccessful 3 time(s)')).code,
+    'TELEGRAM_ERROR',
+  );
 });
