@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { makePrivateDir } from './lib/files.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -175,7 +176,7 @@ function loadGeneratedSecrets(dataDir: string): GeneratedSecrets {
 
 function saveGeneratedSecrets(dataDir: string, secrets: GeneratedSecrets): void {
   const file = join(dataDir, 'dev-secrets.json');
-  mkdirSync(dirname(file), { recursive: true });
+  makePrivateDir(dirname(file));
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   chmodSync(file, 0o600);
 }

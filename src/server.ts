@@ -1,5 +1,6 @@
 import { loadConfig, ConfigError, readDotEnv } from './config.js';
 import { buildApp } from './app.js';
+import { makePrivateDir } from './lib/files.js';
 import { createLogger } from './lib/logger.js';
 
 /** Process entry: config, logger, listen, signals, graceful shutdown. */
@@ -15,12 +16,23 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Before anything writes there: the data directory is this user's only.
+  makePrivateDir(config.dataDir);
   const app = await buildApp(config, { logger: log });
 
   if (config.generatedSecrets.length > 0) {
+    const reused = config.generatedSecrets.filter((name) => !config.newSecrets.includes(name));
     log.warn(
-      { generated: config.generatedSecrets, dataDir: config.dataDir },
-      'development secrets generated and kept in the data directory (set them in production)',
+      {
+        ...(config.newSecrets.length > 0 ? { generated: config.newSecrets } : {}),
+        ...(reused.length > 0 ? { reused } : {}),
+        dataDir: config.dataDir,
+      },
+      reused.length === 0
+        ? 'development secrets generated and kept in the data directory (set them in production)'
+        : config.newSecrets.length === 0
+          ? 'development secrets reused from the data directory (set them in production)'
+          : 'development secrets reused from the data directory, the missing ones generated (set them in production)',
     );
     const secretsFile = `${config.dataDir}/dev-secrets.json`;
     if (config.newSecrets.includes('API_KEY')) {

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
+import { makePrivateDir, makePrivateFiles } from '../lib/files.js';
 import type { Database } from './types.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -45,12 +45,18 @@ export function openDatabase(url: string): Db {
   }
   const path =
     url === ':memory:' || url === 'file::memory:' ? ':memory:' : resolve(url.replace(/^file:/, ''));
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') makePrivateDir(dirname(path));
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
+  if (path !== ':memory:') {
+    // The database holds message texts, phone numbers and access hashes: owner only, whatever
+    // the umask. A read makes SQLite open the -wal and -shm files, so all three exist here.
+    sqlite.prepare('select count(*) from sqlite_master').get();
+    makePrivateFiles(path, `${path}-wal`, `${path}-shm`);
+  }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return wrap(db, 'sqlite');
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -195,13 +195,21 @@ test(
   'a fresh development start generates secrets, prints the admin key once, and the key works; SIGINT stops it',
   sqliteOnly,
   async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
+    const root = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
+    // A DATA_DIR that does not exist yet: TeleFlow creates it, for its user only.
+    const dataDir = join(root, 'data');
     const env = { HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
     let server = spawnServer({ ...env, PORT: String(await freePort()) });
     try {
       await waitForHealth(server);
       const printed = /Admin API key[^:]*: (\S+)/.exec(server.output().stderr)?.[1];
       assert.ok(printed, `the admin key is printed: ${server.output().stderr}`);
+      assert.match(server.output().stdout, /development secrets generated/);
+      const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
+      assert.equal(modeOf(dataDir), '700');
+      for (const file of ['dev-secrets.json', 'teleflow.db', 'teleflow.db-wal', 'teleflow.db-shm']) {
+        assert.equal(modeOf(join(dataDir, file)), '600', file);
+      }
       const me = await call(server.port, 'GET', '/api/v1/auth/me', { 'x-api-key': printed });
       assert.equal(me.status, 200);
       assert.equal(JSON.parse(me.body!).data.role, 'admin');
@@ -211,6 +219,8 @@ test(
       server = spawnServer({ ...env, PORT: String(await freePort()) });
       await waitForHealth(server);
       assert.ok(!server.output().stderr.includes(printed), 'the key is not printed again');
+      assert.doesNotMatch(server.output().stdout, /generated/, 'nothing was generated this time');
+      assert.match(server.output().stdout, /development secrets reused from the data directory/);
       assert.match(server.output().stderr + server.output().stdout, /dev-secrets\.json/);
       const again = await call(server.port, 'GET', '/api/v1/auth/me', { 'x-api-key': printed });
       assert.equal(again.status, 200, 'the same key works after a restart');
@@ -218,7 +228,7 @@ test(
       assert.equal(await server.exited, 0, 'SIGINT stops it too');
     } finally {
       server.child.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
     }
   },
 );
