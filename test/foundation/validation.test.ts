@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { createTestApp } from '../helpers/app.js';
 import { apiRoutes, fillPath, routeKey } from '../helpers/route-auth.js';
@@ -184,6 +186,120 @@ test('no route answers 500 to malformed JSON, a wrong content type or an oversiz
         );
         assert.equal(res.json().success, false);
       }
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+test('an empty body with Content-Type: application/json is no body: bodiless routes answer, required fields are named', async () => {
+  const t = await createTestApp();
+  try {
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { apiKey: t.adminKey },
+    });
+    const jwt = login.json().data.token as string;
+    const emptyJson = (method: 'POST' | 'PUT', url: string, headers: Record<string, string> = {}) =>
+      t.app.inject({
+        method,
+        url,
+        headers: { 'x-api-key': t.adminKey, 'content-type': 'application/json', ...headers },
+        payload: '',
+      });
+
+    // Routes without a body, or whose body is all optional.
+    const logout = await emptyJson('POST', '/api/v1/auth/logout', {
+      authorization: `Bearer ${jwt}`,
+      'x-api-key': '',
+    });
+    assert.equal(logout.statusCode, 200, logout.body);
+    assert.equal(logout.json().data.revoked, true);
+    for (const url of [
+      '/api/v1/sessions/sess_missing/connect',
+      '/api/v1/sessions/sess_missing/disconnect',
+      '/api/v1/sessions/sess_missing/export',
+      '/api/v1/webhooks/wh_missing/test',
+    ]) {
+      const res = await emptyJson('POST', url);
+      assert.equal(res.statusCode, 404, `${url}: ${res.body}`);
+    }
+    // An all-optional body (a partial update) passes validation: the webhook is what is missing.
+    const update = await emptyJson('PUT', '/api/v1/webhooks/wh_missing');
+    assert.equal(update.statusCode, 404, update.body);
+
+    // A route that needs a body names each missing field.
+    const keys = await emptyJson('POST', '/api/v1/auth/keys');
+    assert.equal(keys.statusCode, 400);
+    assert.equal(errorOf(keys).code, 'VALIDATION_ERROR');
+    const fields = (errorOf(keys).details as { field: string }[]).map((d) => d.field).sort();
+    assert.deepEqual(fields, ['body.name', 'body.role']);
+    const noHeader = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login' });
+    assert.equal(noHeader.statusCode, 400);
+    assert.deepEqual(
+      (errorOf(noHeader).details as { field: string }[]).map((d) => d.field),
+      ['body.apiKey'],
+    );
+    // Whitespace is no body either; anything else must still be JSON.
+    const spaces = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/sessions/sess_missing/connect',
+      headers: { 'x-api-key': t.adminKey, 'content-type': 'application/json' },
+      payload: ' \n',
+    });
+    assert.equal(spaces.statusCode, 404);
+    const poisoned = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/keys',
+      headers: { 'x-api-key': t.adminKey, 'content-type': 'application/json' },
+      payload: '{"name": "x", "role": "viewer", "__proto__": {"admin": true}}',
+    });
+    assert.equal(poisoned.statusCode, 400);
+  } finally {
+    await t.close();
+  }
+});
+
+test('over a real connection, an empty JSON body (Content-Length: 0 or chunked) is no body', async () => {
+  const t = await createTestApp();
+  try {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as AddressInfo;
+    const post = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path,
+            method: 'POST',
+            agent: false,
+            headers: { 'x-api-key': t.adminKey, ...headers },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const framings: Record<string, string>[] = [
+      { 'content-length': '0' },
+      { 'transfer-encoding': 'chunked' },
+    ];
+    for (const framing of framings) {
+      const res = await post('/api/v1/sessions/sess_missing/export', {
+        'content-type': 'application/json',
+        ...framing,
+      });
+      assert.equal(res.status, 404, `${JSON.stringify(framing)}: ${res.body}`);
+      assert.equal(JSON.parse(res.body).error.code, 'SESSION_NOT_FOUND');
+      const keys = await post('/api/v1/auth/keys', { 'content-type': 'application/json', ...framing });
+      assert.equal(keys.status, 400);
+      assert.match(keys.body, /body\.name/);
     }
   } finally {
     await t.close();
