@@ -99,6 +99,9 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   );
 }
 
+/** Methods the API's routes use (HEAD comes with GET; OPTIONS is every path's CORS preflight). */
+const ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
 /** One handler renders every error in the envelope of API.md; 5xx details stay in the log. */
 export const errorsPlugin = fp(
   async (app: FastifyInstance) => {
@@ -120,13 +123,25 @@ export const errorsPlugin = fp(
       return send(reply, request, new AppError('INTERNAL_ERROR', 'Internal server error'));
     });
 
-    app.setNotFoundHandler((request, reply) =>
-      send(
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0]!;
+      // A known path asked with a method it does not have is a 405 that says which ones it has.
+      const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+      if (allowed.length > 0) {
+        if (allowed.includes('GET')) allowed.push('HEAD');
+        reply.header('Allow', allowed.join(', '));
+        return send(
+          reply,
+          request,
+          new AppError('METHOD_NOT_ALLOWED', `Method ${request.method} is not allowed on ${path}`),
+        );
+      }
+      return send(
         reply,
         request,
-        new AppError('ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`),
-      ),
-    );
+        new AppError('ROUTE_NOT_FOUND', `Route ${request.method} ${path} not found`),
+      );
+    });
   },
   { name: 'errors' },
 );

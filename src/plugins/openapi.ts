@@ -46,7 +46,12 @@ export const openapiPlugin = fp<{ version: string }>(
       routePrefix: '/docs',
       uiConfig: { persistAuthorization: true, deepLinking: true },
       staticCSP: true,
+      // Swagger UI's policy asks browsers to fetch every asset over https, which leaves /docs blank
+      // when TeleFlow is reached over plain http at any host but localhost.
+      transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
     });
+    // Until there is a dashboard, the root leads to the API documentation.
+    app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs', 302));
   },
   { name: 'openapi' },
 );

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { createTestApp } from '../helpers/app.js';
+
+/** Debian's chromium (`apt-get install chromium`); .ci/run installs it when it is missing. */
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
+
+/** A name other than localhost: browsers treat localhost as secure, which hid the problem. */
+const HOST = 'teleflow.test';
+
+test(
+  `/docs renders its operations in a real browser over plain http at a host other than localhost`,
+  {
+    skip: CHROMIUM ? false : 'chromium not found (/usr/bin/chromium): apt-get install chromium',
+    timeout: 90_000,
+  },
+  async () => {
+    const t = await createTestApp();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
+      ],
+    });
+    try {
+      await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = t.app.server.address() as AddressInfo;
+      const page = await browser.newPage();
+      const failed: string[] = [];
+      page.on('requestfailed', (request) => failed.push(`${request.url()}: ${request.failure()?.errorText}`));
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+
+      const response = await page.goto(`http://${HOST}:${port}/docs`, { waitUntil: 'load' });
+      assert.equal(response?.status(), 200);
+      // Swagger UI renders after its scripts fetch /docs/json; wait for it, then count.
+      await page
+        .waitForFunction('document.querySelectorAll(".opblock").length > 20', undefined, { timeout: 30_000 })
+        .catch(() => {});
+      const operations = await page.locator('.opblock').count();
+      assert.ok(
+        operations > 20,
+        `Swagger UI rendered ${operations} operations; failed requests: ${failed.join(', ') || 'none'}; ` +
+          `page errors: ${pageErrors.join(', ') || 'none'}`,
+      );
+      assert.deepEqual(failed, [], 'every asset loaded over plain http');
+      assert.match(await page.locator('.info .title').innerText(), /TeleFlow/);
+      // The root leads there too.
+      await page.goto(`http://${HOST}:${port}/`, { waitUntil: 'load' });
+      assert.match(new URL(page.url()).pathname, /^\/docs/);
+    } finally {
+      await browser.close();
+      await t.close();
+    }
+  },
+);
