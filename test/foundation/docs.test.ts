@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { envSchema } from '../../src/config.js';
 import { ERROR_CODES } from '../../src/lib/errors.js';
+import { createTestApp } from '../helpers/app.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -34,4 +35,33 @@ test('the README names every npm script', () => {
     scripts.filter((s) => !readme.includes(s)),
     [],
   );
+});
+
+test('the README names validation fields with the prefixes answers use', async () => {
+  const t = await createTestApp();
+  try {
+    const headers = { 'x-api-key': t.adminKey };
+    const answers = await Promise.all([
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/keys',
+        headers,
+        payload: { name: 1, role: 'viewer' },
+      }),
+      t.app.inject({ url: '/api/v1/events?since=not-an-id', headers }),
+      t.app.inject({ method: 'DELETE', url: `/api/v1/auth/keys/${'k'.repeat(500)}`, headers }),
+    ]);
+    const prefixes = answers.map((res) => {
+      const details = (res.json() as { error: { details?: { field: string }[] } }).error.details ?? [];
+      return details[0]?.field.split('.')[0];
+    });
+    assert.deepEqual(prefixes, ['body', 'querystring', 'params']);
+    const readme = read('README.md');
+    assert.ok(
+      readme.includes(prefixes.map((p) => `\`${p}.x\``).join(', ')),
+      'the README lists `body.x`, `querystring.x`, `params.x`',
+    );
+  } finally {
+    await t.close();
+  }
 });
