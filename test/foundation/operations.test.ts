@@ -201,3 +201,18 @@ test('while shutting down, /health answers 503 and API requests 503 SHUTTING_DOW
     await t.close();
   }
 });
+
+test('Swagger UI keeps its CSP but does not ask browsers to upgrade to https', async () => {
+  const t = await createTestApp();
+  try {
+    for (const url of ['/docs/', '/docs/static/index.html', '/docs/static/swagger-initializer.js']) {
+      const res = await t.app.inject({ url });
+      const csp = String(res.headers['content-security-policy'] ?? '');
+      assert.match(csp, /default-src 'self'/, url);
+      assert.match(csp, /object-src 'none'/, url);
+      assert.doesNotMatch(csp, /upgrade-insecure-requests/, url);
+    }
+  } finally {
+    await t.close();
+  }
+});
