@@ -65,6 +65,14 @@ export interface IdempotencyKeysTable {
   state: 'pending' | 'done';
   response_json: string | null;
   created_at: string;
+  /** The process running the request (its boot id); null once no process runs it. */
+  owner: string | null;
+  /** The random ids given to Telegram, as a JSON array of decimal strings, stored before the call. */
+  random_ids: string | null;
+  /** The chat the message went to (Bot-API id). */
+  chat_id: string | null;
+  /** When the random ids were first sent (ISO): where to look for the message after a crash. */
+  sent_at: string | null;
 }
 
 export interface Database {

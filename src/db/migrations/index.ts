@@ -3,6 +3,7 @@ import { auth } from './001_auth.js';
 import { sessions } from './010_sessions.js';
 import { events } from './020_events.js';
 import { webhooks } from './021_webhooks.js';
+import { idempotencyRandomId } from './030_idempotency_random_id.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '010_sessions': sessions,
   '020_events': events,
   '021_webhooks': webhooks,
+  '030_idempotency_random_id': idempotencyRandomId,
 };

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Api, helpers } from 'teleproto';
 import type { z } from 'zod';
@@ -9,7 +8,7 @@ import { formatMessageText } from '../../telegram/formatting.js';
 import { parseBotApiId, peerToBotApiId } from '../../telegram/ids.js';
 import type { SendPacer } from '../../telegram/pacing.js';
 import type { SessionManager } from '../../telegram/session-manager.js';
-import type { IdempotencyStore } from './idempotency.js';
+import type { IdempotencyStore, SendAttempt } from './idempotency.js';
 import type {
   deleteBody,
   editBody,
@@ -33,10 +32,6 @@ export interface MessagesServiceDeps {
   log: Logger;
 }
 
-function randomId(): bigint {
-  return randomBytes(8).readBigInt64LE();
-}
-
 const isChannelId = (id: string) => parseBotApiId(id)?.kind === 'channel';
 
 /** Messages: sends go through the idempotency store and the pacer; every change is published. */
@@ -44,8 +39,9 @@ export class MessagesService {
   constructor(private readonly deps: MessagesServiceDeps) {}
 
   send(input: In<typeof sendBody>, idempotencyKey?: string): Promise<MessageView> {
-    return this.deps.idempotency.run(`send:${input.sessionId}`, idempotencyKey, input, () =>
+    return this.deps.idempotency.run(`send:${input.sessionId}`, idempotencyKey, input, (attempt) =>
       this.sendText(
+        attempt,
         input.sessionId,
         input.chatId,
         input.text,
@@ -57,12 +53,13 @@ export class MessagesService {
   }
 
   reply(input: In<typeof replyBody>, idempotencyKey?: string): Promise<MessageView> {
-    return this.deps.idempotency.run(`reply:${input.sessionId}`, idempotencyKey, input, () =>
-      this.sendText(input.sessionId, input.chatId, input.text, input.parseMode, input.messageId),
+    return this.deps.idempotency.run(`reply:${input.sessionId}`, idempotencyKey, input, (attempt) =>
+      this.sendText(attempt, input.sessionId, input.chatId, input.text, input.parseMode, input.messageId),
     );
   }
 
   private async sendText(
+    attempt: SendAttempt,
     sessionId: string,
     chatId: string,
     text: string,
@@ -74,19 +71,24 @@ export class MessagesService {
     const account = await this.deps.sessions.account(sessionId);
     const { peer, id } = await account.resolvePeer(chatId);
     await this.deps.pacer.acquire(sessionId, id);
-    const rid = randomId();
-    const res = await account.invoke(
-      new Api.messages.SendMessage({
-        peer,
-        message,
-        entities,
-        randomId: helpers.returnBigInt(rid),
-        replyTo: replyTo ? new Api.InputReplyToMessage({ replyToMsgId: replyTo }) : undefined,
-        silent,
-      }),
+    const [rid] = await attempt.randomIds(1, id);
+    const res = await sendOnce(() =>
+      account.invoke(
+        new Api.messages.SendMessage({
+          peer,
+          message,
+          entities,
+          randomId: helpers.returnBigInt(rid),
+          replyTo: replyTo ? new Api.InputReplyToMessage({ replyToMsgId: replyTo }) : undefined,
+          silent,
+        }),
+      ),
     );
     let view: MessageView;
-    if (res instanceof Api.UpdateShortSentMessage) {
+    if (res === RANDOM_ID_DUPLICATE) {
+      const [msg] = await findSent(account, peer, attempt.sentAt(), [{ text: message, replyTo }]);
+      view = messageView(msg, account.selfId);
+    } else if (res instanceof Api.UpdateShortSentMessage) {
       view = {
         id: res.id,
         chatId: id,
@@ -153,22 +155,36 @@ export class MessagesService {
   }
 
   forward(input: In<typeof forwardBody>, idempotencyKey?: string): Promise<MessageView[]> {
-    return this.deps.idempotency.run(`forward:${input.sessionId}`, idempotencyKey, input, async () => {
+    return this.deps.idempotency.run(`forward:${input.sessionId}`, idempotencyKey, input, async (attempt) => {
       const account = await this.deps.sessions.account(input.sessionId);
       const from = await account.resolvePeer(input.fromChatId);
       const to = await account.resolvePeer(input.toChatId);
       await this.deps.pacer.acquire(input.sessionId, to.id);
-      const rids = input.messageIds.map(() => randomId());
-      const res = await account.invoke(
-        new Api.messages.ForwardMessages({
-          fromPeer: from.peer,
-          toPeer: to.peer,
-          id: input.messageIds,
-          randomId: rids.map((r) => helpers.returnBigInt(r)),
-          silent: input.silent,
-        }),
+      const rids = await attempt.randomIds(input.messageIds.length, to.id);
+      const res = await sendOnce(() =>
+        account.invoke(
+          new Api.messages.ForwardMessages({
+            fromPeer: from.peer,
+            toPeer: to.peer,
+            id: input.messageIds,
+            randomId: rids.map((r) => helpers.returnBigInt(r)),
+            silent: input.silent,
+          }),
+        ),
       );
-      const views = sentMessages(res, rids).map((m) => messageView(m, account.selfId));
+      const sent =
+        res === RANDOM_ID_DUPLICATE
+          ? await findSent(
+              account,
+              to.peer,
+              attempt.sentAt(),
+              (await this.fetch(account, from.id, from.peer, input.messageIds)).map((m) => ({
+                text: m instanceof Api.Message ? m.message : '',
+                forwarded: true,
+              })),
+            )
+          : sentMessages(res, rids);
+      const views = sent.map((m) => messageView(m, account.selfId));
       if (views.length === 0)
         throw new AppError('MESSAGE_NOT_FOUND', 'None of these messages could be forwarded');
       await Promise.all(
@@ -335,4 +351,79 @@ function sentMessages(res: Api.TypeUpdates, randomIds: bigint[]): Api.TypeMessag
     .map((id) => (id === undefined ? undefined : byId.get(id)))
     .filter((m): m is Api.TypeMessage => m !== undefined);
   return ordered.length > 0 ? ordered : [...byId.values()];
+}
+
+const RANDOM_ID_DUPLICATE = Symbol('RANDOM_ID_DUPLICATE');
+/** How far before the first attempt a message it sent may be dated (clocks differ). */
+const SENT_AT_SLACK_SECONDS = 120;
+
+/**
+ * Runs a send; RANDOM_ID_DUPLICATE (Telegram already has a message with these random ids: an
+ * earlier attempt of the same Idempotency-Key got through) comes back as a marker, not an error.
+ */
+async function sendOnce<T>(call: () => Promise<T>): Promise<T | typeof RANDOM_ID_DUPLICATE> {
+  try {
+    return await call();
+  } catch (err) {
+    const details =
+      err instanceof AppError ? (err.details as { telegramError?: string } | undefined) : undefined;
+    if (details?.telegramError === 'RANDOM_ID_DUPLICATE') return RANDOM_ID_DUPLICATE;
+    throw err;
+  }
+}
+
+/**
+ * The messages an earlier attempt sent, once Telegram answered RANDOM_ID_DUPLICATE. Telegram
+ * names no message in that answer and shows no random id to the sender, so they are found in
+ * the chat's 100 newest messages: outgoing, with the same text (and reply, or forward), dated
+ * from the first attempt on (less two minutes of clock difference), the closest to it first.
+ * Two identical texts sent to one chat within minutes under other keys could be told apart
+ * only by their dates.
+ */
+async function findSent(
+  account: TelegramAccount,
+  peer: Api.TypeInputPeer,
+  sentAtMs: number,
+  wanted: Array<{ text: string; replyTo?: number; forwarded?: boolean }>,
+): Promise<Api.Message[]> {
+  const res = await account.invoke(
+    new Api.messages.GetHistory({
+      peer,
+      offsetId: 0,
+      offsetDate: 0,
+      addOffset: 0,
+      limit: 100,
+      maxId: 0,
+      minId: 0,
+      hash: helpers.returnBigInt(0),
+    }),
+  );
+  const since = Math.floor(sentAtMs / 1000) - SENT_AT_SLACK_SECONDS;
+  const candidates =
+    res instanceof Api.messages.MessagesNotModified
+      ? []
+      : res.messages.filter(
+          (m): m is Api.Message => m instanceof Api.Message && m.out === true && m.date >= since,
+        );
+  const taken = new Set<number>();
+  const found = wanted.map((w) => {
+    const [best] = candidates
+      .filter(
+        (m) =>
+          !taken.has(m.id) &&
+          m.message.trim() === w.text.trim() &&
+          Boolean(m.fwdFrom) === Boolean(w.forwarded) &&
+          (w.replyTo === undefined ||
+            (m.replyTo instanceof Api.MessageReplyHeader && m.replyTo.replyToMsgId === w.replyTo)),
+      )
+      .sort((a, b) => Math.abs(a.date * 1000 - sentAtMs) - Math.abs(b.date * 1000 - sentAtMs) || a.id - b.id);
+    if (best) taken.add(best.id);
+    return best;
+  });
+  if (found.length === 0 || found.some((m) => !m))
+    throw new AppError(
+      'CONFLICT',
+      "Telegram already has the message of this Idempotency-Key (RANDOM_ID_DUPLICATE), but it is not among the chat's recent messages",
+    );
+  return found as Api.Message[];
 }

@@ -89,6 +89,8 @@ export interface AccountBox {
   log: AccountLogEntry[];
   messages: Record<string, MessageCopy>;
   dialogs: Record<string, DialogState>;
+  /** [random_id (decimal), message id] of the latest sends: a repeat is RANDOM_ID_DUPLICATE. */
+  randomIds?: Array<[string, number]>;
 }
 
 export interface ChatParticipantRecord {

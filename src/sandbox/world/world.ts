@@ -39,6 +39,9 @@ import {
   peerToApi,
 } from './tl.js';
 
+/** How many of an account's latest random ids are remembered for RANDOM_ID_DUPLICATE. */
+const RANDOM_IDS_KEPT = 10_000;
+
 export interface WorldOptions {
   /** Address the sandbox's MTProto listener is reachable at, for help.getConfig. */
   host: string;
@@ -936,6 +939,34 @@ export class World {
     content: MessageContent,
     origin?: Origin,
   ): { id: number; result: Api.TypeUpdates } {
+    if (origin?.randomId !== undefined) this.checkRandomIds(fromId, [origin.randomId]);
+    const sent = this.deliverMessage(fromId, peer, content, origin);
+    if (origin?.randomId !== undefined) {
+      const used = (this.box(fromId).randomIds ??= []);
+      used.push([origin.randomId.toString(), sent.id]);
+      if (used.length > RANDOM_IDS_KEPT) used.splice(0, used.length - RANDOM_IDS_KEPT);
+    }
+    return sent;
+  }
+
+  /**
+   * Like Telegram, refuses random ids this account already sent with (RANDOM_ID_DUPLICATE), or
+   * repeated within one call, before anything is sent.
+   */
+  checkRandomIds(userId: number, randomIds: bigint[]): void {
+    const used = new Set((this.box(userId).randomIds ?? []).map(([rid]) => rid));
+    for (const rid of randomIds) {
+      if (used.has(rid.toString())) throw new RpcError(400, 'RANDOM_ID_DUPLICATE');
+      used.add(rid.toString());
+    }
+  }
+
+  private deliverMessage(
+    fromId: number,
+    peer: PeerKey,
+    content: MessageContent,
+    origin?: Origin,
+  ): { id: number; result: Api.TypeUpdates } {
     this.checkText(content);
     const { kind, id } = parsePeerKey(peer);
     if (kind === 'h') return this.sendChannelMessage(fromId, this.channel(id), content, origin);
@@ -1505,6 +1536,7 @@ export class World {
     randomIds: bigint[],
     origin?: Origin,
   ): Api.TypeUpdates {
+    this.checkRandomIds(userId, randomIds);
     const updates: Api.TypeUpdate[] = [];
     const users: Api.TypeUser[] = [];
     const chats: Api.TypeChat[] = [];
