@@ -140,9 +140,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     retentionDays: config.events.retentionDays,
     pruneIntervalMs: config.events.pruneIntervalMs,
   });
+  // Webhook and stream filters may only name sessions that exist.
+  const sessionRows = new SessionsRepository(db.db);
+  const existingSessionIds = async (ids: string[]) => (await sessionRows.list(ids)).map((r) => r.id);
   const webhooks = new WebhooksService({
     db,
     events,
+    existingSessionIds,
     clock,
     log: app.log,
     encryptionKey: config.sessionEncryptionKey,
@@ -277,7 +281,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       });
       await api.register(chatsRoutes, { prefix: '/chats', chats });
       await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks });
-      await api.register(eventsRoutes, { streams });
+      await api.register(eventsRoutes, { streams, existingSessionIds });
     },
     { prefix: '/api/v1' },
   );

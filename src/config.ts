@@ -18,6 +18,10 @@ const durationSeconds = z
     return n * mult;
   });
 
+/** 1 s, 3 s, 10 s, then minutes and hours: 11 retries over about 22 h 43 min (plus jitter). */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '1s,3s,10s,30s,2m,10m,30m,1h,3h,6h,12h';
+const DELAY_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
 /** Every environment variable TeleFlow reads, parsed once at start-up. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -71,10 +75,12 @@ export const envSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z
     .string()
     .regex(
-      /^\s*\d+(ms|s|m)?(\s*,\s*\d+(ms|s|m)?)*\s*$/,
-      'a comma list of delays, e.g. "1s,3s,10s" or "200ms,1s"',
+      /^\s*\d+(ms|s|m|h)?(\s*,\s*\d+(ms|s|m|h)?)*\s*$/,
+      'a comma list of delays, e.g. "1s,3s,10s,5m,1h" or "200ms,1s"',
     )
-    .default('1s,3s,10s'),
+    // Minutes, then hours: about a day in all, so a receiver down through a deploy or an outage
+    // still gets its deliveries (as Svix and Stripe retry).
+    .default(DEFAULT_WEBHOOK_RETRY_SCHEDULE),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   WEBHOOK_MAX_CONSECUTIVE_FAILURES: z.coerce.number().int().min(0).default(10),
   WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
@@ -90,12 +96,11 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-/** "1s,3s,10s" or "200ms,1m" -> milliseconds. */
+/** "1s,3s,10s", "200ms,1m" or "3h" -> milliseconds. */
 export function parseDelays(list: string): number[] {
   return list.split(',').map((part) => {
-    const m = /^(\d+)(ms|s|m)?$/.exec(part.trim())!;
-    const n = Number(m[1]);
-    return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+    const m = /^(\d+)(ms|s|m|h)?$/.exec(part.trim())!;
+    return Number(m[1]) * DELAY_UNIT_MS[m[2] ?? 's']!;
   });
 }
 

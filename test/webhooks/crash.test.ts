@@ -122,6 +122,7 @@ test('SIGKILL with 100 deliveries pending: after a restart all 100 arrive, none 
       pollIntervalMs: 1000,
       retentionDays: 7,
       userAgent: 'test',
+      existingSessionIds: async () => [],
     });
     const published = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { createLogger } from '../../src/lib/logger.js';
 import type { NewEvent } from '../../src/lib/events.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, ensureSessions, type TestApp } from '../helpers/app.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const message = (id: number, text = 'hello') => ({
@@ -169,6 +169,7 @@ test('filters: types with wildcards and sessionIds decide which events a webhook
   const t = await createTestApp();
   const receiver = await startWebhookReceiver();
   try {
+    await ensureSessions(t.app, ['s1']);
     await createWebhook(t, {
       url: receiver.url,
       events: ['message.*', 'session.connected'],

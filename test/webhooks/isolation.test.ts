@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTestApp } from '../helpers/app.js';
+import { createTestApp, ensureSessions } from '../helpers/app.js';
 
 test('a key limited to some sessions manages only webhooks limited to them; others look absent', async () => {
   const t = await createTestApp();
   try {
+    await ensureSessions(t.app, ['s3']);
     const admin = { 'x-api-key': t.adminKey };
     const limited = { 'x-api-key': await t.keyFor('admin', ['s1', 's2']) };
     const url = 'http://127.0.0.1:9/hook';
@@ -56,6 +57,7 @@ test('a key limited to some sessions manages only webhooks limited to them; othe
         ['PUT', `/api/v1/webhooks/${hidden}`, { enabled: false }],
         ['DELETE', `/api/v1/webhooks/${hidden}`, undefined],
         ['GET', `/api/v1/webhooks/${hidden}/deliveries`, undefined],
+        ['POST', `/api/v1/webhooks/${hidden}/deliveries/redeliver`, {}],
         ['POST', `/api/v1/webhooks/${hidden}/test`, {}],
       ] as const) {
         const res = await t.app.inject({

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { createLogger } from '../../src/lib/logger.js';
 import { isForbiddenAddress } from '../../src/modules/webhooks/ssrf.js';
 import { WebhookSender } from '../../src/modules/webhooks/sender.js';
-import { createTestApp } from '../helpers/app.js';
+import { createTestApp, ensureSessions } from '../helpers/app.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 test('webhook CRUD: the secret is returned once, stored encrypted, never shown again nor logged', async () => {
@@ -19,6 +19,7 @@ test('webhook CRUD: the secret is returned once, stored encrypted, never shown a
   });
   const t = await createTestApp({ logger: createLogger('trace', sink) });
   try {
+    await ensureSessions(t.app, ['s1', 'a', 'b']);
     const h = { 'x-api-key': t.adminKey };
     const chosen = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     const created = await t.app.inject({

@@ -29,8 +29,26 @@ function parseSince(query: StreamQuery, lastEventId: string | string[] | undefin
   return Number(raw);
 }
 
+/**
+ * A stream filtered on a session that does not exist would stay silent forever: 404 instead.
+ * Runs after the scope check of filterFor, so a key limited to other sessions learns nothing.
+ */
+async function assertSessionExists(
+  query: StreamQuery,
+  existingSessionIds: (ids: string[]) => Promise<string[]>,
+): Promise<void> {
+  if (query.sessionId === undefined) return;
+  if ((await existingSessionIds([query.sessionId])).length === 0)
+    throw new AppError('SESSION_NOT_FOUND', `Session ${query.sessionId} not found`, {
+      sessionId: query.sessionId,
+    });
+}
+
 /** SSE at /events and WebSocket at /ws. */
-export const eventsRoutes: FastifyPluginAsyncZod<{ streams: EventStreams }> = async (app, { streams }) => {
+export const eventsRoutes: FastifyPluginAsyncZod<{
+  streams: EventStreams;
+  existingSessionIds: (ids: string[]) => Promise<string[]>;
+}> = async (app, { streams, existingSessionIds }) => {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   app.get(
@@ -55,6 +73,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ streams: EventStreams }> = as
       const principal = requirePrincipal(request);
       const since = parseSince(request.query, request.headers['last-event-id']);
       const filter = streams.filterFor(principal, request.query);
+      await assertSessionExists(request.query, existingSessionIds);
       streams.openSse(request, reply, filter, since);
     },
   );
@@ -82,11 +101,13 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ streams: EventStreams }> = as
     onResponse: async (request) => {
       if (request.headers.upgrade) request.raw.socket?.destroy();
     },
-    wsHandler: (socket, request) => {
+    wsHandler: async (socket, request) => {
       try {
         const principal = requirePrincipal(request);
         const filter = streams.filterFor(principal, request.query);
         const since = parseSince(request.query, undefined);
+        await assertSessionExists(request.query, existingSessionIds);
+        if (socket.readyState !== socket.OPEN) return; // the client left meanwhile
         streams.openWebSocket(socket, request, filter, since);
       } catch (err) {
         // The upgrade is done: the error travels as a close frame (4000 + HTTP status).

@@ -56,6 +56,8 @@ function bodyOf(d: QueuedDelivery): { body: string; messageId: string; eventType
 class Lane {
   running: Promise<void> | null = null;
   private dirty = false;
+  /** Deliveries were queued again: re-read the queue before the next send, older ones may come first. */
+  private requeued = false;
   private wake: (() => void) | null = null;
   private secretCache: { sealed: string; plain: string } | null = null;
   private unsaved: Outcome[] = [];
@@ -67,10 +69,13 @@ class Lane {
     private readonly isStopping: () => boolean,
   ) {}
 
-  /** New work; `urgent` also cuts short a wait for a retry (a redelivery may now come first). */
+  /** New work; `urgent` also cuts short a wait for a retry or a batch (a redelivery may now come first). */
   kick(urgent: boolean): void {
     this.dirty = true;
-    if (urgent) this.wake?.();
+    if (urgent) {
+      this.requeued = true;
+      this.wake?.();
+    }
     this.running ??= this.run()
       .catch(async (err: unknown) => {
         this.unsaved = [];
@@ -120,6 +125,7 @@ class Lane {
       this.dirty = false;
       const webhook = await this.d.repo.getWebhook(this.webhookId);
       if (!webhook || webhook.enabled !== 1) return;
+      this.requeued = false;
       const queue = await this.d.repo.queue(this.webhookId, BATCH);
       if (queue.length === 0) {
         if (this.dirty) continue;
@@ -144,6 +150,7 @@ class Lane {
   ): Promise<boolean> {
     for (const delivery of queue) {
       if (this.isStopping()) return true;
+      if (this.requeued) break;
       const dueIn = delivery.next_attempt_at
         ? Date.parse(delivery.next_attempt_at) - this.d.clock.now().getTime()
         : 0;

@@ -8,6 +8,8 @@ import {
   deliveryParams,
   deliveryWithAttempts,
   listDeliveriesQuery,
+  redeliverManyBody,
+  redeliverManyResult,
   testEventBody,
   updateWebhookBody,
   webhookIdParams,
@@ -53,7 +55,9 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
           'secret) and the Standard Webhooks headers webhook-id (the event id, stable across retries: dedupe on it), ' +
           'webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body keyed with the ' +
           'base64-decoded part after whsec_>). Delivery is at-least-once and in event order per webhook; a non-2xx ' +
-          'answer or a timeout is retried after 1 s, 3 s and 10 s by default, then the delivery is dead. ' +
+          'answer or a timeout is retried after 1 s, 3 s, 10 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h and 12 h by ' +
+          'default (WEBHOOK_RETRY_SCHEDULE; about 23 hours in all), then the delivery is dead. ' +
+          'Each sessionIds entry must name an existing session (404 SESSION_NOT_FOUND otherwise). ' +
           'The URL must be http(s). Unless WEBHOOK_ALLOW_PRIVATE=true (the default outside production), a host that ' +
           'resolves to a loopback, private, link-local, unique-local, CGNAT or metadata address is refused, here and ' +
           'again when connecting; redirects are not followed.',
@@ -62,12 +66,10 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
       },
     },
     async (request, reply) =>
-      reply
-        .status(201)
-        .send({
-          success: true as const,
-          data: await webhooks.create(request.body, sessionScope(request.principal)),
-        }),
+      reply.status(201).send({
+        success: true as const,
+        data: await webhooks.create(request.body, sessionScope(request.principal)),
+      }),
   );
 
   app.get(
@@ -188,12 +190,45 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }
   );
 
   app.post(
+    '/:id/deliveries/redeliver',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        summary:
+          'Queue again every dead (or failed) delivery, optionally since a time, in event order (admin)',
+        description:
+          'Dead deliveries get one more attempt each; failed ones have their scheduled retry moved to now. ' +
+          'They are sent oldest first, before newer deliveries still waiting. A disabled webhook sends them ' +
+          'once it is enabled again.',
+        params: webhookIdParams,
+        body: redeliverManyBody.nullish(),
+        response: { 202: ok(redeliverManyResult), ...errorResponses(404) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send({
+        success: true as const,
+        data: {
+          count: await webhooks.redeliverMany(
+            request.params.id,
+            request.body ?? { status: 'dead' },
+            sessionScope(request.principal),
+          ),
+        },
+      }),
+  );
+
+  app.post(
     '/:id/test',
     {
       config: admin,
       schema: {
         tags: ['webhooks'],
         summary: 'Send a test event to this webhook only (admin); it is queued like any delivery',
+        description:
+          'The body sent is an Event envelope of a real type (default message.received) whose data is a sample ' +
+          'matching that type (or the given data, checked against it), with an id starting test_ and sessionId null.',
         params: webhookIdParams,
         body: testEventBody.nullish(),
         response: { 202: ok(deliveryObject), ...errorResponses(404) },

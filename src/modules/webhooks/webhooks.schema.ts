@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isoDate } from '../../lib/schemas.js';
-import { eventPatternList, eventTypeSchema } from '../events/events.schema.js';
+import type { EventType } from '../../lib/events.js';
+import { EVENT_DATA_SCHEMAS, eventPatternList, eventTypeSchema } from '../events/events.schema.js';
 import { sessionIdSchema } from '../sessions/sessions.schema.js';
 
 /** `whsec_` + base64 of 24 to 64 random bytes, as Standard Webhooks prescribes. */
@@ -31,11 +32,14 @@ export const createWebhookBody = z.strictObject({
   secret: secretSchema.optional(),
   sessionIds: z
     .array(sessionIdSchema)
-    .min(1)
+    .min(1, 'an empty list is ambiguous: give null (or leave it out) for all sessions')
     .max(1000)
     .nullable()
     .optional()
-    .meta({ description: 'Only events of these sessions; all sessions when absent or null' }),
+    .meta({
+      description:
+        'Only events of these sessions (each must exist: 404 SESSION_NOT_FOUND otherwise); all sessions when absent or null',
+    }),
   enabled: z.boolean().optional().meta({ description: 'Default true' }),
   description: z.string().trim().max(500).nullable().optional(),
 });
@@ -134,12 +138,53 @@ export const listDeliveriesQuery = z.strictObject({
   cursor: z.string().max(100).optional().meta({ description: 'meta.nextCursor of the previous page' }),
 });
 
+/** The deliveries a bulk redelivery queues again. */
+export const redeliverManyBody = z
+  .strictObject({
+    status: z.enum(['dead', 'failed']).default('dead').meta({
+      description:
+        'dead (default): each gets one more attempt now; failed: its scheduled retry is moved to now',
+    }),
+    since: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: 'Only deliveries created at or after this time (ISO 8601)' }),
+  })
+  .meta({ description: 'Queues the matching deliveries again; they are sent in event order' });
+export type RedeliverManyInput = z.infer<typeof redeliverManyBody>;
+
+export const redeliverManyResult = z
+  .object({ count: z.number().int().meta({ description: 'Deliveries queued again' }) })
+  .meta({ id: 'WebhookRedeliverResult' });
+
+export const DEFAULT_TEST_EVENT_TYPE = 'message.received' satisfies EventType;
+
 export const testEventBody = z
   .strictObject({
-    type: eventTypeSchema.optional().meta({ description: 'Type to send (default session.connected)' }),
-    data: z.record(z.string(), z.unknown()).optional().meta({ description: 'data of the test envelope' }),
+    type: eventTypeSchema
+      .optional()
+      .meta({ description: `Type to send (default ${DEFAULT_TEST_EVENT_TYPE})` }),
+    data: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({
+        description: "data of the test envelope; must match the type's data schema; a sample when absent",
+      }),
+  })
+  .superRefine((body, ctx) => {
+    if (body.data === undefined) return;
+    const type = body.type ?? DEFAULT_TEST_EVENT_TYPE;
+    const result = EVENT_DATA_SCHEMAS[type].safeParse(body.data);
+    if (result.success) return;
+    for (const issue of result.error.issues) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', ...issue.path],
+        message: `${issue.message} (the data of ${type})`,
+      });
+    }
   })
   .meta({
     description:
-      'A test event goes to this webhook only, is not in the event log, and its id starts with test_',
+      'A test event is an Event envelope of a real type (id test_..., sessionId null) that goes to this webhook only and is not in the event log',
   });

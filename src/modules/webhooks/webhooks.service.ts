@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
 import type { WebhooksTable } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { SecretBox } from '../../lib/crypto.js';
@@ -16,15 +17,18 @@ import {
 import { WebhookDispatcher } from './dispatcher.js';
 import { WebhookSender } from './sender.js';
 import { assertSafeWebhookUrl, UnsafeUrlError } from './ssrf.js';
+import { testEventEnvelope } from './test-event.js';
 import type { DeliveryRow } from './webhooks.repository.js';
 import { WebhooksRepository } from './webhooks.repository.js';
-import type {
-  CreateWebhookInput,
-  DeliveryDetail,
-  DeliveryStatus,
-  DeliveryView,
-  UpdateWebhookInput,
-  WebhookView,
+import {
+  DEFAULT_TEST_EVENT_TYPE,
+  type CreateWebhookInput,
+  type DeliveryDetail,
+  type DeliveryStatus,
+  type DeliveryView,
+  type RedeliverManyInput,
+  type UpdateWebhookInput,
+  type WebhookView,
 } from './webhooks.schema.js';
 import type { Db } from '../../db/index.js';
 
@@ -41,6 +45,8 @@ export interface WebhooksServiceDeps {
   pollIntervalMs: number;
   retentionDays: number;
   userAgent: string;
+  /** Which of these session ids exist (a filter naming an unknown session is refused). */
+  existingSessionIds: (ids: string[]) => Promise<string[]>;
 }
 
 export function generateWebhookSecret(): string {
@@ -170,6 +176,16 @@ export class WebhooksService {
     };
   }
 
+  /** A filter naming a session that does not exist would silently match nothing: 404 instead. */
+  private async assertSessionsExist(ids: string[] | null | undefined): Promise<void> {
+    if (!ids) return;
+    const unique = [...new Set(ids)];
+    const existing = new Set(await this.deps.existingSessionIds(unique));
+    const missing = unique.find((id) => !existing.has(id));
+    if (missing !== undefined)
+      throw new AppError('SESSION_NOT_FOUND', `Session ${missing} not found`, { sessionId: missing });
+  }
+
   private async checkedUrl(url: string): Promise<string> {
     try {
       return (await assertSafeWebhookUrl(url, this.deps.allowPrivate)).toString();
@@ -205,7 +221,10 @@ export class WebhooksService {
     input: CreateWebhookInput,
     scope: SessionScope = null,
   ): Promise<WebhookView & { secret: string }> {
-    input = { ...input, sessionIds: scopedSessionIds(input.sessionIds, scope) ?? undefined };
+    // Sessions outside the caller's scope first, so the answer says nothing about their existence.
+    const requested = scopedSessionIds(input.sessionIds, scope);
+    if (input.sessionIds) await this.assertSessionsExist(requested);
+    input = { ...input, sessionIds: requested ?? undefined };
     const url = await this.checkedUrl(input.url);
     const secret = input.secret ?? generateWebhookSecret();
     const at = this.deps.clock.now().toISOString();
@@ -234,8 +253,11 @@ export class WebhooksService {
     scope: SessionScope = null,
   ): Promise<WebhookView & { secret?: string }> {
     await this.row(id, scope);
-    if (input.sessionIds !== undefined)
-      input = { ...input, sessionIds: scopedSessionIds(input.sessionIds, scope) };
+    if (input.sessionIds !== undefined) {
+      const requested = input.sessionIds;
+      input = { ...input, sessionIds: scopedSessionIds(requested, scope) };
+      if (requested) await this.assertSessionsExist(input.sessionIds);
+    }
     const patch: Partial<WebhooksTable> = { updated_at: this.deps.clock.now().toISOString() };
     if (input.url !== undefined) patch.url = await this.checkedUrl(input.url);
     if (input.events !== undefined) patch.events = JSON.stringify([...new Set(input.events)]);
@@ -318,6 +340,37 @@ export class WebhooksService {
     return deliveryView((await this.repo.getDelivery(id, existing.id))!);
   }
 
+  /**
+   * Queues again the dead (or failed) deliveries of a webhook, optionally only those created at or
+   * after `since`. They keep their place in the queue (delivery order is event order), so the
+   * worker sends them oldest first; a dead one gets one more attempt, as a single redelivery does.
+   */
+  async redeliverMany(id: string, input: RedeliverManyInput, scope: SessionScope = null): Promise<number> {
+    await this.row(id, scope);
+    const at = this.deps.clock.now().toISOString();
+    const lastAttempt = this.deps.retryScheduleMs.length;
+    let q = this.repo.kysely
+      .updateTable('webhook_deliveries')
+      .set({
+        status: 'failed',
+        next_attempt_at: at,
+        updated_at: at,
+        ...(input.status === 'dead'
+          ? {
+              attempts: sql<number>`case when attempts < ${lastAttempt} then ${lastAttempt} else attempts end`,
+            }
+          : {}),
+      })
+      .where('webhook_id', '=', id)
+      .where('status', '=', input.status);
+    if (input.since !== undefined) q = q.where('created_at', '>=', new Date(input.since).toISOString());
+    const result = await q.executeTakeFirst();
+    const count = Number(result.numUpdatedRows);
+    if (count > 0) this.dispatcher.kick(id, true);
+    this.deps.log.info({ webhookId: id, count, status: input.status }, 'webhook deliveries queued again');
+    return count;
+  }
+
   async sendTest(
     id: string,
     body: { type?: EventType; data?: Record<string, unknown> },
@@ -325,14 +378,8 @@ export class WebhooksService {
   ): Promise<DeliveryView> {
     await this.row(id, scope);
     const at = this.deps.clock.now().toISOString();
-    const type = body.type ?? 'session.connected';
-    const envelope = {
-      id: `test_${randomBytes(9).toString('base64url')}`,
-      type,
-      sessionId: null,
-      timestamp: at,
-      data: body.data ?? { test: true, message: 'TeleFlow test event' },
-    };
+    const type = body.type ?? DEFAULT_TEST_EVENT_TYPE;
+    const envelope = testEventEnvelope(type, at, body.data);
     const deliveryId = await this.repo.insertDelivery({
       webhook_id: id,
       event_id: null,
