@@ -4,7 +4,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { control, startTestSandbox } from '../helpers/sandbox.js';
+import { once } from 'node:events';
+import { request } from 'node:http';
+import { createConnection } from 'node:net';
+import { Api } from 'teleproto';
+import { clientFor, closeClient, control, startTestSandbox } from '../helpers/sandbox.js';
 import type { Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
@@ -28,6 +32,7 @@ test('GET / documents every route, including the fixed ones of API.md', async ()
     'POST /messages',
     'POST /faults',
     'POST /connections/drop',
+    'POST /login-tokens/accept',
   ]) {
     assert.ok(listed.includes(fixed), `${fixed} listed`);
   }
@@ -276,4 +281,103 @@ test('profiles, status, 2FA, faults and connections', async () => {
   assert.equal((await control(sandbox, 'POST', '/connections/drop', { phone: '15550000000' })).status, 404);
   assert.equal((await control(sandbox, 'POST', '/connections/refuse', { ms: 0 })).status, 200);
   assert.equal((await control(sandbox, 'POST', '/connections/refuse', { ms: -1 })).status, 400);
+});
+
+/** A raw request (fetch refuses some of these paths and bodies), answered as status and JSON. */
+function rawCall(
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const { port } = new URL(sandbox.controlUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('bad paths and bodies are 4xx JSON errors and the server stays up', async () => {
+  for (const [method, path] of [
+    ['GET', '/users/%E0%A4%A'],
+    ['PATCH', '/users/%'],
+    ['DELETE', '/chats/%zz/members/%E0'],
+    ['POST', '/users/%C0%AF/status'],
+  ]) {
+    const answer = await rawCall(method, path, '{"online": true}', { 'content-type': 'application/json' });
+    assert.equal(answer.status, 400, path);
+    assert.equal(answer.body.error.code, 'BAD_PATH', path);
+  }
+  const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+  const nested = await rawCall('POST', '/users', deep, { 'content-type': 'application/json' });
+  assert.equal(nested.status, 400);
+  const deepObject = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+  assert.equal((await rawCall('POST', '/messages', deepObject)).status, 400);
+  const huge = await rawCall('POST', '/users', Buffer.alloc(2 * 1024 * 1024, 0x20), {
+    'content-type': 'application/json',
+  });
+  assert.equal(huge.status, 413);
+  assert.equal(huge.body.error.code, 'PAYLOAD_TOO_LARGE');
+  assert.equal((await rawCall('POST', '/users', '\u0000\xff{')).body.error.code, 'INVALID_JSON');
+  assert.equal((await rawCall('POST', '/users', '[1, 2]')).body.error.code, 'VALIDATION_FAILED');
+  assert.equal((await rawCall('GET', '/users//x')).status, 404);
+  assert.equal((await rawCall('GET', '//sandbox/users')).status, 404);
+
+  // Bytes that are not HTTP at all: a JSON 400, then the connection closes.
+  const socket = createConnection({ host: '127.0.0.1', port: Number(new URL(sandbox.controlUrl).port) });
+  socket.end('\x16\x03\x01 not http at all\r\n\r\n');
+  let reply = '';
+  socket.on('data', (d: Buffer) => (reply += d));
+  await once(socket, 'close');
+  assert.match(reply, /^HTTP\/1\.1 400 /);
+  assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.code, 'BAD_REQUEST');
+  assert.equal((await control(sandbox, 'GET', '/')).status, 200, 'still serving');
+});
+
+test("POST /login-tokens/accept: a user accepts a waiting client's QR login", async () => {
+  const phone = '15557773001';
+  await control(sandbox, 'POST', '/users', { phone, firstName: 'Quinn' });
+  const waiting = clientFor(sandbox);
+  try {
+    await waiting.connect();
+    const exportToken = () =>
+      waiting.invoke(new Api.auth.ExportLoginToken({ apiId: 12345, apiHash: 'x', exceptIds: [] }));
+    const exported = await exportToken();
+    assert.ok(exported instanceof Api.auth.LoginToken);
+    const token = Buffer.from(exported.token).toString('base64url');
+
+    const unknownUser = await control(sandbox, 'POST', '/login-tokens/accept', {
+      phone: '15550000000',
+      token,
+    });
+    assert.equal(unknownUser.status, 404);
+    const unknownToken = await control(sandbox, 'POST', '/login-tokens/accept', { phone, token: 'AAAA' });
+    assert.equal(unknownToken.status, 400);
+    assert.equal(unknownToken.body.error.code, 'AUTH_TOKEN_INVALID');
+    for (const bad of [{ phone }, { phone, token: 'not base64!' }, { phone, token: 5 }]) {
+      const answer = await control(sandbox, 'POST', '/login-tokens/accept', bad);
+      assert.equal(answer.body.error.code, 'VALIDATION_FAILED', JSON.stringify(bad));
+    }
+
+    // The whole tg://login URL is taken too.
+    const accepted = await control(sandbox, 'POST', '/login-tokens/accept', {
+      phone,
+      token: `tg://login?token=${token}`,
+    });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(accepted.body.accepted, true);
+    const again = await control(sandbox, 'POST', '/login-tokens/accept', { phone, token });
+    assert.equal(again.body.error.code, 'AUTH_TOKEN_ALREADY_ACCEPTED');
+
+    const success = await exportToken();
+    assert.ok(success instanceof Api.auth.LoginTokenSuccess);
+    assert.equal((await waiting.getMe()).phone, phone);
+  } finally {
+    await closeClient(waiting);
+  }
 });

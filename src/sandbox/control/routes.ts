@@ -266,6 +266,26 @@ export function buildRoutes({
       handler: ({ params }) => ({ body: { revoked: world.revokeUser(userOf(params.phone).id) } }),
     },
     {
+      method: 'POST',
+      path: '/login-tokens/accept',
+      description:
+        'The user accepts a QR login, as when scanning the code with a signed-in app (the waiting client then signs in as this user).',
+      bodyDoc: '{"phone", "token": the base64url value of the tg://login?token= URL (or that whole URL)}',
+      body: z.object({
+        phone,
+        token: z
+          .string()
+          .max(1024)
+          .transform((value) => value.trim().replace(/^tg:\/\/login\?token=/, ''))
+          .pipe(z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'a base64url token')),
+      }),
+      handler: ({ body }) => {
+        const user = userOf(body.phone);
+        world.acceptLoginToken(user.id, Buffer.from(body.token, 'base64url'));
+        return { body: { accepted: true, phone: user.phone, userId: String(user.id) } };
+      },
+    },
+    {
       method: 'GET',
       path: '/codes',
       description: 'The last login code sent to a phone.',

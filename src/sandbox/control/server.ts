@@ -32,36 +32,71 @@ export interface ControlServer {
 
 const MAX_BODY = 1024 * 1024;
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body, null, 2);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
   });
   res.end(text);
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  send(res, status, { error: { code, message } });
+  // A request refused before its body was read: close the connection rather than read the rest.
+  send(res, status, { error: { code, message } }, status === 413 ? { connection: 'close' } : {});
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ControlError(413, 'PAYLOAD_TOO_LARGE', 'Body larger than 1 MB');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY)
+    throw new ControlError(413, 'PAYLOAD_TOO_LARGE', 'Body larger than 1 MB');
+  // Listeners rather than for-await: leaving that loop early would destroy the socket before
+  // the 413 could be written.
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        reject(new ControlError(413, 'PAYLOAD_TOO_LARGE', 'Body larger than 1 MB'));
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+  const text = raw.toString('utf8').trim();
   if (!text) return {};
   try {
     return JSON.parse(text);
   } catch {
+    // Syntax errors, and nesting too deep for the parser's stack, alike.
     throw new ControlError(400, 'INVALID_JSON', 'Body is not valid JSON');
   }
 }
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ControlError(
+      400,
+      'BAD_PATH',
+      `Bad percent-encoding in the path segment ${segment.slice(0, 100)}`,
+    );
+  }
+}
+
+/** The route's parameters (still percent-encoded) when method and path match it. */
 function match(route: Route, method: string, path: string): Record<string, string> | undefined {
   if (route.method !== method) return undefined;
   const want = route.path.split('/');
@@ -69,10 +104,71 @@ function match(route: Route, method: string, path: string): Record<string, strin
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
-    if (want[i].startsWith(':')) params[want[i].slice(1)] = decodeURIComponent(got[i]);
+    if (want[i].startsWith(':')) params[want[i].slice(1)] = got[i];
     else if (want[i] !== got[i]) return undefined;
   }
   return params;
+}
+
+/** One request, start to end: every failure becomes a JSON error, never an exception. */
+async function handle(
+  routes: Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: Logger | undefined,
+): Promise<void> {
+  const method = req.method ?? 'GET';
+  try {
+    const raw = req.url ?? '/';
+    // Parsed against a fixed origin: a path such as "//x" must not be read as a host name.
+    const url =
+      raw.startsWith('/') && URL.canParse(`http://sandbox${raw}`)
+        ? new URL(`http://sandbox${raw}`)
+        : undefined;
+    if (!url) throw new ControlError(400, 'BAD_PATH', 'The request target is not a path');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    let found: { route: Route; params: Record<string, string> } | undefined;
+    let pathKnown = false;
+    for (const route of routes) {
+      if (match({ ...route, method }, method, path)) pathKnown = true;
+      const params = match(route, method, path);
+      if (params) {
+        found = { route, params };
+        break;
+      }
+    }
+    if (!found) {
+      if (pathKnown)
+        throw new ControlError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; see GET /`);
+      throw new ControlError(404, 'NOT_FOUND', `No route ${method} ${path.slice(0, 200)}; see GET /`);
+    }
+    const params = Object.fromEntries(
+      Object.entries(found.params).map(([name, value]) => [name, decodeSegment(value)]),
+    );
+    const body = method === 'GET' || method === 'HEAD' ? {} : await readJson(req);
+    const parsed = found.route.body
+      ? found.route.body.safeParse(body)
+      : { success: true as const, data: body };
+    if (!parsed.success) {
+      sendError(res, 400, 'VALIDATION_FAILED', z.prettifyError(parsed.error));
+      return;
+    }
+    const result = await found.route.handler({ params, query: url.searchParams, body: parsed.data });
+    send(res, result.status ?? 200, result.body);
+  } catch (error) {
+    if (error instanceof ControlError) sendError(res, error.status, error.code, error.message);
+    else if (error instanceof RpcError)
+      sendError(
+        res,
+        error.errorCode === 404 ? 404 : 400,
+        error.errorMessage,
+        `Telegram error ${error.errorMessage}`,
+      );
+    else {
+      logger?.error({ err: error, method }, 'sandbox control: unexpected error');
+      sendError(res, 500, 'INTERNAL', 'Unexpected error in the sandbox control API');
+    }
+  }
 }
 
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
@@ -82,62 +178,38 @@ export async function startControlServer(options: ControlServerOptions): Promise
     methods: options.methods ?? [],
   });
   const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://sandbox');
-      const path = url.pathname.replace(/\/+$/, '') || '/';
-      const method = req.method ?? 'GET';
-      let found: { route: Route; params: Record<string, string> } | undefined;
-      let pathKnown = false;
-      for (const route of routes) {
-        if (match({ ...route, method }, method, path)) pathKnown = true;
-        const params = match(route, method, path);
-        if (params) {
-          found = { route, params };
-          break;
-        }
-      }
-      if (!found) {
-        if (pathKnown)
-          sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; see GET /`);
-        else sendError(res, 404, 'NOT_FOUND', `No route ${method} ${path}; see GET /`);
-        return;
-      }
-      try {
-        const body = method === 'GET' || method === 'HEAD' ? {} : await readJson(req);
-        const parsed = found.route.body
-          ? found.route.body.safeParse(body)
-          : { success: true as const, data: body };
-        if (!parsed.success) {
-          sendError(res, 400, 'VALIDATION_FAILED', z.prettifyError(parsed.error));
-          return;
-        }
-        const result = await found.route.handler({
-          params: found.params,
-          query: url.searchParams,
-          body: parsed.data,
-        });
-        send(res, result.status ?? 200, result.body);
-      } catch (error) {
-        if (error instanceof ControlError) sendError(res, error.status, error.code, error.message);
-        else if (error instanceof RpcError)
-          sendError(
-            res,
-            error.errorCode === 404 ? 404 : 400,
-            error.errorMessage,
-            `Telegram error ${error.errorMessage}`,
-          );
-        else {
-          options.logger?.error({ err: error }, 'sandbox control: unexpected error');
-          sendError(res, 500, 'INTERNAL', 'Unexpected error in the sandbox control API');
-        }
-      }
-    })();
+    handle(routes, req, res, options.logger).catch((error: unknown) => {
+      // Only a failure to write the answer itself lands here: drop the connection.
+      options.logger?.error({ err: error }, 'sandbox control: could not answer');
+      res.destroy();
+    });
+  });
+  // Requests that are not HTTP at all still get a JSON answer before the connection closes.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // As Node's own handler: nothing more once an answer to this connection has started.
+    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (error.code === 'ECONNRESET' || !socket.writable || answering) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const text = JSON.stringify({
+      error: tooLarge
+        ? { code: 'HEADERS_TOO_LARGE', message: 'Request headers too large' }
+        : { code: 'BAD_REQUEST', message: 'Malformed HTTP request' },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
+        `connection: close\r\n\r\n${text}`,
+    );
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
       server.off('error', reject);
+      server.on('error', (error) => options.logger?.error({ err: error }, 'sandbox control: listener error'));
       resolve();
     });
   });
