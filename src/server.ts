@@ -16,8 +16,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  // Before anything writes there: the data directory is this user's only.
-  makePrivateDir(config.dataDir);
+  // The embedded sandbox keeps its state under DATA_DIR: created first, for this user only. (The
+  // SQLite database and the development secrets create it so themselves; with PostgreSQL and no
+  // sandbox nothing needs it, and a read-only file system must not stop start-up.)
+  if (config.telegram.sandbox) makePrivateDir(config.dataDir);
   const app = await buildApp(config, { logger: log });
 
   if (config.generatedSecrets.length > 0) {
