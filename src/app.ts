@@ -23,6 +23,7 @@ import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
 import { IdempotencyStore } from './modules/messages/idempotency.js';
 import { MessagesService } from './modules/messages/messages.service.js';
+import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { SessionsRepository } from './modules/sessions/sessions.repository.js';
 import { SecretBox } from './lib/crypto.js';
@@ -164,6 +165,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     config.telegram,
     config.dataDir,
     telegramLog.child({ component: 'telegram' }),
+    { production: config.isProduction },
   );
   const sessions = new SessionManager({
     repo: new SessionsRepository(db.db),
@@ -282,6 +284,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(chatsRoutes, { prefix: '/chats', chats });
       await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks });
       await api.register(eventsRoutes, { streams, existingSessionIds });
+      await api.register(sandboxRoutes, { telegram });
     },
     { prefix: '/api/v1' },
   );

@@ -44,6 +44,9 @@ export const envSchema = z.object({
     .optional(),
   TELEGRAM_DC_PUBLIC_KEY_FILE: z.string().optional(),
   TELEGRAM_SANDBOX: bool.default(false),
+  /** Ports of the embedded sandbox (TELEGRAM_SANDBOX=true), on loopback; free ones when unset. */
+  SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  SANDBOX_CONTROL_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Flood waits up to this many seconds are slept through; longer ones answer 429 FLOOD_WAIT. */
   FLOOD_SLEEP_THRESHOLD_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   /** Send pacing (messages per second, 0 = off, and burst) per session and per chat. */
@@ -126,6 +129,8 @@ export interface Config {
       perSessionPerSecond: number;
       perSessionBurst: number;
       perChatPerSecond: number;
+    /** The embedded sandbox's MTProto and control API ports (0 or unset: free ones). */
+    sandboxPorts: { mtproto?: number; control?: number };
       perChatBurst: number;
     };
     /** Passphrases by key version for session strings at rest; the highest version encrypts. */
@@ -304,6 +309,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         perSessionPerSecond: env.SEND_RATE_PER_SESSION,
         perSessionBurst: env.SEND_BURST_PER_SESSION,
         perChatPerSecond: env.SEND_RATE_PER_CHAT,
+      sandboxPorts: { mtproto: env.SANDBOX_PORT, control: env.SANDBOX_CONTROL_PORT },
         perChatBurst: env.SEND_BURST_PER_CHAT,
       },
       sessionKeys: {

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { startSandbox } from './index.js';
+import { sandboxBanner, startSandbox } from './index.js';
 
 function portFrom(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -26,19 +26,7 @@ const logger = pino({ level: process.env.SANDBOX_LOG_LEVEL || 'info' });
 
 const sandbox = await startSandbox({ host, port, controlPort, dataDir, logger });
 
-console.log(`TeleFlow sandbox (a local Telegram) is running.
-
-  MTProto server   ${sandbox.host}:${sandbox.port}
-  Control API      ${sandbox.controlUrl}   (GET ${sandbox.controlUrl}/ lists the routes)
-  RSA public key   ${sandbox.publicKeyFile}
-  Data directory   ${dataDir}
-
-Point TeleFlow at it:
-  TELEGRAM_DC=${sandbox.host}:${sandbox.port} TELEGRAM_DC_PUBLIC_KEY_FILE=${sandbox.publicKeyFile} npm run dev
-
-Create a user:   curl -X POST ${sandbox.controlUrl}/users -H 'content-type: application/json' -d '{"phone":"9996610000","firstName":"Alice"}'
-Login codes:     phones 99966XYYYY get the code XXXXX; any code: curl '${sandbox.controlUrl}/codes?phone=...'
-`);
+console.log(sandboxBanner(sandbox, { dataDir }));
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

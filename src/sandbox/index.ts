@@ -113,5 +113,39 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   };
 }
 
+/**
+ * What `npm run sandbox` prints, and TeleFlow when TELEGRAM_SANDBOX=true starts one: where the
+ * servers are, how to point a client at them, and a few control API calls to start with.
+ */
+export function sandboxBanner(
+  sandbox: Pick<Sandbox, 'host' | 'port' | 'controlUrl' | 'publicKeyFile'>,
+  options: { dataDir?: string; embedded?: boolean } = {},
+): string {
+  const keyFile = sandbox.publicKeyFile ?? '<the PEM of GET /api/v1/sandbox>';
+  const control = sandbox.controlUrl;
+  return `${
+    options.embedded
+      ? 'TeleFlow sandbox (a local Telegram) is running inside TeleFlow; every session uses it.\n' +
+        'It is not Telegram, and its control API lets anyone on this machine act as any of its users.'
+      : 'TeleFlow sandbox (a local Telegram) is running.'
+  }
+
+  MTProto server   ${sandbox.host}:${sandbox.port}
+  Control API      ${control}   (GET ${control}/ lists the routes)
+  RSA public key   ${keyFile}${options.dataDir ? `\n  Data directory   ${options.dataDir}` : ''}
+
+${
+  options.embedded
+    ? 'Point another client or TeleFlow at it (GET /api/v1/sandbox answers the same, for admins):'
+    : 'Point TeleFlow at it:'
+}
+  TELEGRAM_DC=${sandbox.host}:${sandbox.port} TELEGRAM_DC_PUBLIC_KEY_FILE=${keyFile} npm run dev
+
+Create a user:   curl -X POST ${control}/users -H 'content-type: application/json' -d '{"phone":"9996610000","firstName":"Alice"}'
+Login codes:     phones 99966XYYYY get the code XXXXX; any code: curl '${control}/codes?phone=...'
+Accept a QR:     curl -X POST ${control}/login-tokens/accept -H 'content-type: application/json' -d '{"phone":"9996610000","token":"<token of the tg://login URL>"}'
+`;
+}
+
 export { World } from './world/world.js';
 export { FaultInjector } from './world/faults.js';

@@ -16,8 +16,19 @@ export interface TelegramEndpoint {
   /** Set for servers other than Telegram: a connection class that dials their real address. */
   connection?: typeof Connection;
   /** Present when the sandbox runs in this process. */
-  sandbox?: { controlUrl: string; host: string; port: number; publicKeyPem: string };
+  sandbox?: EmbeddedSandbox;
   close(): Promise<void>;
+}
+
+export interface EmbeddedSandbox {
+  /** Its data centres (one today); sessions start on `dcId`. */
+  dcs: { id: number; host: string; port: number }[];
+  controlUrl: string;
+  host: string;
+  port: number;
+  publicKeyPem: string;
+  /** What `npm run sandbox` prints, for server.ts to show once TeleFlow listens. */
+  banner: string;
 }
 
 /** Telegram's production DC 2, where new accounts are usually homed; the client migrates if needed. */
@@ -27,26 +38,41 @@ export async function resolveTelegramEndpoint(
   telegram: Config['telegram'],
   dataDir: string,
   log: Logger,
+  options: { production?: boolean } = {},
 ): Promise<TelegramEndpoint> {
   if (telegram.sandbox) {
-    const { startSandbox } = await import('../sandbox/index.js');
+    if (options.production) {
+      log.warn(
+        'TELEGRAM_SANDBOX=true with NODE_ENV=production: sessions talk to the local sandbox, not ' +
+          'Telegram, and its control API lets anyone on this machine act as any sandbox user',
+      );
+    }
+    const { sandboxBanner, startSandbox } = await import('../sandbox/index.js');
+    const sandboxDir = join(dataDir, 'sandbox');
+    // Loopback only (startSandbox's default host), whatever HOST says.
     const sandbox = await startSandbox({
-      dataDir: join(dataDir, 'sandbox'),
-      port: telegram.dc?.port ?? 0,
-      controlPort: 0,
+      dataDir: sandboxDir,
+      port: telegram.sandboxPorts.mtproto ?? telegram.dc?.port ?? 0,
+      controlPort: telegram.sandboxPorts.control ?? 0,
       logger: log.child({ component: 'sandbox' }),
     });
     trustServerPublicKey(sandbox.publicKeyPem);
-    log.info({ port: sandbox.port, controlUrl: sandbox.controlUrl }, 'sandbox started in-process');
+    log.info(
+      { host: sandbox.host, port: sandbox.port, controlUrl: sandbox.controlUrl },
+      'sandbox started in-process',
+    );
+    const dcId = 2;
     return {
-      dcId: 2,
+      dcId,
       host: sandbox.host,
       connection: createDcConnectionClass(sandbox.host, sandbox.port) as unknown as typeof Connection,
       sandbox: {
+        dcs: [{ id: dcId, host: sandbox.host, port: sandbox.port }],
         controlUrl: sandbox.controlUrl,
         host: sandbox.host,
         port: sandbox.port,
         publicKeyPem: sandbox.publicKeyPem,
+        banner: sandboxBanner(sandbox, { dataDir: sandboxDir, embedded: true }),
       },
       close: () => sandbox.close(),
     };
