@@ -16,8 +16,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  // Before anything writes there: the data directory is this user's only.
-  makePrivateDir(config.dataDir);
+  // The embedded sandbox keeps its state under DATA_DIR: created first, for this user only. (The
+  // SQLite database and the development secrets create it so themselves; with PostgreSQL and no
+  // sandbox nothing needs it, and a read-only file system must not stop start-up.)
+  if (config.telegram.sandbox) makePrivateDir(config.dataDir);
   const app = await buildApp(config, { logger: log });
 
   if (config.generatedSecrets.length > 0) {
@@ -67,12 +69,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
-}
-
   // Printed to the terminal like `npm run sandbox` does: the control URL changes with every
   // start unless SANDBOX_CONTROL_PORT is set.
   const sandbox = app.services.telegram.sandbox;
   if (sandbox) process.stdout.write(`\n${sandbox.banner}\n`);
+}
+
 main().catch((err: unknown) => {
   process.stderr.write(
     `TeleFlow failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

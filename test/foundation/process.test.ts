@@ -232,3 +232,33 @@ test(
     }
   },
 );
+
+test(
+  'with the embedded sandbox, a DATA_DIR that does not exist is created owner-only',
+  sqliteOnly,
+  async () => {
+    const root = mkdtempSync(join(tmpdir(), 'teleflow-proc-'));
+    const dataDir = join(root, 'data');
+    const server = spawnServer({
+      ...TEST_SECRETS,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(await freePort()),
+      // The database elsewhere: the sandbox alone writes under DATA_DIR.
+      DATABASE_URL: `file:${join(root, 'db', 'teleflow.db')}`,
+      DATA_DIR: dataDir,
+      TELEGRAM_SANDBOX: 'true',
+      LOG_LEVEL: 'warn',
+    });
+    try {
+      await waitForHealth(server);
+      assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
+      assert.equal((statSync(join(root, 'db')).mode & 0o777).toString(8), '700');
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0, JSON.stringify(server.output()));
+    } finally {
+      server.child.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
