@@ -7,6 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createServer } from 'node:net';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Api } from 'teleproto';
@@ -26,7 +27,6 @@ import {
   CONSTRUCTORS,
   TlReader,
   TlWriter,
-  gunzipPacked,
   gzipPacked,
   isTlObject,
   readTlObject,
@@ -34,6 +34,16 @@ import {
   vectorResultKind,
 } from './tl.js';
 import { TransportDecoder, TransportError } from './transport.js';
+
+/** gzip_packed data (gzip, or a zlib stream), refused once it unpacks beyond MAX_UNPACKED_BYTES. */
+function unpackGzip(data: Buffer): Buffer {
+  const options = { maxOutputLength: MAX_UNPACKED_BYTES };
+  try {
+    return data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data, options) : inflateSync(data, options);
+  } catch (error) {
+    throw new TransportError(`gzip_packed body refused: ${(error as Error).message}`);
+  }
+}
 
 export interface MtprotoServerOptions {
   host: string;
@@ -71,6 +81,8 @@ const RECENT_MSG_IDS_PER_SESSION = 500;
 const MAX_MESSAGES_PER_CONTAINER = 100;
 /** Larger messages travel alone rather than inside a container. */
 const MAX_CONTAINER_BYTES = 256 * 1024;
+/** What a gzip_packed body may unpack to: a packet's own limit, so a small bomb cannot take gigabytes. */
+const MAX_UNPACKED_BYTES = 16 * 1024 * 1024;
 
 /** bad_msg_notification error codes (core.telegram.org/mtproto/service_messages_about_messages). */
 const BAD_MSG = {
@@ -613,7 +625,7 @@ export class MtprotoServer implements UpdateSink {
     if (constructor === CONSTRUCTORS.gzipPacked) {
       const reader = new TlReader(body);
       reader.uint();
-      this.handleMessage(connection, session, msgId, seqNo, gunzipPacked(reader.bytes()), log);
+      this.handleMessage(connection, session, msgId, seqNo, unpackGzip(reader.bytes()), log);
       return;
     }
     if (session.recentMsgIds.has(msgId)) {
