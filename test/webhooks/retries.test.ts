@@ -237,3 +237,39 @@ test('bulk redeliver of failed deliveries moves their scheduled retry to now', a
     await t.close();
   }
 });
+
+test('bulk redeliver while newer deliveries are being sent: the old ones go next, before the rest', async () => {
+  const t = await createTestApp({
+    env: { WEBHOOK_RETRY_SCHEDULE: '20ms', WEBHOOK_MAX_CONSECUTIVE_FAILURES: '0' },
+  });
+  let down = true;
+  const receiver = await startWebhookReceiver({
+    respond: async () => {
+      if (down) return 503;
+      await new Promise((r) => setTimeout(r, 40)); // a slow receiver: the queue takes a while
+      return 200;
+    },
+  });
+  try {
+    const hookId = await createWebhook(t, receiver.url);
+    const ev = t.app.services.events;
+    const old = [await ev.record(received(1)), await ev.record(received(2))];
+    await waitForDeliveries(t, hookId, (list) => list.length === 2 && list.every((d) => d.status === 'dead'));
+    down = false;
+    const newer = await Promise.all(Array.from({ length: 20 }, (_, i) => ev.record(received(10 + i))));
+    await receiver.waitFor(3, 5000, (r) => r.status === 200);
+    const res = await redeliver(t, hookId);
+    assert.deepEqual(res.json().data, { count: 2 });
+    const ok = await receiver.waitFor(22, 10_000, (r) => r.status === 200);
+    const order = ok.map((r) => String(r.headers['webhook-id']));
+    const firstOld = order.indexOf(String(old[0]!.id));
+    assert.equal(order[firstOld + 1], String(old[1]!.id), 'the old ones in event order');
+    assert.ok(
+      firstOld < order.indexOf(String(newer.at(-1)!.id)) - 5,
+      `redelivered at ${firstOld} of ${order.length}: not after the whole waiting queue`,
+    );
+  } finally {
+    await receiver.close();
+    await t.close();
+  }
+});
