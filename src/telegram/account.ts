@@ -35,6 +35,12 @@ export interface TelegramAccount {
   remember(users: readonly Api.TypeUser[], chats: readonly Api.TypeChat[]): void;
 }
 
+/**
+ * `lost`: the library is reconnecting; `restored`: its reconnect succeeded; `gone`: its
+ * reconnect ended without a connection and it will not try again by itself.
+ */
+export type ConnectionState = 'lost' | 'restored' | 'gone';
+
 export interface AccountClientOptions {
   sessionId: string;
   endpoint: TelegramEndpoint;
@@ -47,8 +53,8 @@ export interface AccountClientOptions {
   log: PinoLogger;
   /** Everything of type Updates that Telegram pushes. */
   onUpdates(updates: Api.TypeUpdates): void;
-  /** The library lost the connection (-1) or got it back (1). */
-  onConnectionState(state: 'lost' | 'restored'): void;
+  /** The connection was lost, is back, or the library stopped trying to bring it back. */
+  onConnectionState(state: ConnectionState): void;
   /** A call answered that the account is signed out. */
   onSignedOut(error: { code: string; message: string }): void;
 }
@@ -119,9 +125,12 @@ export class AccountClient implements TelegramAccount {
       systemVersion: process.platform,
       appVersion: '1.0',
     });
-    // Called by the library after each of its own reconnects.
+    // Called by the library after each of its own reconnects, successful or not. When its
+    // connect attempts all failed, the sender is left without a connection and nothing in the
+    // library starts another reconnect (its ping loop's reconnect needs a connected sender).
     (client as unknown as { _handleReconnect: () => Promise<void> })._handleReconnect = async () => {
-      if (!this.closed) this.opts.onConnectionState(this.transportConnected ? 'restored' : 'lost');
+      if (this.closed) return;
+      this.opts.onConnectionState(this.transportConnected ? 'restored' : this.reconnecting ? 'lost' : 'gone');
     };
     this.client = client;
     let ok: boolean;

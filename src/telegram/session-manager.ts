@@ -16,7 +16,7 @@ import type { EventPublisher, EventType } from '../lib/events.js';
 import { newId } from '../lib/ids.js';
 import type { SessionRow, SessionsRepository } from '../modules/sessions/sessions.repository.js';
 import type { SessionStatus, SessionView } from '../modules/sessions/sessions.schema.js';
-import { AccountClient, type TelegramAccount } from './account.js';
+import { AccountClient, type ConnectionState, type TelegramAccount } from './account.js';
 import { messageView, userView } from './convert.js';
 import type { TelegramEndpoint } from './endpoint.js';
 import { isConnectionError, isSignedOutError, telegramErrorName, toAppErrorFromTelegram } from './errors.js';
@@ -38,6 +38,11 @@ export interface SessionManagerOptions {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   callTimeoutMs?: number;
+  /**
+   * How long the client library may take to bring a lost connection back (reconnected and
+   * caught up) before the session's client is replaced by a new one.
+   */
+  recoveryTimeoutMs?: number;
   /** How long a QR login keeps refreshing its token before giving up. */
   qrLoginTtlMs?: number;
   /** How many sessions connect at once at start-up. */
@@ -71,6 +76,8 @@ interface Managed {
   phoneCodeHash?: string;
   phone?: string;
   reconnectTimer?: NodeJS.Timeout;
+  /** Armed when the library reports the connection lost; fires if it is not back in time. */
+  recoveryTimer?: NodeJS.Timeout;
   attempts: number;
   qr?: QrState;
   /** Serializes open/close so there is never a second client for the session. */
@@ -96,6 +103,7 @@ export class SessionManager {
       | 'reconnectBaseMs'
       | 'reconnectMaxMs'
       | 'callTimeoutMs'
+      | 'recoveryTimeoutMs'
       | 'qrLoginTtlMs'
       | 'startupConcurrency'
     >
@@ -108,6 +116,7 @@ export class SessionManager {
       reconnectBaseMs: deps.reconnectBaseMs ?? 1000,
       reconnectMaxMs: deps.reconnectMaxMs ?? 60_000,
       callTimeoutMs: deps.callTimeoutMs ?? 30_000,
+      recoveryTimeoutMs: deps.recoveryTimeoutMs ?? 10_000,
       qrLoginTtlMs: deps.qrLoginTtlMs ?? 5 * 60_000,
       startupConcurrency: deps.startupConcurrency ?? 8,
     };
@@ -151,7 +160,7 @@ export class SessionManager {
     if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all(
       [...this.sessions.values()].map(async (m) => {
-        clearTimeout(m.reconnectTimer);
+        this.cancelReconnect(m);
         if (m.qr) clearTimeout(m.qr.refreshTimer);
         await this.withLock(m, async () => {
           await this.flush(m);
@@ -480,7 +489,7 @@ export class SessionManager {
   async disconnect(id: string): Promise<SessionView> {
     const row = await this.row(id);
     const m = this.managed(id);
-    clearTimeout(m.reconnectTimer);
+    this.cancelReconnect(m);
     if (m.qr) clearTimeout(m.qr.refreshTimer);
     await this.withLock(m, async () => {
       await this.flush(m);
@@ -497,7 +506,7 @@ export class SessionManager {
   async remove(id: string): Promise<void> {
     const row = await this.row(id);
     const m = this.managed(id);
-    clearTimeout(m.reconnectTimer);
+    this.cancelReconnect(m);
     if (m.qr) clearTimeout(m.qr.refreshTimer);
     await this.withLock(m, async () => {
       try {
@@ -561,6 +570,7 @@ export class SessionManager {
   private async dropClient(m: Managed): Promise<void> {
     const account = m.account;
     m.account = undefined;
+    this.disarmRecovery(m);
     if (account) await account.close();
   }
 
@@ -623,13 +633,18 @@ export class SessionManager {
     });
   }
 
-  /** (Re)connects a signed-in session now; on network failure retries later with backoff. */
-  private async reconnect(id: string): Promise<void> {
+  /**
+   * (Re)connects a signed-in session now; on network failure retries later with backoff.
+   * `replacing`: the client this is meant to replace; nothing is done when the session no
+   * longer has that client (a disconnect or an earlier reconnect came first).
+   */
+  private async reconnect(id: string, replacing?: AccountClient): Promise<void> {
     const m = this.managed(id);
-    clearTimeout(m.reconnectTimer);
-    m.reconnectTimer = undefined;
+    if (replacing && m.account !== replacing) return;
+    this.cancelReconnect(m);
     if (this.closing) return;
     await this.withLock(m, async () => {
+      if (replacing && m.account !== replacing) return;
       const row = await this.deps.repo.find(id);
       if (!row || !row.auto_connect || !row.session_secret || !row.user_json) return;
       await this.setStatus(id, 'connecting', {});
@@ -668,6 +683,12 @@ export class SessionManager {
     });
   }
 
+  /** Forgets a planned reconnect (the timer is cleared and unset, so a later one can be planned). */
+  private cancelReconnect(m: Managed): void {
+    clearTimeout(m.reconnectTimer);
+    m.reconnectTimer = undefined;
+  }
+
   private scheduleReconnect(m: Managed): void {
     if (this.closing || m.reconnectTimer) return;
     m.attempts += 1;
@@ -685,19 +706,56 @@ export class SessionManager {
     m.reconnectTimer.unref();
   }
 
-  private onConnectionState(m: Managed, account: AccountClient, state: 'lost' | 'restored'): void {
+  /**
+   * The library's own reconnects. It gets a few tries: the session must be connected and caught
+   * up within recoveryTimeoutMs of the loss. Otherwise (it gave up, its catch-up failed or never
+   * ended, its flags stuck) the client is replaced by a new one, with TeleFlow's backoff.
+   */
+  private onConnectionState(m: Managed, account: AccountClient, state: ConnectionState): void {
     if (this.closing || m.account !== account || !account.self) return;
     if (state === 'lost') {
       void this.setStatus(m.id, 'connecting', {});
+      this.armRecovery(m, account);
+      return;
+    }
+    if (state === 'gone') {
+      this.deps.log.info({ sessionId: m.id }, 'the client library gave up reconnecting: new client');
+      void this.reconnect(m.id, account).catch(() => undefined);
       return;
     }
     // The library reconnected by itself: catch up on what arrived meanwhile.
-    void account.tracker
-      ?.catchUp()
-      .then(() => this.setStatus(m.id, 'connected', { lastError: null }))
-      .catch((err: unknown) =>
-        this.deps.log.warn({ err, sessionId: m.id }, 'catch-up after reconnect failed'),
+    // No tracker yet: TeleFlow's own reconnect is under way and catches up itself.
+    if (!account.tracker) return;
+    account.tracker
+      .catchUp()
+      .then(async () => {
+        if (m.account !== account || !account.transportConnected) return;
+        this.disarmRecovery(m);
+        await this.setStatus(m.id, 'connected', { lastError: null });
+      })
+      .catch((err: unknown) => {
+        this.deps.log.warn({ err, sessionId: m.id }, 'catch-up after reconnect failed: new client');
+        void this.reconnect(m.id, account).catch(() => undefined);
+      });
+  }
+
+  private armRecovery(m: Managed, account: AccountClient): void {
+    if (m.recoveryTimer) return;
+    m.recoveryTimer = setTimeout(() => {
+      m.recoveryTimer = undefined;
+      if (this.closing || m.account !== account || m.status === 'connected') return;
+      this.deps.log.info(
+        { sessionId: m.id, afterMs: this.o.recoveryTimeoutMs },
+        'connection not restored in time: new client',
       );
+      void this.reconnect(m.id, account).catch(() => undefined);
+    }, this.o.recoveryTimeoutMs);
+    m.recoveryTimer.unref();
+  }
+
+  private disarmRecovery(m: Managed): void {
+    clearTimeout(m.recoveryTimer);
+    m.recoveryTimer = undefined;
   }
 
   /** Finds connections that died without the library noticing, or that it gave up on. */
@@ -707,7 +765,7 @@ export class SessionManager {
       if (!account?.self || m.probing || this.closing) continue;
       if (!account.transportConnected && !account.reconnecting) {
         this.deps.log.info({ sessionId: m.id }, 'watchdog: connection is gone, reconnecting');
-        void this.reconnect(m.id).catch(() => undefined);
+        void this.reconnect(m.id, account).catch(() => undefined);
         continue;
       }
       if (account.reconnecting) continue;
@@ -723,7 +781,7 @@ export class SessionManager {
             });
           } else if (isConnectionError(err) && m.account === account) {
             this.deps.log.info({ sessionId: m.id }, 'watchdog: probe failed, reconnecting');
-            void this.reconnect(m.id).catch(() => undefined);
+            void this.reconnect(m.id, account).catch(() => undefined);
           }
         })
         .finally(() => {
@@ -743,7 +801,7 @@ export class SessionManager {
   }
 
   private async markLoggedOut(m: Managed, error: { code: string; message: string }): Promise<void> {
-    clearTimeout(m.reconnectTimer);
+    this.cancelReconnect(m);
     await this.deps.repo.update(m.id, { auto_connect: 0, updated_at: this.now() });
     await this.setStatus(m.id, 'logged_out', { lastError: error });
   }

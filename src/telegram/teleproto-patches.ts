@@ -7,7 +7,16 @@
  * that are ready together, so concurrent calls where one fails lose the others. Each inner
  * message is handled on its own here; the first error is rethrown afterwards so the receive
  * loop still sees it (it reacts to AUTH_KEY_UNREGISTERED).
+ *
+ * Calls made while the library re-establishes a lost connection: its reconnect empties the send
+ * queue and re-sends only the calls that already had a message id, i.e. that the send loop had
+ * picked up. Once the send loop has stopped for the reconnect (after the first new call), every
+ * further call waits in the queue without one and was dropped: it hung until TeleFlow's call
+ * timeout (30 s), and an update catch-up waiting on it kept the session from recovering. The
+ * queue's clear (called only by that reconnect) now keeps the calls that were never sent; the
+ * ones with a message id are re-queued by the reconnect itself.
  */
+import { MessagePacker } from 'teleproto/extensions/index.js';
 import { MTProtoSender } from 'teleproto/network/index.js';
 
 type InnerMessage = unknown;
@@ -15,6 +24,12 @@ interface SenderInternals {
   _processMessage(message: InnerMessage): Promise<void>;
   _handleContainer(message: { obj: { messages: InnerMessage[] } }): Promise<void>;
   _teleflowPatched?: boolean;
+}
+
+interface QueueInternals {
+  _queue: ({ msgId?: unknown } | undefined)[];
+  append(state: undefined): void;
+  clear(): void;
 }
 
 export function applyTeleprotoPatches(): void {
@@ -30,6 +45,11 @@ export function applyTeleprotoPatches(): void {
       }
     }
     if (first !== undefined) throw first;
+  };
+  (MessagePacker.prototype as unknown as QueueInternals).clear = function clear(this: QueueInternals) {
+    this._queue = this._queue.filter((state) => state !== undefined && state.msgId === undefined);
+    // What the original does: an empty entry wakes the send loop.
+    this.append(undefined);
   };
   proto._teleflowPatched = true;
 }
