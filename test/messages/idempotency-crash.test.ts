@@ -166,35 +166,59 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function crashAndRetry(when: 'before' | 'after') {
+const recordOf = async (key: string) => {
+  const db = openDatabase(database.url);
+  try {
+    return await db.db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('scope_key', 'like', `%:${key}`)
+      .executeTakeFirst();
+  } finally {
+    await db.close();
+  }
+};
+
+/**
+ * `queued`: killed while the send waits its turn in the pacer (no random id stored yet);
+ * `before`/`after`: killed by the sandbox when the call arrives, before or after storing it.
+ */
+async function crashAndRetry(when: 'queued' | 'before' | 'after') {
   const text = `crash ${when} the send`;
   const key = `crash-${when}`;
   const body = { sessionId, chatId: `@${bobName}`, text };
-  const restore = killOnSend(text, when);
+  if (when === 'queued') {
+    // One send per 20 s in a chat: the keyed send waits behind the first one.
+    await new Promise((r) => (teleflow!.once('exit', r), teleflow!.kill('SIGTERM')));
+    Object.assign(env, { SEND_RATE_PER_CHAT: '0.05', SEND_BURST_PER_CHAT: '1' });
+    await startTeleflow();
+    await waitConnected();
+    const ahead = await call('POST', '/api/v1/messages/send', { ...body, text: 'ahead in the queue' });
+    assert.equal(ahead.status, 200, JSON.stringify(ahead.body));
+    Object.assign(env, { SEND_RATE_PER_CHAT: '0', SEND_BURST_PER_CHAT: '5' });
+  }
+  const restore = when === 'queued' ? () => undefined : killOnSend(text, when);
   const exited = new Promise((r) => teleflow!.once('exit', r));
-  const inFlight = await call('POST', '/api/v1/messages/send', body, { 'idempotency-key': key }).catch(
+  const request = call('POST', '/api/v1/messages/send', body, { 'idempotency-key': key }).catch(
     (err: Error) => err,
   );
+  if (when === 'queued') {
+    await waitFor(async () => (await recordOf(key))?.state === 'pending', 5000, 'the send to start');
+    await new Promise((r) => setTimeout(r, 300));
+    teleflow!.kill('SIGKILL');
+  }
+  const inFlight = await request;
   await exited;
   restore();
   assert.ok(inFlight instanceof Error, `the request died with TeleFlow: ${JSON.stringify(inFlight)}`);
   assert.equal(teleflow!.signalCode, 'SIGKILL');
   assert.equal((await bobSees(text)).length, when === 'after' ? 1 : 0, 'what the sandbox stored');
 
-  // The record was left pending by the dead process, with its random id already stored.
-  const db = openDatabase(database.url);
-  try {
-    const row = await db.db
-      .selectFrom('idempotency_keys')
-      .selectAll()
-      .where('scope_key', 'like', `%:${key}`)
-      .executeTakeFirstOrThrow();
-    assert.equal(row.state, 'pending');
-    assert.ok(row.owner, 'owned by the dead process');
-    assert.equal(JSON.parse(row.random_ids ?? '[]').length, 1, 'the random id was stored before the call');
-  } finally {
-    await db.close();
-  }
+  // The record was left pending by the dead process; past the pacer, its random id is stored.
+  const row = await recordOf(key);
+  assert.equal(row?.state, 'pending');
+  assert.ok(row.owner, 'owned by the dead process');
+  assert.equal(JSON.parse(row.random_ids ?? '[]').length, when === 'queued' ? 0 : 1, 'random ids stored');
 
   await startTeleflow();
   await waitConnected();
@@ -225,6 +249,10 @@ async function crashAndRetry(when: 'before' | 'after') {
   assert.deepEqual(again.body.data, retry.body.data);
   assert.equal((await bobSees(text)).length, 1);
 }
+
+test('killed while the send waited for its turn: the retry after a restart sends it, once', async () => {
+  await crashAndRetry('queued');
+});
 
 test('killed before the send reached Telegram: the retry after a restart sends it, once', async () => {
   await crashAndRetry('before');
@@ -291,14 +319,15 @@ test("the store: random ids survive a failed attempt; a dead process's record is
     release();
     assert.deepEqual(await running, resumed, 'both used the same random id');
     // Within one process a duplicate waits for the first and gets its result.
-    let finish!: () => void;
+    let finish: (() => void) | undefined;
     const slow = first.run('send:s', 'k3', { a: 3 }, async () => {
       await new Promise<void>((r) => (finish = r));
       return 'first';
     });
+    await waitFor(() => finish, 3000, 'the first to run');
     const duplicate = first.run('send:s', 'k3', { a: 3 }, async () => 'second');
     await new Promise((r) => setTimeout(r, 300));
-    finish();
+    finish!();
     assert.deepEqual(await Promise.all([slow, duplicate]), ['first', 'first']);
   } finally {
     await db.close();
