@@ -159,7 +159,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     retentionDays: config.events.retentionDays,
     userAgent: `TeleFlow/${VERSION}`,
   });
-  const streams = new EventStreams(events, config.streams);
+  const streams = new EventStreams(events, config.streams, auth);
   const telegramLog = (options.logger ?? pino({ level: 'silent' })) as Logger;
   const telegram = await resolveTelegramEndpoint(
     config.telegram,

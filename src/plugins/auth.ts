@@ -18,7 +18,11 @@ declare module 'fastify' {
   }
 }
 
-/** The credential a request carries: X-API-Key, a Bearer token, or (where allowed) `?token=`. */
+/**
+ * The credential a request carries: X-API-Key, a Bearer token, or (where allowed) `?token=`.
+ * An Authorization header in another form (a bare key, Basic...) is no credential: the auth
+ * hook answers it with a 401 that names the expected form rather than "missing credentials".
+ */
 export function credentialOf(request: FastifyRequest, allowQuery: boolean): string | undefined {
   const apiKey = request.headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey) return apiKey;
@@ -45,7 +49,16 @@ export const authPlugin = fp<{ auth: AuthService }>(
       const cfg = request.routeOptions.config;
       if (cfg.public) return;
       // The rate limiter has usually resolved the caller already; otherwise do it here.
-      request.principal ??= await opts.auth.authenticate(credentialOf(request, cfg.allowQueryToken === true));
+      if (!request.principal) {
+        const credential = credentialOf(request, cfg.allowQueryToken === true);
+        if (credential === undefined && request.headers.authorization) {
+          throw new AppError(
+            'UNAUTHORIZED',
+            "Authorization header must be 'Bearer <token>' (an API key or a JWT); or send the key in X-API-Key",
+          );
+        }
+        request.principal = await opts.auth.authenticate(credential);
+      }
       const needed: Role =
         cfg.minRole ?? (request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator');
       if (ROLE_RANK[request.principal.role] < ROLE_RANK[needed]) {

@@ -2,21 +2,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
-import { EVENT_TYPES, type NewEvent } from '../../src/lib/events.js';
+import type { NewEvent } from '../../src/lib/events.js';
 import type { StoredEvent } from '../../src/modules/events/events.service.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, ensureSessions, type TestApp } from '../helpers/app.js';
 import { assertSessionIsolation } from '../helpers/route-auth.js';
-
-type Started = TestApp & { base: string; ws: string };
-
-async function startApp(env: Record<string, string> = {}): Promise<Started> {
-  const t = await createTestApp({ env });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = t.app.server.address() as AddressInfo;
-  return Object.assign(t, { base: `http://127.0.0.1:${port}/api/v1`, ws: `ws://127.0.0.1:${port}/api/v1` });
-}
+import { openSse, openWs, startApp, wsRefusal } from '../helpers/stream-clients.js';
 
 const msg = (sessionId: string | null, n: number, type: NewEvent['type'] = 'message.received'): NewEvent => ({
   type,
@@ -25,63 +16,6 @@ const msg = (sessionId: string | null, n: number, type: NewEvent['type'] = 'mess
     message: { id: n, chatId: '1', senderId: '2', date: new Date().toISOString(), text: `m${n}`, out: false },
   },
 });
-
-interface SseFrame {
-  id: string;
-  type: string;
-  data: string;
-}
-
-/** A real EventSource client collecting every frame (events are named by type, so listen to all 28). */
-function openSse(url: string, headers: Record<string, string> = {}) {
-  const frames: SseFrame[] = [];
-  let opens = 0;
-  const es = new EventSource(url, {
-    fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }),
-  });
-  for (const type of EVENT_TYPES) {
-    es.addEventListener(type, (e) => frames.push({ id: e.lastEventId, type: e.type, data: e.data }));
-  }
-  es.addEventListener('open', () => opens++);
-  return {
-    es,
-    frames,
-    opens: () => opens,
-    async until(pred: () => boolean, timeoutMs = 8000) {
-      const end = Date.now() + timeoutMs;
-      while (!pred()) {
-        if (Date.now() > end) throw new Error(`timed out; got ${frames.length} frames`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-  };
-}
-
-function openWs(url: string, headers: Record<string, string> = {}) {
-  const ws = new WebSocket(url, { headers });
-  const frames: string[] = [];
-  ws.on('message', (data) => frames.push(String(data)));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
-  );
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return {
-    ws,
-    frames,
-    opened,
-    closed,
-    async until(pred: () => boolean, timeoutMs = 8000) {
-      const end = Date.now() + timeoutMs;
-      while (!pred()) {
-        if (Date.now() > end) throw new Error(`timed out; got ${frames.length} frames`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-  };
-}
 
 async function publishAll(t: TestApp, events: NewEvent[]): Promise<StoredEvent[]> {
   return Promise.all(events.map((e) => t.app.services.events.record(e)));
@@ -197,6 +131,7 @@ test('replay-to-live handoff under a steady stream of publishes neither drops no
   const clients: ReturnType<typeof openWs>[] = [];
   let sse: ReturnType<typeof openSse> | undefined;
   try {
+    await ensureSessions(t.app, ['s1']);
     const all: StoredEvent[] = [];
     let stop = false;
     const publisher = (async () => {
@@ -246,6 +181,7 @@ test('filters: type wildcards, sessionId, and a key limited to some sessions see
   const t = await startApp();
   try {
     const limited = await t.keyFor('viewer', ['s1']);
+    await ensureSessions(t.app, ['s2']);
     const typed = openWs(`${t.ws}/ws?types=session.*,message.sent`, { 'x-api-key': t.adminKey });
     const bySession = openWs(`${t.ws}/ws?sessionId=s2`, { 'x-api-key': t.adminKey });
     const scoped = openWs(`${t.ws}/ws?token=${encodeURIComponent(limited)}`);
@@ -275,12 +211,7 @@ test('filters: type wildcards, sessionId, and a key limited to some sessions see
     await denied.opened;
     const { code } = await denied.closed;
     assert.equal(code, 4404);
-    const unauth = new WebSocket(`${t.ws}/ws`);
-    const status = await new Promise<number>((resolve) => {
-      unauth.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      unauth.on('error', () => {});
-    });
-    assert.equal(status, 401);
+    assert.equal(await wsRefusal(`${t.ws}/ws`), 401);
     for (const c of [typed, bySession, scoped]) c.ws.close();
   } finally {
     await t.close();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/lib/logger.js';
-import { createTestApp } from '../helpers/app.js';
+import { createTestApp, ensureSessions } from '../helpers/app.js';
 
 test('login exchanges an API key for a JWT that authenticates, and logout revokes it across a restart', async () => {
   const t = await createTestApp();
@@ -91,6 +91,7 @@ test('tokens with another algorithm, a bad signature or garbage are refused', as
 test('API keys are stored only as hashes, listed without secrets, and deleting one revokes its tokens', async () => {
   const t = await createTestApp();
   try {
+    await ensureSessions(t.app, ['s1']);
     const created = await t.app.inject({
       method: 'POST',
       url: '/api/v1/auth/keys',
@@ -190,6 +191,76 @@ test('an expired JWT is refused even right after it was accepted (no cache exten
     assert.equal((await me()).statusCode, 200);
     await new Promise((r) => setTimeout(r, 2100));
     assert.equal((await me()).statusCode, 401);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a JWT of the bootstrap key stops working when API_KEY changes, and only then', async () => {
+  const t = await createTestApp();
+  const apps: Awaited<ReturnType<typeof createTestApp>>[] = [];
+  try {
+    const loginWith = async (apiKey: string) =>
+      (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { apiKey } })).json().data
+        .token as string;
+    const bootstrapToken = await loginWith(t.adminKey);
+    const keyToken = await loginWith(await t.keyFor('viewer'));
+    await t.close({ keepData: true });
+    const restart = async (apiKey: string) => {
+      const app = await createTestApp({
+        env: { API_KEY: apiKey, JWT_SECRET: t.config.jwtSecret },
+        reuse: { dataDir: t.dataDir, databaseUrl: t.databaseUrl, drop: t.dropDb },
+      });
+      apps.push(app);
+      return app;
+    };
+    const me = (app: Awaited<ReturnType<typeof createTestApp>>, token: string) =>
+      app.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/me',
+        headers: { authorization: `Bearer ${token}` },
+      });
+
+    const same = await restart(t.adminKey);
+    assert.equal((await me(same, bootstrapToken)).statusCode, 200, 'same API_KEY: the token still works');
+    await same.close({ keepData: true });
+
+    const rotated = await restart(`${t.adminKey}_rotated`);
+    const refused = await me(rotated, bootstrapToken);
+    assert.equal(refused.statusCode, 401, 'another API_KEY: the old bootstrap token is refused');
+    assert.equal(refused.json().error.code, 'UNAUTHORIZED');
+    assert.equal((await me(rotated, keyToken)).statusCode, 200, 'tokens of stored keys are not affected');
+    const fresh = await rotated.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { apiKey: `${t.adminKey}_rotated` },
+    });
+    assert.equal((await me(rotated, fresh.json().data.token)).statusCode, 200);
+  } finally {
+    const last = apps.at(-1);
+    if (last) await last.close();
+    else await t.close();
+  }
+});
+
+test('an Authorization header without the Bearer scheme gets a 401 that says how to send it', async () => {
+  const t = await createTestApp();
+  try {
+    for (const authorization of [t.adminKey, `Basic ${Buffer.from('a:b').toString('base64')}`, 'Bearer ']) {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization } });
+      assert.equal(res.statusCode, 401, authorization);
+      assert.equal(res.json().error.code, 'UNAUTHORIZED');
+      assert.match(res.json().error.message, /Authorization header must be 'Bearer <token>'/);
+    }
+    const none = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me' });
+    assert.match(none.json().error.message, /^Missing credentials/);
+    // X-API-Key is read first: a stray Authorization header does not spoil it.
+    const both = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      headers: { 'x-api-key': t.adminKey, authorization: 'Basic eDp5' },
+    });
+    assert.equal(both.statusCode, 200);
   } finally {
     await t.close();
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildApp } from '../../src/app.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, ensureSessions, type TestApp } from '../helpers/app.js';
 import { apiRoutes, assertRouteAuth, assertSessionIsolation, routeKey } from '../helpers/route-auth.js';
 
 test('every protected /api/v1 route answers 401 without credentials and 403 to a role too low', async () => {
@@ -61,6 +61,7 @@ async function appWithExtraRoutes(
     ...base,
     app,
     async keyFor(role, sessionIds) {
+      await ensureSessions(app, sessionIds);
       const res = await app.inject({
         method: 'POST',
         url: '/api/v1/auth/keys',

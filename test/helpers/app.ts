@@ -40,6 +40,40 @@ export const TEST_SECRETS = {
   SESSION_ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdefghijklmnop',
 };
 
+/**
+ * A key may only be limited to sessions that exist: tests that limit keys to made-up session
+ * ids get a bare session row for each (logged out, never connected) unless one exists.
+ */
+export async function ensureSessions(app: FastifyInstance, ids: string[] | undefined): Promise<void> {
+  if (!ids?.length) return;
+  const db = app.services.db.db;
+  const existing = new Set(
+    (await db.selectFrom('tg_sessions').select('id').where('id', 'in', ids).execute()).map((r) => r.id),
+  );
+  const now = new Date().toISOString();
+  for (const id of new Set(ids)) {
+    if (existing.has(id)) continue;
+    await db
+      .insertInto('tg_sessions')
+      .values({
+        id,
+        name: `test ${id}`,
+        phone: null,
+        status: 'logged_out',
+        user_json: null,
+        session_secret: null,
+        key_version: null,
+        phone_code_hash: null,
+        auto_connect: 0,
+        last_error_json: null,
+        update_state_json: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+  }
+}
+
 export interface TestApp {
   app: FastifyInstance;
   config: Config;
@@ -84,6 +118,7 @@ export async function createTestApp(
     databaseUrl: dbInfo.url,
     dropDb: dbInfo.drop,
     async keyFor(role, sessionIds) {
+      await ensureSessions(app, sessionIds);
       const res = await app.inject({
         method: 'POST',
         url: '/api/v1/auth/keys',

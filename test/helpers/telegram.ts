@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Role } from '../../src/modules/auth/auth.schema.js';
 import { startSandbox, type Sandbox, type StartSandboxOptions } from '../../src/sandbox/index.js';
 import type { EventType } from '../../src/lib/events.js';
-import { TEST_SECRETS, testDatabaseUrl } from './app.js';
+import { ensureSessions, TEST_SECRETS, testDatabaseUrl } from './app.js';
 
 export interface TestSandbox {
   sandbox: Sandbox;
@@ -141,6 +141,7 @@ export async function createTelegramTestApp(
       return { status: res.statusCode, body: res.body ? res.json() : undefined, headers: res.headers };
     },
     async keyFor(role, sessionIds) {
+      await ensureSessions(app, sessionIds);
       const res = await self.call('POST', '/api/v1/auth/keys', {
         name: `${role}-key`,
         role,

@@ -31,6 +31,13 @@ export class AuthRepository {
       .execute();
   }
 
+  /** Those of `ids` that name a session (a key may only be limited to sessions that exist). */
+  async existingSessionIds(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('tg_sessions').select('id').where('id', 'in', ids).execute();
+    return rows.map((r) => r.id);
+  }
+
   async insertKey(row: ApiKeysTable): Promise<void> {
     await this.db.insertInto('api_keys').values(row).execute();
   }

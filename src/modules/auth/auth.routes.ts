@@ -75,10 +75,14 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       schema: {
         tags: ['auth'],
         summary: 'List API keys (admin)',
+        description: 'A key limited to sessions lists only the keys limited to a subset of its own sessions.',
         response: { 200: ok(z.array(apiKeyInfo)), ...errorResponses() },
       },
     },
-    async () => ({ success: true as const, data: await auth.listKeys() }),
+    async (request) => ({
+      success: true as const,
+      data: await auth.listKeys(requirePrincipal(request)),
+    }),
   );
 
   app.post(
@@ -88,12 +92,19 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Create an API key (admin); the key is returned once, only its hash is stored',
+        description:
+          '`sessionIds`, when given, is a non-empty list of existing sessions (an unknown one is a 404 ' +
+          "SESSION_NOT_FOUND). The new key has a role no higher than the caller's; a caller limited to " +
+          'sessions may name only its own sessions and, without `sessionIds`, gets a key limited to all of them.',
         body: createKeyBody,
-        response: { 201: ok(createdKey), ...errorResponses() },
+        response: { 201: ok(createdKey), ...errorResponses(404) },
       },
     },
     async (request, reply) =>
-      reply.status(201).send({ success: true as const, data: await auth.createKey(request.body) }),
+      reply.status(201).send({
+        success: true as const,
+        data: await auth.createKey(requirePrincipal(request), request.body),
+      }),
   );
 
   app.delete(
@@ -102,13 +113,15 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       config: { minRole: 'admin' },
       schema: {
         tags: ['auth'],
-        summary: 'Revoke an API key (admin); tokens issued for it stop working',
+        summary: 'Revoke an API key (admin); tokens issued for it and streams opened with it stop working',
+        description:
+          'A key limited to sessions may delete only the keys it can list; others answer 404 API_KEY_NOT_FOUND.',
         params: keyIdParams,
         response: { 200: ok(z.object({ deleted: z.literal(true) })), ...errorResponses(404) },
       },
     },
     async (request) => {
-      await auth.deleteKey(request.params.id);
+      await auth.deleteKey(requirePrincipal(request), request.params.id);
       return { success: true as const, data: { deleted: true as const } };
     },
   );

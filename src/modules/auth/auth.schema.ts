@@ -46,7 +46,12 @@ export const meResult = z
 export const createKeyBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
   role: roleSchema,
-  sessionIds: z.array(z.string().min(1).max(100)).max(1000).optional(),
+  sessionIds: z
+    .array(z.string().min(1).max(100))
+    .min(1)
+    .max(1000)
+    .optional()
+    .meta({ description: 'Existing sessions the key is limited to; omit for all (within your own)' }),
 });
 
 export const createdKey = apiKeyInfo

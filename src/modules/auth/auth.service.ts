@@ -3,7 +3,7 @@ import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiKeysTable } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
-import { sha256Hex } from '../../lib/crypto.js';
+import { hmacSha256, safeEqual, sha256Hex } from '../../lib/crypto.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { AuthRepository } from './auth.repository.js';
@@ -25,6 +25,12 @@ export interface Principal {
 export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 const BOOTSTRAP_ID = 'key_bootstrap';
+/**
+ * The claim that binds a JWT issued for the bootstrap key to that key's value: an HMAC of
+ * API_KEY under JWT_SECRET (so the token reveals nothing of the key). A new API_KEY gives a new
+ * fingerprint, and the tokens of the old one stop working.
+ */
+const BOOTSTRAP_CLAIM = 'bkf';
 /**
  * How long a resolved key or token is trusted without asking the database again. Deletions and
  * logouts made by this process take effect at once; those made by another instance on the same
@@ -50,6 +56,30 @@ function parseSessionIds(raw: string | null): string[] | null {
   return raw === null ? null : (JSON.parse(raw) as string[]);
 }
 
+/**
+ * Whether `caller` may see and manage a key with this role and session limit. An unlimited
+ * caller manages every key of its role or below; a key limited to sessions manages only keys
+ * limited to a subset of its own sessions, so it can never reach beyond them.
+ */
+function manages(caller: Principal, key: { role: Role; sessionIds: string[] | null }): boolean {
+  if (ROLE_RANK[key.role] > ROLE_RANK[caller.role]) return false;
+  const own = caller.sessionIds;
+  if (own === null) return true;
+  return key.sessionIds !== null && key.sessionIds.every((id) => own.includes(id));
+}
+
+function keyInfo(row: ApiKeysTable): ApiKeyInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    sessionIds: parseSessionIds(row.session_ids),
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
 export class AuthService {
   private readonly bootstrapHashBytes: Buffer;
   private readonly keyCache = new Map<string, { row: ApiKeysTable; at: number }>();
@@ -64,11 +94,16 @@ export class AuthService {
    */
   private readonly tokenCache = new Map<string, { principal: Principal; at: number }>();
   private readonly lastTouch = new Map<string, number>();
+  private readonly revocationListeners = new Set<() => void>();
+  private readonly bootstrapFingerprint: string;
   private readonly sign: (payload: Record<string, unknown>) => string;
   private readonly verify: (token: string) => Record<string, unknown>;
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.bootstrapHashBytes = Buffer.from(sha256Hex(deps.bootstrapApiKey));
+    this.bootstrapFingerprint = hmacSha256(deps.jwtSecret, `bootstrap:${deps.bootstrapApiKey}`)
+      .subarray(0, 16)
+      .toString('base64url');
     this.sign = createSigner({
       key: deps.jwtSecret,
       algorithm: JWT_ALGORITHM,
@@ -169,8 +204,13 @@ export class AuthService {
       return undefined;
     }
     const jti = String(claims.jti);
-    if (await this.deps.repo.isTokenRevoked(jti)) return undefined;
     const keyId = String(claims.sub);
+    if (keyId === BOOTSTRAP_ID) {
+      const bound = claims[BOOTSTRAP_CLAIM];
+      // Issued for another API_KEY (rotated since), or before tokens were bound to it.
+      if (typeof bound !== 'string' || !safeEqual(bound, this.bootstrapFingerprint)) return undefined;
+    }
+    if (await this.deps.repo.isTokenRevoked(jti)) return undefined;
     const base =
       keyId === BOOTSTRAP_ID
         ? this.bootstrapPrincipal()
@@ -208,7 +248,12 @@ export class AuthService {
   ): Promise<{ token: string; tokenType: 'Bearer'; expiresAt: string; apiKey: ApiKeyInfo }> {
     const principal = await this.principalForApiKey(apiKey);
     if (!principal) throw new AppError('UNAUTHORIZED', 'Invalid API key');
-    const token = this.sign({ sub: principal.keyId, role: principal.role, jti: randomUUID() });
+    const token = this.sign({
+      sub: principal.keyId,
+      role: principal.role,
+      jti: randomUUID(),
+      ...(principal.keyId === BOOTSTRAP_ID ? { [BOOTSTRAP_CLAIM]: this.bootstrapFingerprint } : {}),
+    });
     const exp = (this.verify(token).exp as number) * 1000;
     return {
       token,
@@ -230,31 +275,55 @@ export class AuthService {
     for (const [token, entry] of this.tokenCache) {
       if (entry.principal.jti === principal.jti) this.tokenCache.delete(token);
     }
+    this.notifyRevocation();
     await this.deps.repo.pruneRevokedTokens(now);
+  }
+
+  /**
+   * Calls `listener` whenever this process revokes a key or a token, so holders of long-lived
+   * connections can check their credential again at once. Returns the unsubscribe function.
+   */
+  onRevocation(listener: () => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  private notifyRevocation(): void {
+    for (const listener of this.revocationListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.deps.log.warn({ err }, 'revocation listener failed');
+      }
+    }
   }
 
   info(p: Principal): ApiKeyInfo {
     return { id: p.keyId, name: p.name, role: p.role, prefix: p.prefix, sessionIds: p.sessionIds };
   }
 
-  async listKeys(): Promise<ApiKeyInfo[]> {
+  /** The keys `caller` manages (see `manages`); the bootstrap key is not stored and not listed. */
+  async listKeys(caller: Principal): Promise<ApiKeyInfo[]> {
     const rows = await this.deps.repo.listKeys();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      role: r.role,
-      prefix: r.prefix,
-      sessionIds: parseSessionIds(r.session_ids),
-      createdAt: r.created_at,
-      lastUsedAt: r.last_used_at,
-    }));
+    return rows.map(keyInfo).filter((key) => manages(caller, key));
   }
 
-  async createKey(input: {
-    name: string;
-    role: Role;
-    sessionIds?: string[];
-  }): Promise<ApiKeyInfo & { key: string }> {
+  /**
+   * Creates a key no stronger than its creator: a role no higher, and (for a creator limited to
+   * sessions) only sessions of its own, by default all of them. Every session named must exist.
+   */
+  async createKey(
+    caller: Principal,
+    input: { name: string; role: Role; sessionIds?: string[] },
+  ): Promise<ApiKeyInfo & { key: string }> {
+    if (ROLE_RANK[input.role] > ROLE_RANK[caller.role]) {
+      throw new AppError(
+        'FORBIDDEN',
+        `A key cannot create a key with a higher role than its own (${caller.role})`,
+      );
+    }
+    const sessionIds = input.sessionIds ? [...new Set(input.sessionIds)] : caller.sessionIds;
+    if (sessionIds !== null) await this.assertSessionsExist(caller, sessionIds);
     const key = `tf_${randomBytes(24).toString('base64url')}`;
     const row: ApiKeysTable = {
       id: newId('key'),
@@ -262,30 +331,34 @@ export class AuthService {
       role: input.role,
       prefix: key.slice(0, 9),
       hash: sha256Hex(key),
-      session_ids: input.sessionIds ? JSON.stringify([...new Set(input.sessionIds)]) : null,
+      session_ids: sessionIds ? JSON.stringify(sessionIds) : null,
       created_at: this.deps.clock.now().toISOString(),
       last_used_at: null,
       revoked_at: null,
     };
     await this.deps.repo.insertKey(row);
-    return {
-      key,
-      id: row.id,
-      name: row.name,
-      role: row.role,
-      prefix: row.prefix,
-      sessionIds: parseSessionIds(row.session_ids),
-      createdAt: row.created_at,
-      lastUsedAt: null,
-    };
+    return { key, ...keyInfo(row) };
   }
 
-  async deleteKey(id: string): Promise<void> {
-    if (id === BOOTSTRAP_ID)
+  /** Sessions outside the caller's own, like sessions that do not exist, are "not found". */
+  private async assertSessionsExist(caller: Principal, ids: string[]): Promise<void> {
+    const existing = new Set(await this.deps.repo.existingSessionIds(ids));
+    const missing = ids.find(
+      (id) => !existing.has(id) || (caller.sessionIds !== null && !caller.sessionIds.includes(id)),
+    );
+    if (missing !== undefined) {
+      throw new AppError('SESSION_NOT_FOUND', `Session ${missing} not found`, { sessionId: missing });
+    }
+  }
+
+  async deleteKey(caller: Principal, id: string): Promise<void> {
+    if (id === BOOTSTRAP_ID && caller.sessionIds === null)
       throw new AppError(
         'BAD_REQUEST',
         'The bootstrap key comes from API_KEY; change the environment to replace it',
       );
+    const row = await this.deps.repo.findKeyById(id);
+    if (!row || !manages(caller, keyInfo(row))) throw notFound('API_KEY_NOT_FOUND', 'API key');
     const done = await this.deps.repo.revokeKey(id, this.deps.clock.now().toISOString());
     if (!done) throw notFound('API_KEY_NOT_FOUND', 'API key');
     for (const [hash, entry] of this.keyCache) if (entry.row.id === id) this.keyCache.delete(hash);
@@ -294,5 +367,6 @@ export class AuthService {
     for (const [token, entry] of this.tokenCache) {
       if (entry.principal.keyId === id) this.tokenCache.delete(token);
     }
+    this.notifyRevocation();
   }
 }

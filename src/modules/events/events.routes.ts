@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../lib/errors.js';
 import { errorResponses } from '../../lib/schemas.js';
-import { requirePrincipal } from '../../plugins/auth.js';
+import type { FastifyRequest } from 'fastify';
+import { credentialOf, requirePrincipal } from '../../plugins/auth.js';
 import { eventEnvelope, streamQuery, type StreamQuery } from './events.schema.js';
-import type { EventStreams } from './streams.js';
+import type { EventStreams, StreamCaller } from './streams.js';
 
 const SSE_DESCRIPTION =
   'Server-Sent Events. Each event is sent as `id: <event id>`, `event: <type>` and `data: <envelope JSON>`; ' +
@@ -13,12 +14,15 @@ const SSE_DESCRIPTION =
   'client does this by itself) or `?since=<id>` replays every matching event after that id, then continues ' +
   'live, with nothing lost or repeated in between. A client that cannot keep up (more than the configured ' +
   'buffered bytes) is disconnected and may resume with Last-Event-ID. Viewers may listen; a key limited to ' +
-  'some sessions only sees their events.';
+  'some sessions only sees their events. The stream ends within seconds of its credential ending (key deleted, ' +
+  'JWT logged out or expired); the reconnect then gets 401.';
 
 const WS_DESCRIPTION =
   'WebSocket upgrade. Each event is one text frame holding the envelope JSON. The server pings every 15 s. ' +
   '`?since=<id>` replays every matching event after that id, then continues live. A client that cannot keep ' +
-  'up is disconnected. Authenticate with a header or `?token=`.';
+  'up is disconnected. Authenticate with a header or `?token=`. Errors after the upgrade close the socket with ' +
+  '4000 + the HTTP status; when the credential ends (key deleted, JWT logged out or expired) the socket is ' +
+  'closed with 4401 within seconds.';
 
 function parseSince(query: StreamQuery, lastEventId: string | string[] | undefined): number | null {
   const header = Array.isArray(lastEventId) ? lastEventId[0] : lastEventId;
@@ -27,6 +31,14 @@ function parseSince(query: StreamQuery, lastEventId: string | string[] | undefin
   if (raw === undefined) return null;
   if (!/^\d{1,18}$/.test(raw)) throw new AppError('VALIDATION_ERROR', 'Last-Event-ID must be an event id');
   return Number(raw);
+}
+
+/** The caller and the credential it presented, which the stream checks again while it is open. */
+function streamCaller(request: FastifyRequest): StreamCaller {
+  const principal = requirePrincipal(request);
+  const credential = credentialOf(request, true);
+  if (!credential) throw new AppError('UNAUTHORIZED', 'Missing credentials');
+  return { principal, credential };
 }
 
 /**
@@ -70,11 +82,11 @@ export const eventsRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const principal = requirePrincipal(request);
+      const caller = streamCaller(request);
       const since = parseSince(request.query, request.headers['last-event-id']);
-      const filter = streams.filterFor(principal, request.query);
+      const filter = streams.filterFor(caller.principal, request.query);
       await assertSessionExists(request.query, existingSessionIds);
-      streams.openSse(request, reply, filter, since);
+      streams.openSse(request, reply, caller, filter, since);
     },
   );
 
@@ -103,12 +115,12 @@ export const eventsRoutes: FastifyPluginAsyncZod<{
     },
     wsHandler: async (socket, request) => {
       try {
-        const principal = requirePrincipal(request);
-        const filter = streams.filterFor(principal, request.query);
+        const caller = streamCaller(request);
+        const filter = streams.filterFor(caller.principal, request.query);
         const since = parseSince(request.query, undefined);
         await assertSessionExists(request.query, existingSessionIds);
         if (socket.readyState !== socket.OPEN) return; // the client left meanwhile
-        streams.openWebSocket(socket, request, filter, since);
+        streams.openWebSocket(socket, request, caller, filter, since);
       } catch (err) {
         // The upgrade is done: the error travels as a close frame (4000 + HTTP status).
         const status = err instanceof AppError ? err.statusCode : 500;

@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import { AppError } from '../../lib/errors.js';
 import type { EventType } from '../../lib/events.js';
 import { assertSessionAccess, sessionScope } from '../../plugins/auth.js';
-import type { Principal } from '../auth/auth.service.js';
+import type { AuthService, Principal } from '../auth/auth.service.js';
 import { expandEventPatterns, type StreamQuery } from './events.schema.js';
 import { matchesFilter, type EventFilter, type EventsService, type StoredEvent } from './events.service.js';
 
@@ -25,6 +26,27 @@ interface Transport {
 }
 
 const REPLAY_PAGE = 500;
+/**
+ * How often every open stream's credential is checked again. A check is a cache lookup in the
+ * auth service (the database only when its cache entry is older than 30 s), and revocations made
+ * by this process trigger a check at once: this interval bounds how long a stream outlives a
+ * credential revoked by another process, after that process's cache delay.
+ */
+const CREDENTIAL_CHECK_MS = 1000;
+/** Longest delay setTimeout takes; a token expiring later is caught by the periodic check. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Why a stream ends when its credential stops being valid (WebSocket: 4000 + 401). */
+const CREDENTIAL_INVALID = 'credential invalid';
+export const WS_CLOSE_UNAUTHORIZED = 4401;
+
+/** The credential a stream was opened with: it must stay valid for as long as the stream is open. */
+export interface StreamCaller {
+  principal: Principal;
+  /** The API key or JWT as presented (memory only, never logged). */
+  credential: string;
+}
+
+export type StreamAuth = Pick<AuthService, 'authenticate' | 'onRevocation'>;
 
 /**
  * One connected client. Replay, then live, without a gap or a repeat: the client subscribes to
@@ -41,9 +63,11 @@ class StreamClient {
   private closed = false;
   private unsubscribe: () => void = () => {};
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly events: EventsService,
+    readonly caller: StreamCaller,
     private readonly filter: EventFilter,
     private readonly transport: Transport,
     private readonly limits: StreamLimits,
@@ -57,6 +81,14 @@ class StreamClient {
     this.unsubscribe = this.events.subscribe((batch) => this.onLive(batch));
     this.heartbeatTimer = setInterval(() => this.transport.heartbeat(), this.limits.heartbeatMs);
     this.heartbeatTimer.unref();
+    const expiresAt = this.caller.principal.tokenExpiresAt;
+    if (expiresAt) {
+      const left = expiresAt.getTime() - Date.now();
+      if (left <= MAX_TIMER_MS) {
+        this.expiryTimer = setTimeout(() => this.close(CREDENTIAL_INVALID), Math.max(0, left));
+        this.expiryTimer.unref();
+      }
+    }
     if (since === null) {
       this.mode = 'live';
       return;
@@ -125,11 +157,28 @@ class StreamClient {
     }
   }
 
+  /** Ends the stream when its key was deleted, its JWT logged out or expired. */
+  async checkCredential(auth: StreamAuth): Promise<void> {
+    if (this.closed) return;
+    try {
+      const principal = await auth.authenticate(this.caller.credential);
+      if (principal.keyId === this.caller.principal.keyId) return;
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'UNAUTHORIZED')) {
+        // The database could not answer: the stream stays until a check can decide.
+        this.log.warn({ err }, 'could not check an event stream credential');
+        return;
+      }
+    }
+    this.close(CREDENTIAL_INVALID);
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.held = [];
     this.transport.close(reason);
     this.onClosed(this);
@@ -139,11 +188,34 @@ class StreamClient {
 /** The SSE and WebSocket streams: filters from the caller's rights, and every open client. */
 export class EventStreams {
   private readonly clients = new Set<StreamClient>();
+  private credentialTimer: NodeJS.Timeout | null = null;
+  private checking = false;
+  private checkAgain = false;
 
   constructor(
     private readonly events: EventsService,
     private readonly limits: StreamLimits,
-  ) {}
+    private readonly auth: StreamAuth,
+  ) {
+    auth.onRevocation(() => void this.checkCredentials());
+  }
+
+  /** Checks every open stream's credential; a call during a check runs one more afterwards. */
+  private async checkCredentials(): Promise<void> {
+    if (this.checking) {
+      this.checkAgain = true;
+      return;
+    }
+    this.checking = true;
+    try {
+      do {
+        this.checkAgain = false;
+        await Promise.all([...this.clients].map((client) => client.checkCredential(this.auth)));
+      } while (this.checkAgain);
+    } finally {
+      this.checking = false;
+    }
+  }
 
   get size(): number {
     return this.clients.size;
@@ -161,10 +233,28 @@ export class EventStreams {
 
   private track(client: StreamClient, since: number | null): void {
     this.clients.add(client);
+    if (!this.credentialTimer) {
+      this.credentialTimer = setInterval(() => void this.checkCredentials(), CREDENTIAL_CHECK_MS);
+      this.credentialTimer.unref();
+    }
     void client.start(since);
   }
 
-  openSse(request: FastifyRequest, reply: FastifyReply, filter: EventFilter, since: number | null): void {
+  private untrack(client: StreamClient): void {
+    this.clients.delete(client);
+    if (this.clients.size === 0 && this.credentialTimer) {
+      clearInterval(this.credentialTimer);
+      this.credentialTimer = null;
+    }
+  }
+
+  openSse(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    caller: StreamCaller,
+    filter: EventFilter,
+    since: number | null,
+  ): void {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -199,19 +289,29 @@ export class EventStreams {
       close: (reason) => {
         if (!res.destroyed) {
           if (reason === 'too slow' || reason === 'replay failed') res.destroy();
-          else res.end();
+          else {
+            // EventSource reconnects by itself and then meets the 401.
+            if (reason === CREDENTIAL_INVALID) res.write(': credential revoked or expired\n\n');
+            res.end();
+          }
         }
       },
     };
-    const client = new StreamClient(this.events, filter, transport, this.limits, log, (c) =>
-      this.clients.delete(c),
+    const client = new StreamClient(this.events, caller, filter, transport, this.limits, log, (c) =>
+      this.untrack(c),
     );
     res.on('close', () => client.close('client left'));
     res.on('error', () => client.close('socket error'));
     this.track(client, since);
   }
 
-  openWebSocket(socket: WebSocket, request: FastifyRequest, filter: EventFilter, since: number | null): void {
+  openWebSocket(
+    socket: WebSocket,
+    request: FastifyRequest,
+    caller: StreamCaller,
+    filter: EventFilter,
+    since: number | null,
+  ): void {
     let alive = true;
     socket.on('pong', () => {
       alive = true;
@@ -238,12 +338,14 @@ export class EventStreams {
       close: (reason) => {
         if (socket.readyState === socket.OPEN) {
           if (reason === 'too slow') socket.terminate();
+          else if (reason === CREDENTIAL_INVALID)
+            socket.close(WS_CLOSE_UNAUTHORIZED, 'UNAUTHORIZED: credential revoked or expired');
           else socket.close(reason === 'shutting down' ? 1001 : 1011, reason);
         }
       },
     };
-    const client = new StreamClient(this.events, filter, transport, this.limits, request.log, (c) =>
-      this.clients.delete(c),
+    const client = new StreamClient(this.events, caller, filter, transport, this.limits, request.log, (c) =>
+      this.untrack(c),
     );
     socket.on('close', () => client.close('client left'));
     socket.on('error', () => client.close('socket error'));
