@@ -62,7 +62,12 @@ export const envSchema = z.object({
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CORS_ORIGIN: z.string().default('*'),
-  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
+  /**
+   * Requests per window per key: 3600 a minute lets one key keep three sessions sending at the
+   * default pacing (SEND_RATE_PER_SESSION 20/s = 1200 a minute each); the pacer, not this limit,
+   * is what holds sends back.
+   */
+  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(3600),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60000),
   BODY_LIMIT_BYTES: z.coerce
     .number()

@@ -24,13 +24,16 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       max: opts.max,
       timeWindow: opts.windowMs,
       keyGenerator: (request) => (request.principal ? `key:${request.principal.keyId}` : `ip:${request.ip}`),
-      errorResponseBuilder: (_request, context) =>
-        new AppError(
+      // context.after is the time left in the window, not the window: both are stated apart.
+      errorResponseBuilder: (_request, context) => {
+        const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
+        return new AppError(
           'RATE_LIMITED',
-          `Rate limit exceeded: ${context.max} requests per ${context.after}`,
+          `Rate limit of ${context.max} requests per ${opts.windowMs / 1000} s exceeded; retry in ${retryAfter} s`,
           undefined,
-          Math.ceil(context.ttl / 1000),
-        ),
+          retryAfter,
+        );
+      },
     });
     const limit = app.rateLimit();
     app.addHook('onRequest', async (request, reply) => {

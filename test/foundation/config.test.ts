@@ -117,7 +117,10 @@ test('defaults follow the seed, and values parse into their types', () => {
     assert.equal(c.env, 'development');
     assert.equal(c.logLevel, 'info');
     assert.equal(c.corsOrigin, '*');
-    assert.deepEqual(c.rateLimit, { max: 100, windowMs: 60000 });
+    assert.deepEqual(c.rateLimit, { max: 3600, windowMs: 60000 });
+    // One key can sustain the default send pacing of a few sessions.
+    const perSessionPerWindow = (c.telegram.pacing.perSessionPerSecond * c.rateLimit.windowMs) / 1000;
+    assert.ok(c.rateLimit.max >= 3 * perSessionPerWindow, `${c.rateLimit.max} < 3 x ${perSessionPerWindow}`);
     assert.equal(c.databaseUrl, `file:${join(dir, 'teleflow.db')}`);
     assert.equal(c.jwtExpiresInSeconds, 3600);
     assert.equal(c.webhookAllowPrivate, true, 'development allows private webhook targets');
