@@ -74,6 +74,7 @@ type Sender = {
   _updateCallback?: (client: unknown, update: unknown) => void;
   isReconnecting?: boolean;
   _transportConnected?: () => boolean;
+  connect(connection: unknown, force?: boolean): Promise<boolean>;
 };
 
 export class AccountClient implements TelegramAccount {
@@ -165,8 +166,13 @@ export class AccountClient implements TelegramAccount {
     void connecting.finally(() => (settled = true)).catch(() => undefined);
     const hook = () => {
       const sender = this.client?._sender as Sender | undefined;
-      if (sender) sender._updateCallback = (_client, update) => this.onRaw(update);
-      else if (!settled && !this.closed) setImmediate(hook);
+      if (sender) {
+        sender._updateCallback = (_client, update) => this.onRaw(update);
+        // A reconnect the library had already planned when the client was closed would open a
+        // connection nobody closes (its connect clears the "disconnected by the user" flag).
+        const connect = sender.connect.bind(sender);
+        sender.connect = async (connection, force) => (this.closed ? false : connect(connection, force));
+      } else if (!settled && !this.closed) setImmediate(hook);
     };
     hook();
   }

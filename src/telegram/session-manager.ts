@@ -719,8 +719,16 @@ export class SessionManager {
       return;
     }
     if (state === 'gone') {
-      this.deps.log.info({ sessionId: m.id }, 'the client library gave up reconnecting: new client');
-      void this.reconnect(m.id, account).catch(() => undefined);
+      void this.setStatus(m.id, 'connecting', {});
+      this.armRecovery(m, account);
+      // Looked at again shortly: a connection that closed as soon as it opened has the library
+      // start over by itself, and its flags say so only a moment later.
+      setTimeout(() => {
+        if (this.closing || m.account !== account || account.transportConnected || account.reconnecting)
+          return;
+        this.deps.log.info({ sessionId: m.id }, 'the client library gave up reconnecting: new client');
+        void this.reconnect(m.id, account).catch(() => undefined);
+      }, GONE_RECHECK_MS).unref();
       return;
     }
     // The library reconnected by itself: catch up on what arrived meanwhile.
@@ -1017,6 +1025,9 @@ export class SessionManager {
     );
   }
 }
+
+/** How long after the library reports a failed reconnect TeleFlow checks whether it gave up. */
+const GONE_RECHECK_MS = 1500;
 
 function containsLoginToken(updates: Api.TypeUpdates): boolean {
   if (updates instanceof Api.UpdateShort) return updates.update instanceof Api.UpdateLoginToken;

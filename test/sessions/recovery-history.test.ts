@@ -186,3 +186,18 @@ test('when the library gives up reconnecting (nothing listens for a while), Tele
   });
   await assertRecovered(t, frank, gina, 15_000, 'after the server came back');
 });
+
+test('a client closed while the library waits to reconnect it leaves no connection behind', async () => {
+  const hank = await signIn(t, sbx);
+  const server = sbx.sandbox.server;
+  const before = server.connectionCount;
+  await sbx.control('POST', '/connections/drop', { phone: hank.phone });
+  // The library reconnects a second after it notices; the session is disconnected before that.
+  await new Promise((r) => setTimeout(r, 200));
+  const off = await t.call('POST', `/api/v1/sessions/${hank.sessionId}/disconnect`);
+  assert.equal(off.body.data.status, 'disconnected');
+  await new Promise((r) => setTimeout(r, 2500));
+  // Before: the planned reconnect opened a connection for the closed client (it sends nothing,
+  // so only the count shows it), and nothing ever closed it.
+  assert.equal(server.connectionCount, before - 1, 'connections left open');
+});
