@@ -95,6 +95,8 @@ export interface EventsTable {
   session_id: string | null;
   data: string;
   created_at: string;
+  /** What the event reports, when it has such a key (unique: see migration 031). */
+  dedup_key: string | null;
 }
 
 export interface WebhooksTable {

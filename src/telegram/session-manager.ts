@@ -12,7 +12,7 @@ import { StringSession } from 'teleproto/sessions/index.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../lib/crypto.js';
 import { AppError, notFound } from '../lib/errors.js';
-import type { EventPublisher, EventType } from '../lib/events.js';
+import { messageEventKey, type EventPublisher, type EventType } from '../lib/events.js';
 import { newId } from '../lib/ids.js';
 import type { SessionRow, SessionsRepository } from '../modules/sessions/sessions.repository.js';
 import type { SessionStatus, SessionView } from '../modules/sessions/sessions.schema.js';
@@ -1016,7 +1016,11 @@ export class SessionManager {
   publish(type: EventType, sessionId: string | null, data: Record<string, unknown>): Promise<boolean> {
     const events = this.deps.events;
     if (!events) return Promise.resolve(true);
-    return events.publish({ type, sessionId, data }).then(
+    // What the API sends, edits and deletes is marked so; the same message's update (an echo,
+    // or the catch-up after a crash) has the same key and is not recorded again.
+    if (FROM_API.has(type) && data.source === undefined) data = { ...data, source: 'api' };
+    const dedupKey = messageEventKey(type, sessionId, data);
+    return events.publish({ type, sessionId, data, ...(dedupKey ? { dedupKey } : {}) }).then(
       () => true,
       (err: unknown) => {
         this.deps.log.error({ err, type, sessionId }, 'could not record event');
@@ -1025,6 +1029,9 @@ export class SessionManager {
     );
   }
 }
+
+/** Message events the API services publish through publish() for their own calls. */
+const FROM_API = new Set<EventType>(['message.sent', 'message.edited', 'message.deleted']);
 
 /** How long after the library reports a failed reconnect TeleFlow checks whether it gave up. */
 const GONE_RECHECK_MS = 1500;

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { Api } from 'teleproto';
-import { toBotApiId } from './ids.js';
+import { peerToBotApiId, toBotApiId } from './ids.js';
 import { telegramErrorName } from './errors.js';
 
 /** Answers to getChannelDifference that mean the channel is gone for this account. */
@@ -67,6 +67,25 @@ function channelIdOf(update: Api.TypeUpdate): string | undefined {
 function hasPts(update: Api.TypeUpdate): update is Api.TypeUpdate & { pts: number; ptsCount: number } {
   const u = update as { pts?: unknown; ptsCount?: unknown };
   return typeof u.pts === 'number' && typeof u.ptsCount === 'number';
+}
+
+/**
+ * What identifies an update whether it is pushed live or comes again in a getDifference: a new
+ * message by its chat and id, an update numbered by pts or qts by its kind and number (in its
+ * channel for channel updates). Undefined for updates with neither (typing, statuses,
+ * updateChannel, ...): nothing tells a repeat of those from a new one.
+ */
+export function updateIdentity(update: Api.TypeUpdate): string | undefined {
+  if (update instanceof Api.UpdateNewMessage || update instanceof Api.UpdateNewChannelMessage) {
+    const msg = update.message;
+    if (msg instanceof Api.MessageEmpty || !msg.peerId) return undefined;
+    return `message:${peerToBotApiId(msg.peerId)}:${msg.id}`;
+  }
+  const u = update as { pts?: unknown; qts?: unknown };
+  if (typeof u.pts === 'number' && u.pts > 0)
+    return `pts:${channelIdOf(update) ?? COMMON}:${update.className}:${u.pts}`;
+  if (typeof u.qts === 'number' && u.qts > 0) return `qts:${update.className}:${u.qts}`;
+  return undefined;
 }
 
 /** Turns the short forms Telegram uses for small updates into full UpdateNewMessage. */

@@ -4,11 +4,13 @@ import { test } from 'node:test';
 import { Api, helpers } from 'teleproto';
 import type { NewEvent } from '../../src/lib/events.js';
 import { EVENT_DATA_SCHEMAS } from '../../src/modules/events/events.schema.js';
+import { messageEventKey } from '../../src/lib/events.js';
 import {
   DialogMemory,
   eventsFromUpdate,
   privateChatCandidate,
   typingAction,
+  withDedupKeys,
 } from '../../src/modules/events/from-updates.js';
 import type { UpdateContext, UpdateSource } from '../../src/telegram/update-tracker.js';
 
@@ -338,6 +340,7 @@ test('messages of others: edits, deletions, reads; posts only in broadcast chann
     {
       chatId: CHANNEL_ID,
       messageIds: [3],
+      source: 'other_device',
     },
   );
   assert.deepEqual(
@@ -478,4 +481,134 @@ test('a private chat is checked once for being new; groups never', () => {
     undefined,
   );
   assert.deepEqual(map(first, ctx(), memory), [], 'message.received is the session manager’s');
+});
+
+test("the account's own messages from its other apps: message.sent, edits and deletes with source other_device", () => {
+  const memory = new DialogMemory();
+  const mine = (id: number, peer: Api.TypePeer, extra: Partial<Api.Message> = {}) =>
+    new Api.Message({ id, peerId: peer, date: 1, message: `mine ${id}`, out: true, ...extra });
+  const toBob = new Api.PeerUser({ userId: big(Number(OTHER)) });
+  const sent = map(new Api.UpdateNewMessage({ message: mine(5, toBob), pts: 5, ptsCount: 1 }), ctx(), memory);
+  assert.deepEqual(types(sent), ['message.sent']);
+  assert.equal(sent[0]!.data.source, 'other_device');
+  assert.equal(sent[0]!.data.catchUp, false);
+  assert.equal((sent[0]!.data.message as { senderId: string }).senderId, SELF);
+  // Caught up after a gap or restart.
+  const caught = map(
+    new Api.UpdateNewMessage({ message: mine(6, toBob), pts: 0, ptsCount: 0 }),
+    ctx([], 'difference'),
+    memory,
+  );
+  assert.deepEqual(
+    caught.map((e) => [e.type, e.data.source, e.data.catchUp]),
+    [['message.sent', 'other_device', true]],
+  );
+  // The answer to an API send is the API's to report.
+  assert.deepEqual(
+    map(new Api.UpdateNewMessage({ message: mine(7, toBob), pts: 7, ptsCount: 1 }), ctx([], 'own'), memory),
+    [],
+  );
+  // Messages of others are message.received (the session manager's), not message.sent.
+  const theirs = new Api.Message({ id: 8, peerId: toBob, date: 1, message: 'hi', out: false });
+  assert.deepEqual(
+    map(new Api.UpdateNewMessage({ message: theirs, pts: 8, ptsCount: 1 }), ctx(), memory),
+    [],
+  );
+  // A post of the account's in a broadcast channel: its own message and the channel's post.
+  const post = map(inChannel(mine(9, channelPeer, { post: true })), ctx([channel()]), memory);
+  assert.deepEqual(types(post), ['message.sent', 'channel.post_published']);
+
+  const editedMine = map(
+    new Api.UpdateEditMessage({ message: mine(5, toBob, { editDate: 3 }), pts: 9, ptsCount: 1 }),
+    ctx(),
+    memory,
+  );
+  assert.deepEqual(
+    editedMine.map((e) => [e.type, e.data.source]),
+    [['message.edited', 'other_device']],
+  );
+  const editedTheirs = map(
+    new Api.UpdateEditMessage({
+      message: new Api.Message({ id: 8, peerId: toBob, date: 1, message: 'hi!', editDate: 3 }),
+      pts: 10,
+      ptsCount: 1,
+    }),
+    ctx(),
+    memory,
+  );
+  assert.equal(editedTheirs[0]!.data.source, undefined, 'someone else edited their own message');
+  assert.deepEqual(
+    map(new Api.UpdateDeleteMessages({ messages: [5], pts: 11, ptsCount: 1 }), ctx(), memory)[0]!.data,
+    { chatId: null, messageIds: [5], source: 'other_device' },
+  );
+});
+
+test("dedup keys: an update gives the same keys live and caught up, and a message event the same key as the API's", () => {
+  const toBob = new Api.PeerUser({ userId: big(Number(OTHER)) });
+  const msg = new Api.Message({ id: 5, peerId: toBob, date: 1, message: 'mine', out: true });
+  const keysOf = (update: Api.TypeUpdate, c: UpdateContext) =>
+    withDedupKeys('ses_1', update, eventsFromUpdate('ses_1', update, c, SELF, new DialogMemory())).map(
+      (e) => e.dedupKey,
+    );
+  const live = keysOf(new Api.UpdateNewMessage({ message: msg, pts: 5, ptsCount: 1 }), ctx());
+  const caught = keysOf(
+    new Api.UpdateNewMessage({ message: msg, pts: 0, ptsCount: 0 }),
+    ctx([], 'difference'),
+  );
+  assert.equal(live.length, 1);
+  assert.ok(live[0]);
+  assert.deepEqual(caught, live);
+  // What the API records for the same message (its view has the same chat and id).
+  const apiKey = messageEventKey('message.sent', 'ses_1', {
+    message: { id: 5, chatId: OTHER, senderId: SELF, date: '', text: 'mine', out: true },
+    source: 'api',
+  });
+  assert.equal(apiKey, live[0]);
+  // Sessions never share keys.
+  const other = withDedupKeys(
+    'ses_2',
+    new Api.UpdateNewMessage({ message: msg, pts: 5, ptsCount: 1 }),
+    eventsFromUpdate('ses_2', new Api.UpdateNewMessage({ message: msg, pts: 5, ptsCount: 1 }), ctx(), SELF),
+  );
+  assert.notEqual(other[0]!.dedupKey, live[0]);
+
+  // Edits: one key per edit (its date and text); an API delete and its echo agree.
+  const edit = (editDate: number, text: string) =>
+    keysOf(
+      new Api.UpdateEditMessage({
+        message: new Api.Message({ id: 5, peerId: toBob, date: 1, message: text, out: true, editDate }),
+        pts: 6,
+        ptsCount: 1,
+      }),
+      ctx(),
+    )[0];
+  assert.equal(edit(2, 'a'), edit(2, 'a'));
+  assert.notEqual(edit(2, 'a'), edit(3, 'a'));
+  assert.notEqual(edit(2, 'a'), edit(2, 'b'));
+  assert.equal(
+    keysOf(new Api.UpdateDeleteMessages({ messages: [6, 5], pts: 7, ptsCount: 2 }), ctx())[0],
+    messageEventKey('message.deleted', 'ses_1', { chatId: OTHER, messageIds: [5, 6], revoke: true }),
+  );
+
+  // Other updates by pts (and their place among the update's events of a type); none without.
+  const join = (pts: number) =>
+    new Api.UpdateNewChannelMessage({
+      message: service(
+        channelPeer,
+        new Api.MessageActionChatAddUser({ users: [big(300), big(301)] }),
+        OTHER,
+        pts,
+      ),
+      pts,
+      ptsCount: 1,
+    });
+  const joined = keysOf(join(20), ctx([channel({ megagroup: true })]));
+  assert.equal(joined.length, 4, 'two members: chat.member_joined and group.member_added each');
+  assert.equal(new Set(joined).size, 4);
+  assert.ok(joined.every(Boolean));
+  assert.deepEqual(keysOf(join(20), ctx([channel({ megagroup: true })], 'difference')), joined);
+  assert.deepEqual(
+    keysOf(new Api.UpdateUserStatus({ userId: big(200), status: new Api.UserStatusRecently({}) }), ctx()),
+    [undefined],
+  );
 });

@@ -4,6 +4,7 @@ import { sessions } from './010_sessions.js';
 import { events } from './020_events.js';
 import { webhooks } from './021_webhooks.js';
 import { idempotencyRandomId } from './030_idempotency_random_id.js';
+import { eventDedup } from './031_event_dedup.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '020_events': events,
   '021_webhooks': webhooks,
   '030_idempotency_random_id': idempotencyRandomId,
+  '031_event_dedup': eventDedup,
 };

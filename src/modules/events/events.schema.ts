@@ -14,6 +14,13 @@ const chatId = z
   .meta({ description: 'Bot-API-style chat id (user id, -<id> group, -100<id> channel)' });
 const userId = z.string().meta({ description: '64-bit Telegram user id, as a string' });
 
+/** Where a change to a message was made: through TeleFlow's API, or in another app. */
+const changeSource = z.enum(['api', 'other_device']);
+const catchUp = z
+  .boolean()
+  .optional()
+  .meta({ description: 'True when caught up after a gap (a reconnect or restart), not pushed live' });
+
 /** Session lifecycle: the Session object as GET /sessions/:id would show it at that moment. */
 const sessionData = z.object({ session: sessionObject });
 const chatData = z.object({ chat: chatObject });
@@ -46,17 +53,32 @@ export const EVENT_DATA_SCHEMAS = {
   }),
   'session.authorized': sessionData,
   'session.deleted': sessionData,
-  'message.received': z.object({ message: messageObject }),
+  'message.received': z.object({ message: messageObject, catchUp }),
   'message.sent': z.object({
     message: messageObject,
+    source: changeSource.optional().meta({
+      description:
+        '"api" when sent through TeleFlow, "other_device" when the account sent it from another app (absent only on events recorded by versions before it)',
+    }),
     forwarded: z.boolean().optional().meta({ description: 'True when the message was sent by a forward' }),
+    catchUp,
   }),
-  'message.edited': z.object({ message: messageObject }),
+  'message.edited': z.object({
+    message: messageObject,
+    source: changeSource
+      .optional()
+      .meta({ description: "For the account's own messages; absent when someone else edited theirs" }),
+  }),
   'message.deleted': z.object({
     chatId: chatId
       .nullable()
       .meta({ description: 'Null when Telegram does not say (private chats and basic groups)' }),
     messageIds: z.array(z.number().int()),
+    source: changeSource.optional().meta({
+      description:
+        '"api" when deleted through TeleFlow; "other_device" otherwise (Telegram does not say who: the account\'s other apps, or the other side deleting for everyone)',
+    }),
+    revoke: z.boolean().optional().meta({ description: 'Deleted for everyone (API deletes)' }),
   }),
   'message.read': z.object({
     chatId,

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../../db/types.js';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database, EventsTable } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { EVENT_TYPES, type EventPublisher, type EventType, type NewEvent } from '../../lib/events.js';
 import { EVENT_DATA_SCHEMAS, type EventEnvelope } from './events.schema.js';
@@ -70,6 +70,24 @@ export function envelopeJson(
   return `{"id":"${id}","type":"${type}","sessionId":${JSON.stringify(sessionId)},"timestamp":"${at}","data":${dataJson}}`;
 }
 
+function storedOf(r: Selectable<EventsTable>): StoredEvent {
+  const id = Number(r.id);
+  const type = r.type as EventType;
+  return {
+    id,
+    type,
+    sessionId: r.session_id,
+    envelope: {
+      id: String(id),
+      type,
+      sessionId: r.session_id,
+      timestamp: r.created_at,
+      data: JSON.parse(r.data) as Record<string, unknown>,
+    },
+    json: envelopeJson(id, type, r.session_id, r.created_at, r.data),
+  };
+}
+
 /**
  * The event pipeline: every event is written to the durable log (with its webhook deliveries)
  * before anyone hears of it; then in-process listeners (streams, the webhook worker) are told, in
@@ -86,12 +104,15 @@ export class EventsService implements EventPublisher {
 
   constructor(private readonly deps: EventsServiceDeps) {}
 
-  /** Resolves once the event (and its webhook deliveries) is committed. */
+  /**
+   * Resolves once the event (and its webhook deliveries) is committed, or once it is known to be
+   * in the log already under its dedup key (then nothing is written and nobody is told).
+   */
   async publish(event: NewEvent): Promise<void> {
     await this.record(event);
   }
 
-  /** Like publish, and returns the recorded event with its id. */
+  /** Like publish, and returns the recorded event with its id (the earlier one for a repeated key). */
   record(event: NewEvent): Promise<StoredEvent> {
     if (!KNOWN_TYPES.has(event.type))
       return Promise.reject(new Error(`Unknown event type: ${String(event.type)}`));
@@ -131,32 +152,21 @@ export class EventsService implements EventPublisher {
 
   private async writeBatch(batch: Pending[]): Promise<void> {
     const afterCommit: (() => void)[] = [];
+    /** What each publish resolves with: its new event, or the one already recorded under its key. */
+    let results: StoredEvent[] = [];
+    /** The events new to the log: only they reach hooks and listeners. */
     let stored: StoredEvent[] = [];
     try {
       await this.deps.db.transaction().execute(async (trx) => {
+        results = [];
         stored = [];
         afterCommit.length = 0;
         for (const p of batch) {
-          const row = await trx
-            .insertInto('events')
-            .values({ type: p.event.type, session_id: p.event.sessionId, data: p.dataJson, created_at: p.at })
-            .returning('id')
-            .executeTakeFirstOrThrow();
-          const id = Number(row.id);
-          stored.push({
-            id,
-            type: p.event.type,
-            sessionId: p.event.sessionId,
-            envelope: {
-              id: String(id),
-              type: p.event.type,
-              sessionId: p.event.sessionId,
-              timestamp: p.at,
-              data: p.event.data ?? {},
-            },
-            json: envelopeJson(id, p.event.type, p.event.sessionId, p.at, p.dataJson),
-          });
+          const event = await this.insert(trx, p);
+          if (event) stored.push(event);
+          results.push(event ?? (await this.recordedUnder(trx, p.event.dedupKey!)));
         }
+        if (stored.length === 0) return;
         for (const hook of this.hooks) {
           const after = await hook(trx, stored);
           if (after) afterCommit.push(after);
@@ -167,7 +177,8 @@ export class EventsService implements EventPublisher {
       for (const p of batch) p.reject(err);
       return;
     }
-    batch.forEach((p, i) => p.resolve(stored[i]!));
+    batch.forEach((p, i) => p.resolve(results[i]!));
+    if (stored.length === 0) return;
     for (const after of afterCommit) {
       try {
         after();
@@ -182,6 +193,50 @@ export class EventsService implements EventPublisher {
         this.deps.log.error({ err }, 'event listener failed');
       }
     }
+  }
+
+  /**
+   * Inserts one event; undefined when its dedup key is in the log already (ON CONFLICT DO
+   * NOTHING, on SQLite and PostgreSQL alike, also for a repeat within the same batch).
+   */
+  private async insert(trx: Transaction<Database>, p: Pending): Promise<StoredEvent | undefined> {
+    const key = p.event.dedupKey;
+    const row = await trx
+      .insertInto('events')
+      .values({
+        type: p.event.type,
+        session_id: p.event.sessionId,
+        data: p.dataJson,
+        created_at: p.at,
+        dedup_key: key ?? null,
+      })
+      .$if(key !== undefined, (q) => q.onConflict((oc) => oc.column('dedup_key').doNothing()))
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const id = Number(row.id);
+    return {
+      id,
+      type: p.event.type,
+      sessionId: p.event.sessionId,
+      envelope: {
+        id: String(id),
+        type: p.event.type,
+        sessionId: p.event.sessionId,
+        timestamp: p.at,
+        data: p.event.data ?? {},
+      },
+      json: envelopeJson(id, p.event.type, p.event.sessionId, p.at, p.dataJson),
+    };
+  }
+
+  private async recordedUnder(trx: Transaction<Database>, key: string): Promise<StoredEvent> {
+    const row = await trx
+      .selectFrom('events')
+      .selectAll()
+      .where('dedup_key', '=', key)
+      .executeTakeFirstOrThrow();
+    return storedOf(row);
   }
 
   addRecordHook(hook: RecordHook): void {
@@ -205,23 +260,7 @@ export class EventsService implements EventPublisher {
     if (filter.types && filter.types.size < EVENT_TYPES.length) q = q.where('type', 'in', [...filter.types]);
     if (filter.sessionIds) q = q.where('session_id', 'in', [...filter.sessionIds]);
     const rows = await q.orderBy('id').limit(limit).execute();
-    return rows.map((r) => {
-      const id = Number(r.id);
-      const type = r.type as EventType;
-      return {
-        id,
-        type,
-        sessionId: r.session_id,
-        envelope: {
-          id: String(id),
-          type,
-          sessionId: r.session_id,
-          timestamp: r.created_at,
-          data: JSON.parse(r.data) as Record<string, unknown>,
-        },
-        json: envelopeJson(id, type, r.session_id, r.created_at, r.data),
-      };
-    });
+    return rows.map(storedOf);
   }
 
   async getById(id: number): Promise<StoredEvent | undefined> {

@@ -1,6 +1,7 @@
 /**
  * Incoming MTProto updates turned into chat.*, group.*, channel.* and user.* events, plus
- * message.edited / .deleted / .read for changes made by other people or other apps.
+ * message.sent / .edited / .deleted / .read for messages sent and changes made by other people
+ * or the account's other apps.
  *
  * Which update gives which event (one event per type per cause):
  * - Service messages (updateNewMessage / updateNewChannelMessage with messageService) are the
@@ -27,8 +28,11 @@
  *   chat.deleted. updateChatParticipantAdmin -> group.admin_changed.
  *   updateChatDefaultBannedRights -> chat.updated + group.updated / channel.updated.
  * - updateNewChannelMessage with a message in a broadcast channel -> channel.post_published.
- * - updateEditMessage / updateEditChannelMessage -> message.edited; updateDeleteMessages /
- *   updateDeleteChannelMessages -> message.deleted; updateReadHistoryInbox/Outbox,
+ * - updateNewMessage / updateNewChannelMessage with the account's own message (out) ->
+ *   message.sent with source "other_device" (catchUp: true when caught up after a gap).
+ * - updateEditMessage / updateEditChannelMessage -> message.edited (source "other_device" for
+ *   the account's own messages); updateDeleteMessages / updateDeleteChannelMessages ->
+ *   message.deleted (source "other_device"); updateReadHistoryInbox/Outbox,
  *   updateReadChannelInbox/Outbox -> message.read (outbox: true when the other side read ours).
  * - updateUserStatus -> user.status_changed; updateUserTyping / updateChatUserTyping /
  *   updateChannelUserTyping -> user.typing; updateUserName / updateUserPhone / updateUser ->
@@ -40,6 +44,13 @@
  * API services publish themselves (message.*, chat.member_joined, chat.member_left), so an API
  * action is reported once.
  *
+ * Each event carries a dedup key (withDedupKeys): message events the key of their message
+ * (which the API's own event of the same message shares), others the update's identity (its
+ * message, pts or qts). The log records a key once, so an update that comes again (the
+ * catch-up after a crash replays what the saved update state does not cover) is not reported
+ * twice. Updates with no identity (typing, statuses, updateChannel, updateChat, profiles) have
+ * no key.
+ *
  * Kinds: basic groups and megagroups are groups (group.* besides chat.*), broadcast channels are
  * channels (channel.*). Not reported: admin changes in broadcast channels (no type fits),
  * basic group migration to a supergroup (messageActionChatMigrateTo), and changes that only an
@@ -50,11 +61,17 @@
 import type { Logger } from 'pino';
 import { Api } from 'teleproto';
 import { AppError } from '../../lib/errors.js';
-import type { EventPublisher, EventType, NewEvent } from '../../lib/events.js';
+import {
+  dedupKey,
+  messageEventKey,
+  type EventPublisher,
+  type EventType,
+  type NewEvent,
+} from '../../lib/events.js';
 import { chatView, messageView, userView } from '../../telegram/convert.js';
 import { entityBotApiId, peerToBotApiId, toBotApiId } from '../../telegram/ids.js';
 import type { SessionManager } from '../../telegram/session-manager.js';
-import type { UpdateContext } from '../../telegram/update-tracker.js';
+import { updateIdentity, type UpdateContext } from '../../telegram/update-tracker.js';
 import type { ChatView } from '../chats/chats.schema.js';
 
 /** What the session last saw of a group or channel: enough to tell a change from a repeat. */
@@ -244,6 +261,13 @@ export function eventsFromUpdate(
   if (update instanceof Api.UpdateNewMessage || update instanceof Api.UpdateNewChannelMessage) {
     const msg = update.message;
     if (msg instanceof Api.MessageEmpty || !msg.peerId) return out;
+    // The account's own message, sent elsewhere (its other apps): API sends arrive as 'own'.
+    if (msg instanceof Api.Message && msg.out)
+      emit('message.sent', {
+        message: messageView(msg, selfId),
+        source: 'other_device',
+        catchUp: ctx.source === 'difference',
+      });
     const chatId = peerToBotApiId(msg.peerId);
     if (msg.peerId instanceof Api.PeerUser) return out;
     const chat = viewOf(chatId);
@@ -378,18 +402,25 @@ export function eventsFromUpdate(
   }
 
   if (update instanceof Api.UpdateEditMessage || update instanceof Api.UpdateEditChannelMessage) {
-    if (update.message instanceof Api.Message)
-      emit('message.edited', { message: messageView(update.message, selfId) });
+    const msg = update.message;
+    // The account's own message edited elsewhere is other_device; others' edits have no source.
+    if (msg instanceof Api.Message)
+      emit('message.edited', {
+        message: messageView(msg, selfId),
+        ...(msg.out ? { source: 'other_device' } : {}),
+      });
     return out;
   }
+  // Telegram does not say who deleted: not the API (its deletes arrive as 'own').
   if (update instanceof Api.UpdateDeleteMessages) {
-    emit('message.deleted', { chatId: null, messageIds: update.messages });
+    emit('message.deleted', { chatId: null, messageIds: update.messages, source: 'other_device' });
     return out;
   }
   if (update instanceof Api.UpdateDeleteChannelMessages) {
     emit('message.deleted', {
       chatId: toBotApiId('channel', update.channelId),
       messageIds: update.messages,
+      source: 'other_device',
     });
     return out;
   }
@@ -452,6 +483,24 @@ export function eventsFromUpdate(
     return out;
   }
   return out;
+}
+
+/**
+ * The events of one update with their dedup keys: a message event's from its message (shared
+ * with the API's event of it), any other's from the update's identity, its type and its place
+ * among the update's events of that type.
+ */
+export function withDedupKeys(sessionId: string, update: Api.TypeUpdate, events: NewEvent[]): NewEvent[] {
+  const identity = updateIdentity(update);
+  const counts = new Map<EventType, number>();
+  return events.map((event) => {
+    const n = counts.get(event.type) ?? 0;
+    counts.set(event.type, n + 1);
+    const key =
+      messageEventKey(event.type, sessionId, event.data) ??
+      (identity ? dedupKey(sessionId, identity, event.type, n) : undefined);
+    return key ? { ...event, dedupKey: key } : event;
+  });
 }
 
 /**
@@ -530,7 +579,13 @@ export function attachUpdateEvents(
           new Api.messages.GetHistory({ peer, offsetId: candidate.messageId, limit: 1 }),
         );
         const count = 'messages' in older ? older.messages.length : 0;
-        if (count === 0) return publish({ type: 'chat.created', sessionId, data: { chat: candidate.chat } });
+        if (count === 0)
+          return publish({
+            type: 'chat.created',
+            sessionId,
+            data: { chat: candidate.chat },
+            dedupKey: dedupKey(sessionId, 'message', candidate.chatId, candidate.messageId, 'chat.created'),
+          });
         return true;
       } catch (err) {
         const hopeless =
@@ -557,7 +612,8 @@ export function attachUpdateEvents(
     ctx: UpdateContext,
   ): Promise<boolean> => {
     const memory = memoryOf(sessionId);
-    const writes = eventsFromUpdate(sessionId, update, ctx, selfId, memory).map(publish);
+    const events = eventsFromUpdate(sessionId, update, ctx, selfId, memory);
+    const writes = withDedupKeys(sessionId, update, events).map(publish);
     const candidate = privateChatCandidate(update, ctx, memory);
     if (candidate) {
       const next = (lookups.get(sessionId) ?? Promise.resolve(true)).then(() =>
