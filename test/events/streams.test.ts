@@ -117,7 +117,8 @@ test('WebSocket: ?since= replays then continues live, one envelope per text fram
     const live = await publishAll(t, [msg('s', 5)]);
     await client.until(() => client.frames.length === 3);
     assert.deepEqual(client.frames, [evs[2]!.json, evs[3]!.json, live[0]!.json]);
-    await new Promise((r) => setTimeout(r, 350));
+    // Two pings at 100 ms: waited for rather than slept on (timers run late on a busy machine).
+    await client.until(() => pings >= 2, 5000);
     assert.ok(pings >= 2, `pings: ${pings}`);
     client.ws.close();
     await client.closed;
@@ -227,7 +228,9 @@ test('a client too slow to read is disconnected instead of growing memory; a fas
     await fast.opened;
     await connected;
     slow.write(`GET /api/v1/events HTTP/1.1\r\nHost: x\r\nX-API-Key: ${t.adminKey}\r\n\r\n`);
-    await new Promise((r) => setTimeout(r, 200));
+    // The raw request becomes a stream once authenticated (a database read): waited for.
+    for (const end = Date.now() + 5000; t.app.services.streams.size < 2 && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 10));
     assert.equal(t.app.services.streams.size, 2);
     slow.pause(); // never reads again
     const big = 'x'.repeat(16 * 1024);

@@ -125,7 +125,10 @@ test('SIGTERM: in-flight requests finish, new ones are refused, the process exit
     );
     await sleep(100);
     server.child.kill('SIGTERM');
-    await sleep(300);
+    // A new request once the server has taken the signal (it logs so first), however late a
+    // busy machine lets it run: a fixed wait could ask before and be served.
+    for (const end = Date.now() + 10_000; !/shutting down/.test(server.output().stdout) && Date.now() < end;)
+      await sleep(10);
     const afterSignal = await call(server.port, 'GET', '/api/v1/auth/me', headers);
     finishBody();
 
