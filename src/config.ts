@@ -129,13 +129,13 @@ export interface Config {
     dc?: { host: string; port: number };
     dcPublicKeyFile?: string;
     sandbox: boolean;
+    /** The embedded sandbox's MTProto and control API ports (0 or unset: free ones). */
+    sandboxPorts: { mtproto?: number; control?: number };
     floodSleepThresholdSeconds: number;
     pacing: {
       perSessionPerSecond: number;
       perSessionBurst: number;
       perChatPerSecond: number;
-    /** The embedded sandbox's MTProto and control API ports (0 or unset: free ones). */
-    sandboxPorts: { mtproto?: number; control?: number };
       perChatBurst: number;
     };
     /** Passphrases by key version for session strings at rest; the highest version encrypts. */
@@ -309,12 +309,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       dc,
       dcPublicKeyFile: env.TELEGRAM_DC_PUBLIC_KEY_FILE,
       sandbox: env.TELEGRAM_SANDBOX,
+      sandboxPorts: { mtproto: env.SANDBOX_PORT, control: env.SANDBOX_CONTROL_PORT },
       floodSleepThresholdSeconds: env.FLOOD_SLEEP_THRESHOLD_SECONDS,
       pacing: {
         perSessionPerSecond: env.SEND_RATE_PER_SESSION,
         perSessionBurst: env.SEND_BURST_PER_SESSION,
         perChatPerSecond: env.SEND_RATE_PER_CHAT,
-      sandboxPorts: { mtproto: env.SANDBOX_PORT, control: env.SANDBOX_CONTROL_PORT },
         perChatBurst: env.SEND_BURST_PER_CHAT,
       },
       sessionKeys: {
