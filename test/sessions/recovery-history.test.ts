@@ -188,16 +188,24 @@ test('when the library gives up reconnecting (nothing listens for a while), Tele
 });
 
 test('a client closed while the library waits to reconnect it leaves no connection behind', async () => {
-  const hank = await signIn(t, sbx);
-  const server = sbx.sandbox.server;
-  const before = server.connectionCount;
-  await sbx.control('POST', '/connections/drop', { phone: hank.phone });
-  // The library reconnects a second after it notices; the session is disconnected before that.
-  await new Promise((r) => setTimeout(r, 200));
-  const off = await t.call('POST', `/api/v1/sessions/${hank.sessionId}/disconnect`);
-  assert.equal(off.body.data.status, 'disconnected');
-  await new Promise((r) => setTimeout(r, 2500));
-  // Before: the planned reconnect opened a connection for the closed client (it sends nothing,
-  // so only the count shows it), and nothing ever closed it.
-  assert.equal(server.connectionCount, before - 1, 'connections left open');
+  // A sandbox of its own: the connection count must not move with the other tests' sessions.
+  const own = await startTestSandbox();
+  const app = await createTelegramTestApp(own, production);
+  try {
+    const hank = await signIn(app, own);
+    const server = own.sandbox.server;
+    assert.equal(server.connectionCount, 1);
+    await own.control('POST', '/connections/drop', { phone: hank.phone });
+    // The library reconnects a second after it notices; the session is disconnected before that.
+    await new Promise((r) => setTimeout(r, 200));
+    const off = await app.call('POST', `/api/v1/sessions/${hank.sessionId}/disconnect`);
+    assert.equal(off.body.data.status, 'disconnected');
+    await new Promise((r) => setTimeout(r, 2500));
+    // Before: the planned reconnect opened a connection for the closed client (it sends
+    // nothing, so only the count shows it), and nothing ever closed it.
+    assert.equal(server.connectionCount, 0, 'connections left open');
+  } finally {
+    await app.close();
+    await own.close();
+  }
 });
