@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/index.js';
+import { startSandbox } from '../../src/sandbox/index.js';
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 const octal = (mode: number) => mode.toString(8);
@@ -78,6 +79,23 @@ test('a DATA_DIR created for the development secrets is owner-only, and so is th
     assert.equal(octal(modeOf(join(root, 'var'))), '700');
     assert.equal(octal(modeOf(dataDir)), '700');
     assert.equal(octal(modeOf(join(dataDir, 'dev-secrets.json'))), '600');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the sandbox's data directory (its auth keys, RSA key and world with message texts) is owner-only", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'teleflow-modes-'));
+  try {
+    const dataDir = join(root, 'data', 'sandbox');
+    const sandbox = await withOpenUmask(() => startSandbox({ dataDir }));
+    try {
+      await sandbox.close();
+    } finally {
+      assert.equal(octal(modeOf(join(root, 'data'))), '700');
+      assert.equal(octal(modeOf(dataDir)), '700');
+      assert.equal(octal(modeOf(join(dataDir, 'server-key.pem'))), '600');
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -74,7 +74,7 @@ export async function loadOrCreateServerKey(dir: string | undefined): Promise<Se
   }
   if (pem !== undefined) return describeKey(pem);
   const key = generateServerKey();
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const privatePem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await writeFile(privatePath, privatePem, { mode: 0o600 });
   await writeFile(join(dir, PUBLIC_KEY_FILE), key.publicKeyPem);

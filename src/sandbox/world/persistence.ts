@@ -21,7 +21,7 @@ export function loadWorldState(dataDir: string): WorldState | undefined {
 }
 
 export function saveWorldState(dataDir: string, state: WorldState): void {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const target = join(dataDir, WORLD_FILE);
   const temp = `${target}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
