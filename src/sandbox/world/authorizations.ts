@@ -1,0 +1,122 @@
+/**
+ * Auth keys and authorizations: which key is signed in as whom, listing them, and signing
+ * them out (auth.logOut, revocations, account.resetAuthorization).
+ */
+import { Api } from 'teleproto';
+import { randomBytes } from 'node:crypto';
+import { RpcError } from '../contract.js';
+import type { AuthKeyStore } from '../contract.js';
+import type { AuthorizationRecord } from './state.js';
+import { long, now } from './tl.js';
+import type { WorldContext } from './context.js';
+
+export function bindKey(ctx: WorldContext, userId: number, keyId: string): void {
+  let keys = ctx.userKeys.get(userId);
+  if (!keys) ctx.userKeys.set(userId, (keys = new Set()));
+  keys.add(keyId);
+}
+
+/** The signed-in user of an auth key, if any. */
+export function userIdForKey(ctx: WorldContext, keyId: bigint): number | undefined {
+  return ctx.state.authorizations[keyId.toString()]?.userId;
+}
+
+export function keysOf(ctx: WorldContext, userId: number): bigint[] {
+  return [...(ctx.userKeys.get(userId) ?? [])].map((key) => BigInt(key));
+}
+
+export function authorize(
+  ctx: WorldContext,
+  keyId: bigint,
+  userId: number,
+  extra: Partial<AuthorizationRecord> = {},
+): void {
+  const id = keyId.toString();
+  const previous = ctx.state.authorizations[id];
+  if (previous?.userId && previous.userId !== userId) ctx.userKeys.get(previous.userId)?.delete(id);
+  ctx.state.authorizations[id] = {
+    keyId: id,
+    userId,
+    createdAt: now(),
+    hash: randomBytes(8).readBigInt64LE().toString(),
+    ...extra,
+  };
+  bindKey(ctx, userId, id);
+  ctx.changed();
+}
+
+/** auth.logOut or a revoke: the key loses its user now and is forgotten shortly after, so the
+ * answer to the logOut call itself can still be encrypted with it. */
+export function revokeKey(ctx: WorldContext, keyId: bigint, delayMs = 200): void {
+  const id = keyId.toString();
+  const auth = ctx.state.authorizations[id];
+  if (auth?.userId) ctx.userKeys.get(auth.userId)?.delete(id);
+  delete ctx.state.authorizations[id];
+  ctx.changed();
+  const forget = (): void => {
+    deleteAuthKey(ctx, keyId);
+    ctx.sink?.drop([keyId]);
+  };
+  if (delayMs <= 0) forget();
+  else setTimeout(forget, delayMs).unref();
+}
+
+/** Signs every authorization of a user out (control API). */
+export function revokeUser(ctx: WorldContext, userId: number): number {
+  const keys = keysOf(ctx, userId);
+  for (const key of keys) revokeKey(ctx, key, 0);
+  return keys.length;
+}
+
+export function authorizationsOf(
+  ctx: WorldContext,
+  userId: number,
+  currentKey?: bigint,
+): Api.Authorization[] {
+  return keysOf(ctx, userId).map((key) => {
+    const auth = ctx.state.authorizations[key.toString()];
+    return new Api.Authorization({
+      current: key === currentKey,
+      hash: long(key === currentKey ? 0 : auth.hash),
+      deviceModel: auth.deviceModel ?? 'unknown',
+      platform: 'sandbox',
+      systemVersion: '1',
+      apiId: auth.apiId ?? 0,
+      appName: 'sandbox',
+      appVersion: '1',
+      dateCreated: auth.createdAt,
+      dateActive: auth.createdAt,
+      ip: '127.0.0.1',
+      country: '',
+      region: '',
+    });
+  });
+}
+
+/** account.resetAuthorization by hash (0 is never another session's hash). */
+export function resetAuthorization(ctx: WorldContext, userId: number, hash: string): boolean {
+  const key = keysOf(ctx, userId).find((k) => ctx.state.authorizations[k.toString()]?.hash === hash);
+  if (!key || hash === '0') throw new RpcError(400, 'HASH_INVALID');
+  revokeKey(ctx, key, 0);
+  return true;
+}
+
+/** The AuthKeyStore the wire layer uses; keys persist with the world. */
+export function createAuthKeyStore(ctx: WorldContext): AuthKeyStore {
+  return {
+    get: (id) => {
+      const hex = ctx.state.authKeys[id.toString()];
+      return hex === undefined ? undefined : Buffer.from(hex, 'hex');
+    },
+    put: (id, key) => {
+      ctx.state.authKeys[id.toString()] = key.toString('hex');
+      ctx.changed();
+    },
+    delete: (id) => deleteAuthKey(ctx, id),
+  };
+}
+
+export function deleteAuthKey(ctx: WorldContext, id: bigint): void {
+  delete ctx.state.authKeys[id.toString()];
+  ctx.changed();
+}

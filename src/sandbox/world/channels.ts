@@ -1,0 +1,310 @@
+/**
+ * Channels and supergroups: creating, joining and leaving, bans, admins, username, title,
+ * deletion, and the participant updates these push.
+ */
+import { Api } from 'teleproto';
+import { randomBytes } from 'node:crypto';
+import { RpcError } from '../contract.js';
+import type { AdminRights, ChannelMessage, ChannelRecord } from './state.js';
+import { FULL_ADMIN_RIGHTS, long, now, peerKey } from './tl.js';
+import type { WorldContext, Origin } from './context.js';
+import {
+  channelMembers,
+  channelRights,
+  getChannel,
+  isChannelMember,
+  requireChannelRight,
+} from './lookups.js';
+import { checkUsernameFree } from './accounts.js';
+import { apiChannelParticipant } from './views.js';
+import { emitChannel, pushTo } from './updates.js';
+import { collectEntities } from './entities.js';
+
+export function createChannel(
+  ctx: WorldContext,
+  creatorId: number,
+  input: { title: string; about?: string; megagroup: boolean; username?: string },
+  origin?: Origin,
+): { channelId: number; result: Api.TypeUpdates } {
+  if (!input.title.trim()) throw new RpcError(400, 'CHAT_TITLE_EMPTY');
+  if (input.username) checkUsernameFree(ctx, input.username);
+  const date = now();
+  const channel: ChannelRecord = {
+    id: ctx.state.nextChannelId++,
+    accessHash: (randomBytes(8).readBigUInt64LE() >> 1n).toString(),
+    title: input.title,
+    about: input.about ?? '',
+    megagroup: input.megagroup,
+    ...(input.username ? { username: input.username } : {}),
+    date,
+    creatorId,
+    pts: 1,
+    nextMessageId: 1,
+    logStartPts: 1,
+    log: [],
+    messages: {},
+    participants: {
+      [creatorId]: { userId: creatorId, inviterId: creatorId, date, adminRights: FULL_ADMIN_RIGHTS },
+    },
+    readInbox: {},
+  };
+  ctx.state.channels[channel.id] = channel;
+  addChannelService(
+    ctx,
+    channel,
+    creatorId,
+    new Api.MessageActionChannelCreate({ title: input.title }),
+    origin,
+  );
+  ctx.changed();
+  return { channelId: channel.id, result: channelUpdates(ctx, creatorId, channel) };
+}
+
+function addChannelService(
+  ctx: WorldContext,
+  channel: ChannelRecord,
+  fromId: number,
+  action: Api.TypeMessageAction,
+  origin?: Origin,
+): void {
+  const msg: ChannelMessage = {
+    id: channel.nextMessageId++,
+    fromId,
+    date: now(),
+    text: '',
+    entities: [],
+    reactions: {},
+    pinned: false,
+    silent: false,
+    post: !channel.megagroup,
+    action: action.getBytes().toString('base64'),
+  };
+  channel.messages[msg.id] = msg;
+  emitChannel(ctx, channel, 1, { kind: 'new', msgId: msg.id }, { ...origin, userId: fromId });
+}
+
+/** Updates{updateChannel} with the channel: what join/leave/create answer and push. */
+function channelUpdates(
+  ctx: WorldContext,
+  viewerId: number,
+  channel: ChannelRecord,
+  extra: Api.TypeUpdate[] = [],
+): Api.Updates {
+  return new Api.Updates({
+    updates: [new Api.UpdateChannel({ channelId: long(channel.id) }), ...extra],
+    ...collectEntities(ctx, viewerId).addChannel(channel.id).build(),
+    date: now(),
+    seq: 0,
+  });
+}
+
+function notifyParticipantChange(
+  ctx: WorldContext,
+  channel: ChannelRecord,
+  actorId: number,
+  userId: number,
+  before: Api.TypeChannelParticipant | undefined,
+  origin?: Origin,
+): void {
+  const after = channel.participants[userId];
+  const update = new Api.UpdateChannelParticipant({
+    channelId: long(channel.id),
+    date: now(),
+    actorId: long(actorId),
+    userId: long(userId),
+    ...(before ? { prevParticipant: before } : {}),
+    ...(after && !after.left ? { newParticipant: apiChannelParticipant(channel, userId, userId) } : {}),
+    qts: 0,
+  });
+  const admins = Object.values(channel.participants)
+    .filter((p) => channelRights(channel, p.userId))
+    .map((p) => p.userId);
+  for (const viewer of new Set([userId, ...admins])) {
+    const extra = viewer === userId || admins.includes(viewer) ? [update] : [];
+    const updates = new Api.Updates({
+      updates: [new Api.UpdateChannel({ channelId: long(channel.id) }), ...extra],
+      ...collectEntities(ctx, viewer).addChannel(channel.id).addUser(userId).addUser(actorId).build(),
+      date: now(),
+      seq: 0,
+    });
+    pushTo(ctx, viewer, updates, viewer === actorId ? origin?.keyId : undefined);
+  }
+}
+
+export function joinChannel(
+  ctx: WorldContext,
+  userId: number,
+  channelId: number,
+  inviterId = userId,
+  origin?: Origin,
+): Api.TypeUpdates {
+  const channel = getChannel(ctx, channelId);
+  const existing = channel.participants[userId];
+  if (existing?.banned) throw new RpcError(400, 'USER_BANNED_IN_CHANNEL');
+  if (existing && !existing.left) throw new RpcError(400, 'USER_ALREADY_PARTICIPANT');
+  const before = existing && !existing.left ? apiChannelParticipant(channel, userId, userId) : undefined;
+  channel.participants[userId] = {
+    userId,
+    inviterId,
+    date: now(),
+    ...(existing?.adminRights ? { adminRights: existing.adminRights } : {}),
+  };
+  if (channel.megagroup) {
+    const action =
+      inviterId === userId
+        ? new Api.MessageActionChatJoinedByLink({ inviterId: long(channel.creatorId) })
+        : new Api.MessageActionChatAddUser({ users: [long(userId)] });
+    addChannelService(
+      ctx,
+      channel,
+      inviterId === userId ? userId : inviterId,
+      action,
+      inviterId === userId ? origin : undefined,
+    );
+  }
+  notifyParticipantChange(ctx, channel, inviterId, userId, before, origin);
+  ctx.changed();
+  return channelUpdates(ctx, userId, channel);
+}
+
+export function leaveChannel(
+  ctx: WorldContext,
+  userId: number,
+  channelId: number,
+  origin?: Origin,
+): Api.TypeUpdates {
+  const channel = getChannel(ctx, channelId);
+  if (!isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
+  const before = apiChannelParticipant(channel, userId, userId);
+  if (channel.megagroup)
+    addChannelService(
+      ctx,
+      channel,
+      userId,
+      new Api.MessageActionChatDeleteUser({ userId: long(userId) }),
+      origin,
+    );
+  channel.participants[userId] = { ...channel.participants[userId], left: true };
+  delete channel.participants[userId].adminRights;
+  notifyParticipantChange(ctx, channel, userId, userId, before, origin);
+  ctx.changed();
+  return channelUpdates(ctx, userId, channel);
+}
+
+/** Removes (bans) a member: channels.editBanned with view_messages. */
+export function kickFromChannel(ctx: WorldContext, actorId: number, channelId: number, userId: number): void {
+  const channel = getChannel(ctx, channelId);
+  requireChannelRight(channel, actorId, 'banUsers');
+  if (!isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
+  const before = apiChannelParticipant(channel, userId, userId);
+  if (channel.megagroup)
+    addChannelService(ctx, channel, actorId, new Api.MessageActionChatDeleteUser({ userId: long(userId) }));
+  channel.participants[userId] = {
+    userId,
+    inviterId: actorId,
+    date: now(),
+    banned: { kickedBy: actorId, date: now(), untilDate: 0, viewMessages: true },
+  };
+  notifyParticipantChange(ctx, channel, actorId, userId, before);
+  ctx.changed();
+}
+
+/** Lifts a ban: the user is no longer a participant at all and may join again. */
+export function unbanFromChannel(
+  ctx: WorldContext,
+  actorId: number,
+  channelId: number,
+  userId: number,
+): void {
+  const channel = getChannel(ctx, channelId);
+  requireChannelRight(channel, actorId, 'banUsers');
+  const participant = channel.participants[userId];
+  if (!participant?.banned) return;
+  delete channel.participants[userId];
+  ctx.changed();
+}
+
+export function editChannelAdmin(
+  ctx: WorldContext,
+  actorId: number,
+  channelId: number,
+  userId: number,
+  rights: AdminRights,
+  rank: string,
+  origin?: Origin,
+): Api.TypeUpdates {
+  const channel = getChannel(ctx, channelId);
+  requireChannelRight(channel, actorId, 'addAdmins');
+  if (userId === channel.creatorId) throw new RpcError(400, 'USER_CREATOR');
+  if (!isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
+  const before = apiChannelParticipant(channel, userId, userId);
+  const participant = channel.participants[userId];
+  const any = Object.values(rights).some(Boolean);
+  if (any) {
+    participant.adminRights = rights;
+    participant.promotedBy = actorId;
+    participant.rank = rank;
+  } else {
+    delete participant.adminRights;
+    delete participant.promotedBy;
+    delete participant.rank;
+  }
+  notifyParticipantChange(ctx, channel, actorId, userId, before, origin);
+  ctx.changed();
+  return channelUpdates(ctx, actorId, channel);
+}
+
+export function setChannelUsername(
+  ctx: WorldContext,
+  actorId: number,
+  channelId: number,
+  username: string | null,
+): void {
+  const channel = getChannel(ctx, channelId);
+  requireChannelRight(channel, actorId, 'changeInfo');
+  if (username) {
+    checkUsernameFree(ctx, username, peerKey('h', channelId));
+    channel.username = username;
+  } else delete channel.username;
+  ctx.changed();
+  for (const member of channelMembers(channel)) pushTo(ctx, member, channelUpdates(ctx, member, channel));
+}
+
+export function editChannelTitle(
+  ctx: WorldContext,
+  actorId: number,
+  channelId: number,
+  title: string,
+  origin?: Origin,
+): Api.TypeUpdates {
+  const channel = getChannel(ctx, channelId);
+  requireChannelRight(channel, actorId, 'changeInfo');
+  if (!title.trim()) throw new RpcError(400, 'CHAT_TITLE_EMPTY');
+  if (title === channel.title) throw new RpcError(400, 'CHAT_NOT_MODIFIED');
+  channel.title = title;
+  addChannelService(ctx, channel, actorId, new Api.MessageActionChatEditTitle({ title }), origin);
+  for (const member of channelMembers(channel)) {
+    pushTo(ctx, member, channelUpdates(ctx, member, channel), member === actorId ? origin?.keyId : undefined);
+  }
+  ctx.changed();
+  return channelUpdates(ctx, actorId, channel);
+}
+
+/** channels.deleteChannel: only the creator; members then see channelForbidden. */
+export function deleteChannel(
+  ctx: WorldContext,
+  actorId: number,
+  channelId: number,
+  origin?: Origin,
+): Api.TypeUpdates {
+  const channel = getChannel(ctx, channelId);
+  if (channel.creatorId !== actorId || channel.deleted) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+  const members = channelMembers(channel);
+  channel.deleted = true;
+  delete channel.username;
+  ctx.changed();
+  for (const member of members) {
+    pushTo(ctx, member, channelUpdates(ctx, member, channel), member === actorId ? origin?.keyId : undefined);
+  }
+  return channelUpdates(ctx, actorId, channel);
+}

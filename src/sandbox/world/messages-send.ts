@@ -1,0 +1,278 @@
+/**
+ * Sending and forwarding messages: private chats and basic groups get one post with a
+ * copy per member account (each numbered by its account), channels one numbered message;
+ * random_id deduplication.
+ */
+import { Api } from 'teleproto';
+import { RpcError } from '../contract.js';
+import type {
+  AccountLogEntry,
+  ChannelMessage,
+  ChannelRecord,
+  MessageCopy,
+  PeerKey,
+  PostRecord,
+} from './state.js';
+import { decodeTlList, long, now, parsePeerKey, peerKey } from './tl.js';
+import type { WorldContext, MessageContent, Origin } from './context.js';
+import {
+  channelRights,
+  chatMember,
+  getBox,
+  getChannel,
+  getChat,
+  getUser,
+  isChannelMember,
+  ownCopy,
+  readableChannel,
+} from './lookups.js';
+import { emitAccount, emitChannel, renderAccountEntry, renderChannelEntry } from './updates.js';
+import { collectEntities } from './entities.js';
+
+/** How many of an account's latest random ids are remembered for RANDOM_ID_DUPLICATE. */
+const RANDOM_IDS_KEPT = 10_000;
+
+export function checkText(content: MessageContent): void {
+  if (!content.action && !content.text.trim()) throw new RpcError(400, 'MESSAGE_EMPTY');
+  if (content.text.length > 4096) throw new RpcError(400, 'MESSAGE_TOO_LONG');
+}
+
+/**
+ * A user sends a message to a peer as they see it (`u<id>`, `c<id>`, `h<id>`). Returns the
+ * sender's message id and what the sending connection receives as the call's result.
+ */
+export function sendMessage(
+  ctx: WorldContext,
+  fromId: number,
+  peer: PeerKey,
+  content: MessageContent,
+  origin?: Origin,
+): { id: number; result: Api.TypeUpdates } {
+  if (origin?.randomId !== undefined) checkRandomIds(ctx, fromId, [origin.randomId]);
+  const sent = deliverMessage(ctx, fromId, peer, content, origin);
+  if (origin?.randomId !== undefined) {
+    const used = (getBox(ctx, fromId).randomIds ??= []);
+    used.push([origin.randomId.toString(), sent.id]);
+    if (used.length > RANDOM_IDS_KEPT) used.splice(0, used.length - RANDOM_IDS_KEPT);
+  }
+  return sent;
+}
+
+/**
+ * Like Telegram, refuses random ids this account already sent with (RANDOM_ID_DUPLICATE), or
+ * repeated within one call, before anything is sent.
+ */
+export function checkRandomIds(ctx: WorldContext, userId: number, randomIds: bigint[]): void {
+  const used = new Set((getBox(ctx, userId).randomIds ?? []).map(([rid]) => rid));
+  for (const rid of randomIds) {
+    if (used.has(rid.toString())) throw new RpcError(400, 'RANDOM_ID_DUPLICATE');
+    used.add(rid.toString());
+  }
+}
+
+function deliverMessage(
+  ctx: WorldContext,
+  fromId: number,
+  peer: PeerKey,
+  content: MessageContent,
+  origin?: Origin,
+): { id: number; result: Api.TypeUpdates } {
+  checkText(content);
+  const { kind, id } = parsePeerKey(peer);
+  if (kind === 'h') return sendChannelMessage(ctx, fromId, getChannel(ctx, id), content, origin);
+  let recipients: Array<{ userId: number; peer: PeerKey }>;
+  if (kind === 'u') {
+    getUser(ctx, id);
+    recipients =
+      id === fromId
+        ? [{ userId: fromId, peer }]
+        : [
+            { userId: fromId, peer },
+            { userId: id, peer: peerKey('u', fromId) },
+          ];
+  } else {
+    const chat = getChat(ctx, id);
+    if (!chatMember(chat, fromId) || chat.deactivated) throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
+    recipients = chat.participants.map((p) => ({ userId: p.userId, peer }));
+  }
+  let replyToPostId: number | undefined;
+  if (content.replyToId !== undefined) {
+    const replied = getBox(ctx, fromId).messages[content.replyToId];
+    if (!replied || replied.peer !== peer) throw new RpcError(400, 'REPLY_MESSAGE_ID_INVALID');
+    replyToPostId = replied.postId;
+  }
+  const post: PostRecord = {
+    id: ctx.state.nextPostId++,
+    fromId,
+    date: now(),
+    text: content.text,
+    entities: encodeEntities(content.entities),
+    reactions: {},
+    pinned: false,
+    silent: content.silent ?? false,
+    copies: [],
+    ...(content.fwdFrom ? { fwdFrom: content.fwdFrom } : {}),
+    ...(content.action ? { action: content.action.getBytes().toString('base64') } : {}),
+    ...(replyToPostId !== undefined ? { replyToPostId } : {}),
+  };
+  ctx.state.posts[post.id] = post;
+  let senderMsgId = 0;
+  let senderEntry: AccountLogEntry | undefined;
+  for (const recipient of recipients) {
+    const box = getBox(ctx, recipient.userId);
+    const copy: MessageCopy = {
+      id: box.nextMessageId++,
+      peer: recipient.peer,
+      postId: post.id,
+      out: recipient.userId === fromId,
+    };
+    box.messages[copy.id] = copy;
+    post.copies.push([recipient.userId, copy.id]);
+    const peerKnown = (box.dialogs[recipient.peer]?.topId ?? 0) > 0;
+    const dialog = (box.dialogs[recipient.peer] ??= { topId: 0, readInboxMaxId: 0, readOutboxMaxId: 0 });
+    dialog.topId = copy.id;
+    if (copy.out) dialog.readInboxMaxId = Math.max(dialog.readInboxMaxId, copy.id);
+    const emitted = emitAccount(
+      ctx,
+      recipient.userId,
+      1,
+      { kind: 'new', msgId: copy.id },
+      recipient.userId === fromId ? origin : undefined,
+      [],
+      peerKnown,
+    );
+    if (recipient.userId === fromId) {
+      senderMsgId = copy.id;
+      senderEntry = emitted.logged;
+    }
+  }
+  ctx.changed();
+  if (!senderEntry) throw new RpcError(500, 'INTERNAL');
+  if (kind === 'u' && !content.fwdFrom && !content.action) {
+    return {
+      id: senderMsgId,
+      result: new Api.UpdateShortSentMessage({
+        out: true,
+        id: senderMsgId,
+        pts: senderEntry.pts,
+        ptsCount: 1,
+        date: post.date,
+        ...(content.entities?.length ? { entities: content.entities } : {}),
+      }),
+    };
+  }
+  const entities = collectEntities(ctx, fromId).addPeer(peer).addUser(fromId);
+  const updates: Api.TypeUpdate[] = [];
+  if (origin?.randomId !== undefined)
+    updates.push(new Api.UpdateMessageID({ id: senderMsgId, randomId: long(origin.randomId) }));
+  const rendered = renderAccountEntry(ctx, fromId, senderEntry);
+  if (rendered) updates.push(rendered);
+  return {
+    id: senderMsgId,
+    result: new Api.Updates({ updates, ...entities.build(), date: post.date, seq: 0 }),
+  };
+}
+
+function sendChannelMessage(
+  ctx: WorldContext,
+  fromId: number,
+  channel: ChannelRecord,
+  content: MessageContent,
+  origin?: Origin,
+): { id: number; result: Api.TypeUpdates } {
+  if (!isChannelMember(channel, fromId)) throw new RpcError(400, 'CHANNEL_PRIVATE');
+  if (!channel.megagroup && !channelRights(channel, fromId)?.postMessages)
+    throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
+  if (content.replyToId !== undefined && !channel.messages[content.replyToId])
+    throw new RpcError(400, 'REPLY_MESSAGE_ID_INVALID');
+  const msg: ChannelMessage = {
+    id: channel.nextMessageId++,
+    fromId,
+    date: now(),
+    text: content.text,
+    entities: encodeEntities(content.entities),
+    reactions: {},
+    pinned: false,
+    silent: content.silent ?? false,
+    post: !channel.megagroup,
+    ...(content.fwdFrom ? { fwdFrom: content.fwdFrom } : {}),
+    ...(content.action ? { action: content.action.getBytes().toString('base64') } : {}),
+    ...(content.replyToId !== undefined ? { replyToId: content.replyToId } : {}),
+  };
+  channel.messages[msg.id] = msg;
+  const logged = emitChannel(ctx, channel, 1, { kind: 'new', msgId: msg.id }, { ...origin, userId: fromId });
+  ctx.changed();
+  const updates: Api.TypeUpdate[] = [];
+  if (origin?.randomId !== undefined)
+    updates.push(new Api.UpdateMessageID({ id: msg.id, randomId: long(origin.randomId) }));
+  const rendered = renderChannelEntry(fromId, channel, logged);
+  if (rendered) updates.push(rendered);
+  const entities = collectEntities(ctx, fromId).addChannel(channel.id).addUser(fromId);
+  return { id: msg.id, result: new Api.Updates({ updates, ...entities.build(), date: msg.date, seq: 0 }) };
+}
+
+export function forwardMessages(
+  ctx: WorldContext,
+  userId: number,
+  fromPeer: PeerKey,
+  ids: number[],
+  toPeer: PeerKey,
+  randomIds: bigint[],
+  origin?: Origin,
+): Api.TypeUpdates {
+  checkRandomIds(ctx, userId, randomIds);
+  const updates: Api.TypeUpdate[] = [];
+  const users: Api.TypeUser[] = [];
+  const chats: Api.TypeChat[] = [];
+  const from = parsePeerKey(fromPeer);
+  ids.forEach((mid, index) => {
+    let text: string;
+    let entities: Api.TypeMessageEntity[];
+    let fwdFrom: PostRecord['fwdFrom'];
+    if (from.kind === 'h') {
+      const channel = readableChannel(ctx, userId, from.id);
+      const msg = channel.messages[mid];
+      if (!msg || msg.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
+      text = msg.text;
+      entities = decodeTlList(msg.entities);
+      fwdFrom =
+        msg.fwdFrom ??
+        (msg.post
+          ? { fromChannelId: channel.id, channelPost: msg.id, date: msg.date }
+          : { fromUserId: msg.fromId, date: msg.date });
+    } else {
+      const { post } = ownCopy(ctx, userId, fromPeer, mid);
+      if (post.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
+      text = post.text;
+      entities = decodeTlList(post.entities);
+      fwdFrom = post.fwdFrom ?? { fromUserId: post.fromId, date: post.date };
+    }
+    const sent = sendMessage(
+      ctx,
+      userId,
+      toPeer,
+      { text, entities, fwdFrom },
+      { keyId: origin?.keyId, randomId: randomIds[index] },
+    );
+    if (sent.result instanceof Api.Updates) {
+      updates.push(...sent.result.updates);
+      users.push(...sent.result.users);
+      chats.push(...sent.result.chats);
+    }
+  });
+  return new Api.Updates({ updates, users: dedupe(users), chats: dedupe(chats), date: now(), seq: 0 });
+}
+
+export function encodeEntities(entities: Api.TypeMessageEntity[] | undefined): string[] {
+  return (entities ?? []).map((entity) => entity.getBytes().toString('base64'));
+}
+
+function dedupe<T extends { id?: unknown }>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = `${(item as { className?: string }).className}:${String(item.id)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,222 @@
+/**
+ * Pts logs and pushes: every pts event is appended to the account's (or channel's) log,
+ * rendered per viewer and pushed to the viewer's connections except the caller's.
+ */
+import { Api } from 'teleproto';
+import type { AccountBox, AccountLogEntry, ChannelLogEntry, ChannelRecord } from './state.js';
+import { long, now, peerToApi } from './tl.js';
+import type { WorldContext, Origin, DistributiveOmit } from './context.js';
+import { channelMembers, getBox } from './lookups.js';
+import { keysOf } from './authorizations.js';
+import { apiChannelMessage, apiMessage } from './views.js';
+import { EntityCollector, collectEntities } from './entities.js';
+
+export function pushTo(
+  ctx: WorldContext,
+  userId: number,
+  updates: Api.TypeUpdates,
+  exceptKey?: bigint,
+): void {
+  if (!ctx.sink) return;
+  const keys = keysOf(ctx, userId).filter((key) => key !== exceptKey);
+  if (keys.length) ctx.sink.push(keys, updates);
+}
+
+/** Adds a pts event to an account's log (trimming old ones) and returns its pts. */
+function logAccount(
+  ctx: WorldContext,
+  box: AccountBox,
+  ptsCount: number,
+  entry: DistributiveOmit<AccountLogEntry, 'pts' | 'ptsCount' | 'date'>,
+): AccountLogEntry {
+  box.pts += ptsCount;
+  box.date = now();
+  const full = { ...entry, pts: box.pts, ptsCount, date: box.date } as AccountLogEntry;
+  box.log.push(full);
+  if (box.log.length > ctx.options.logRetention) {
+    const dropped = box.log.splice(0, box.log.length - ctx.options.logRetention);
+    box.logStartPts = dropped[dropped.length - 1].pts;
+  }
+  return full;
+}
+
+function logChannel(
+  ctx: WorldContext,
+  channel: ChannelRecord,
+  ptsCount: number,
+  entry: DistributiveOmit<ChannelLogEntry, 'pts' | 'ptsCount' | 'date'>,
+): ChannelLogEntry {
+  channel.pts += ptsCount;
+  const full = { ...entry, pts: channel.pts, ptsCount, date: now() } as ChannelLogEntry;
+  channel.log.push(full);
+  if (channel.log.length > ctx.options.logRetention) {
+    const dropped = channel.log.splice(0, channel.log.length - ctx.options.logRetention);
+    channel.logStartPts = dropped[dropped.length - 1].pts;
+  }
+  return full;
+}
+
+/** Renders one account log entry as the update the account receives (null: message gone). */
+export function renderAccountEntry(
+  ctx: WorldContext,
+  userId: number,
+  entry: AccountLogEntry,
+): Api.TypeUpdate | null {
+  const { pts, ptsCount } = entry;
+  switch (entry.kind) {
+    case 'new': {
+      const message = apiMessage(ctx, userId, entry.msgId);
+      return message instanceof Api.MessageEmpty
+        ? null
+        : new Api.UpdateNewMessage({ message, pts, ptsCount });
+    }
+    case 'edit': {
+      const message = apiMessage(ctx, userId, entry.msgId);
+      return message instanceof Api.MessageEmpty
+        ? null
+        : new Api.UpdateEditMessage({ message, pts, ptsCount });
+    }
+    case 'delete':
+      return new Api.UpdateDeleteMessages({ messages: entry.ids, pts, ptsCount });
+    case 'readInbox':
+      return new Api.UpdateReadHistoryInbox({
+        peer: peerToApi(entry.peer),
+        maxId: entry.maxId,
+        stillUnreadCount: entry.stillUnread,
+        pts,
+        ptsCount,
+      });
+    case 'readOutbox':
+      return new Api.UpdateReadHistoryOutbox({
+        peer: peerToApi(entry.peer),
+        maxId: entry.maxId,
+        pts,
+        ptsCount,
+      });
+    case 'pin':
+      return new Api.UpdatePinnedMessages({
+        pinned: entry.pinned,
+        peer: peerToApi(entry.peer),
+        messages: entry.ids,
+        pts,
+        ptsCount,
+      });
+  }
+}
+
+export function renderChannelEntry(
+  viewerId: number,
+  channel: ChannelRecord,
+  entry: ChannelLogEntry,
+): Api.TypeUpdate | null {
+  const { pts, ptsCount } = entry;
+  const channelId = long(channel.id);
+  switch (entry.kind) {
+    case 'new': {
+      const message = apiChannelMessage(viewerId, channel, entry.msgId);
+      return message instanceof Api.MessageEmpty
+        ? null
+        : new Api.UpdateNewChannelMessage({ message, pts, ptsCount });
+    }
+    case 'edit': {
+      const message = apiChannelMessage(viewerId, channel, entry.msgId);
+      return message instanceof Api.MessageEmpty
+        ? null
+        : new Api.UpdateEditChannelMessage({ message, pts, ptsCount });
+    }
+    case 'delete':
+      return new Api.UpdateDeleteChannelMessages({ channelId, messages: entry.ids, pts, ptsCount });
+    case 'pin':
+      return new Api.UpdatePinnedChannelMessages({
+        channelId,
+        messages: entry.ids,
+        pinned: entry.pinned,
+        pts,
+        ptsCount,
+      });
+  }
+}
+
+/** Logs an account event and pushes it to the account's other connections. */
+export function emitAccount(
+  ctx: WorldContext,
+  userId: number,
+  ptsCount: number,
+  entry: DistributiveOmit<AccountLogEntry, 'pts' | 'ptsCount' | 'date'>,
+  origin?: Origin,
+  extra: Api.TypeUpdate[] = [],
+  peerKnown = false,
+): { logged: AccountLogEntry; update: Api.TypeUpdate | null; entities: EntityCollector } {
+  const box = getBox(ctx, userId);
+  const logged = logAccount(ctx, box, ptsCount, entry);
+  const update = renderAccountEntry(ctx, userId, logged);
+  const entities = collectEntities(ctx, userId).addUser(userId);
+  if (entry.kind === 'new' || entry.kind === 'edit') entities.addMessageCopy(box.messages[entry.msgId]);
+  if ('peer' in entry) entities.addPeer(entry.peer);
+  const short =
+    ctx.options.shortMessageUpdates && peerKnown && !extra.length ? shortMessageUpdate(update) : undefined;
+  if (short) pushTo(ctx, userId, short, origin?.keyId);
+  else if (update || extra.length) {
+    const updates = [...extra, ...(update ? [update] : [])];
+    pushTo(
+      ctx,
+      userId,
+      new Api.Updates({ updates, ...entities.build(), date: logged.date, seq: 0 }),
+      origin?.keyId,
+    );
+  }
+  return { logged, update, entities };
+}
+
+export function emitChannel(
+  ctx: WorldContext,
+  channel: ChannelRecord,
+  ptsCount: number,
+  entry: DistributiveOmit<ChannelLogEntry, 'pts' | 'ptsCount' | 'date'>,
+  origin?: Origin & { userId?: number },
+  recipients?: number[],
+): ChannelLogEntry {
+  const logged = logChannel(ctx, channel, ptsCount, entry);
+  for (const memberId of recipients ?? channelMembers(channel)) {
+    const update = renderChannelEntry(memberId, channel, logged);
+    if (!update) continue;
+    const entities = collectEntities(ctx, memberId).addChannel(channel.id);
+    if (entry.kind === 'new' || entry.kind === 'edit')
+      entities.addChannelMessage(channel.messages[entry.msgId]);
+    pushTo(
+      ctx,
+      memberId,
+      new Api.Updates({ updates: [update], ...entities.build(), date: logged.date, seq: 0 }),
+      memberId === origin?.userId ? origin?.keyId : undefined,
+    );
+  }
+  return logged;
+}
+
+/** The short form Telegram pushes for a new plain message in a private chat or basic group. */
+function shortMessageUpdate(update: Api.TypeUpdate | null): Api.TypeUpdates | undefined {
+  if (!(update instanceof Api.UpdateNewMessage) || !(update.message instanceof Api.Message)) return undefined;
+  const message = update.message;
+  if (message.fwdFrom) return undefined;
+  const common = {
+    out: message.out,
+    silent: message.silent,
+    id: message.id,
+    message: message.message,
+    pts: update.pts,
+    ptsCount: update.ptsCount,
+    date: message.date,
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    ...(message.entities?.length ? { entities: message.entities } : {}),
+  };
+  if (message.peerId instanceof Api.PeerUser)
+    return new Api.UpdateShortMessage({ ...common, userId: message.peerId.userId });
+  if (message.peerId instanceof Api.PeerChat && message.fromId instanceof Api.PeerUser) {
+    return new Api.UpdateShortChatMessage({
+      ...common,
+      fromId: message.fromId.userId,
+      chatId: message.peerId.chatId,
+    });
+  }
+  return undefined;
+}
