@@ -79,51 +79,39 @@ export class World {
   user(id: number): UserRecord {
     return lookups.getUser(this.ctx, id);
   }
-
   findUser(id: number): UserRecord | undefined {
     return lookups.findUser(this.ctx, id);
   }
-
   userByPhone(phone: string): UserRecord | undefined {
     return lookups.userByPhone(this.ctx, phone);
   }
-
   userByUsername(username: string): UserRecord | undefined {
     return lookups.userByUsername(this.ctx, username);
   }
-
   channelByUsername(username: string): ChannelRecord | undefined {
     return lookups.channelByUsername(this.ctx, username);
   }
-
   box(userId: number): AccountBox {
     return lookups.getBox(this.ctx, userId);
   }
-
   chat(chatId: number): ChatRecord {
     return lookups.getChat(this.ctx, chatId);
   }
-
   channel(channelId: number): ChannelRecord {
     return lookups.getChannel(this.ctx, channelId);
   }
-
   channelMembers(channel: ChannelRecord): number[] {
     return lookups.channelMembers(channel);
   }
-
   isChannelMember(channel: ChannelRecord, userId: number): boolean {
     return lookups.isChannelMember(channel, userId);
   }
-
   readableChannel(userId: number, channelId: number): ChannelRecord {
     return lookups.readableChannel(this.ctx, userId, channelId);
   }
-
   channelRights(channel: ChannelRecord, userId: number): AdminRights | undefined {
     return lookups.channelRights(channel, userId);
   }
-
   ownCopy(userId: number, peer: PeerKey, msgId: number): { copy: MessageCopy; post: PostRecord } {
     return lookups.ownCopy(this.ctx, userId, peer, msgId);
   }
@@ -133,23 +121,18 @@ export class World {
   userIdForKey(keyId: bigint): number | undefined {
     return authorizations.userIdForKey(this.ctx, keyId);
   }
-
   keysOf(userId: number): bigint[] {
     return authorizations.keysOf(this.ctx, userId);
   }
-
   revokeKey(keyId: bigint, delayMs?: number): void {
     authorizations.revokeKey(this.ctx, keyId, delayMs);
   }
-
   revokeUser(userId: number): number {
     return authorizations.revokeUser(this.ctx, userId);
   }
-
   authorizationsOf(userId: number, currentKey?: bigint): Api.Authorization[] {
     return authorizations.authorizationsOf(this.ctx, userId, currentKey);
   }
-
   resetAuthorization(userId: number, hash: string): boolean {
     return authorizations.resetAuthorization(this.ctx, userId, hash);
   }
@@ -165,22 +148,18 @@ export class World {
   }): UserRecord {
     return accounts.createUser(this.ctx, input);
   }
-
   setPassword(userId: number, password: string | null, hint?: string): void {
     accounts.setPassword(this.ctx, userId, password, hint);
   }
-
   updateProfile(
     userId: number,
     input: { firstName?: string; lastName?: string; username?: string | null },
   ): UserRecord {
     return accounts.updateProfile(this.ctx, userId, input);
   }
-
   setOnline(userId: number, online: boolean): void {
     accounts.setOnline(this.ctx, userId, online);
   }
-
   addContact(userId: number, contactId: number): void {
     accounts.addContact(this.ctx, userId, contactId);
   }
@@ -190,15 +169,12 @@ export class World {
   sendCode(phoneInput: string): { hash: string; code: string; registered: boolean } {
     return login.sendCode(this.ctx, phoneInput);
   }
-
   lastCode(phone: string): string | undefined {
     return login.lastCode(this.ctx, phone);
   }
-
   signIn(keyId: bigint, phoneInput: string, hash: string, code?: string): Api.auth.TypeAuthorization {
     return login.signIn(this.ctx, keyId, phoneInput, hash, code);
   }
-
   signUp(
     keyId: bigint,
     phoneInput: string,
@@ -208,23 +184,18 @@ export class World {
   ): Api.auth.TypeAuthorization {
     return login.signUp(this.ctx, keyId, phoneInput, hash, firstName, lastName);
   }
-
   getPassword(keyId: bigint): Api.account.Password {
     return login.getPassword(this.ctx, keyId);
   }
-
   checkPassword(keyId: bigint, srpId: bigint, A: Buffer, M1: Buffer): Api.auth.Authorization {
     return login.checkPassword(this.ctx, keyId, srpId, A, M1);
   }
-
   exportLoginToken(keyId: bigint): Api.auth.TypeLoginToken {
     return login.exportLoginToken(this.ctx, keyId);
   }
-
   importLoginToken(keyId: bigint, token: Buffer): Api.auth.TypeLoginToken {
     return login.importLoginToken(this.ctx, keyId, token);
   }
-
   acceptLoginToken(userId: number, token: Buffer): Api.Authorization {
     return login.acceptLoginToken(this.ctx, userId, token);
   }
@@ -234,35 +205,27 @@ export class World {
   apiStatus(user: UserRecord): Api.TypeUserStatus {
     return views.apiStatus(user);
   }
-
   apiUser(viewerId: number, userId: number): Api.User {
     return views.apiUser(this.ctx, viewerId, userId);
   }
-
   apiChat(viewerId: number, chatId: number): Api.TypeChat {
     return views.apiChat(this.ctx, viewerId, chatId);
   }
-
   apiChannel(viewerId: number, channelId: number): Api.Channel | Api.ChannelForbidden {
     return views.apiChannel(this.ctx, viewerId, channelId);
   }
-
   apiReactions(viewerId: number, reactions: Record<string, string>): Api.MessageReactions | undefined {
     return views.apiReactions(viewerId, reactions);
   }
-
   apiMessage(userId: number, msgId: number): Api.TypeMessage {
     return views.apiMessage(this.ctx, userId, msgId);
   }
-
   apiChannelMessage(viewerId: number, channel: ChannelRecord, msgId: number): Api.TypeMessage {
     return views.apiChannelMessage(viewerId, channel, msgId);
   }
-
   apiChatParticipants(chat: ChatRecord): Api.ChatParticipants {
     return views.apiChatParticipants(chat);
   }
-
   apiChannelParticipant(
     channel: ChannelRecord,
     userId: number,
@@ -270,11 +233,9 @@ export class World {
   ): Api.TypeChannelParticipant {
     return views.apiChannelParticipant(channel, userId, viewerId);
   }
-
   apiInvite(hash: string): Api.ChatInviteExported {
     return views.apiInvite(this.ctx, hash);
   }
-
   renderPeerMessage(userId: number, peer: PeerKey, msgId: number): Api.TypeMessage {
     return views.renderPeerMessage(this.ctx, userId, peer, msgId);
   }
@@ -284,11 +245,9 @@ export class World {
   pushTo(userId: number, updates: Api.TypeUpdates, exceptKey?: bigint): void {
     updateStreams.pushTo(this.ctx, userId, updates, exceptKey);
   }
-
   renderAccountEntry(userId: number, entry: AccountLogEntry): Api.TypeUpdate | null {
     return updateStreams.renderAccountEntry(this.ctx, userId, entry);
   }
-
   renderChannelEntry(
     viewerId: number,
     channel: ChannelRecord,
@@ -302,7 +261,6 @@ export class World {
   getState(userId: number): Api.updates.State {
     return differences.getState(this.ctx, userId);
   }
-
   getDifference(
     userId: number,
     pts: number,
@@ -311,7 +269,6 @@ export class World {
   ): Api.updates.TypeDifference {
     return differences.getDifference(this.ctx, userId, pts, date, ptsTotalLimit);
   }
-
   getChannelDifference(
     userId: number,
     channelId: number,
@@ -331,11 +288,9 @@ export class World {
   ): { id: number; result: Api.TypeUpdates } {
     return sending.sendMessage(this.ctx, fromId, peer, content, origin);
   }
-
   checkRandomIds(userId: number, randomIds: bigint[]): void {
     sending.checkRandomIds(this.ctx, userId, randomIds);
   }
-
   forwardMessages(
     userId: number,
     fromPeer: PeerKey,
@@ -359,7 +314,6 @@ export class World {
   ): Api.TypeUpdates {
     return editing.editMessage(this.ctx, userId, peer, msgId, text, entities, origin);
   }
-
   deleteMessages(
     userId: number,
     ids: number[],
@@ -368,7 +322,6 @@ export class World {
   ): Api.messages.AffectedMessages {
     return editing.deleteMessages(this.ctx, userId, ids, revoke, origin);
   }
-
   deleteChannelMessages(
     userId: number,
     channelId: number,
@@ -377,7 +330,6 @@ export class World {
   ): Api.messages.AffectedMessages {
     return editing.deleteChannelMessages(this.ctx, userId, channelId, ids, origin);
   }
-
   deleteHistory(
     userId: number,
     peer: PeerKey,
@@ -400,11 +352,9 @@ export class World {
   ): Api.TypeUpdates {
     return reactionsPins.react(this.ctx, userId, peer, msgId, emoji, origin);
   }
-
   pin(userId: number, peer: PeerKey, msgId: number, pinned: boolean, origin?: Origin): Api.TypeUpdates {
     return reactionsPins.pin(this.ctx, userId, peer, msgId, pinned, origin);
   }
-
   unpinAll(userId: number, peer: PeerKey, origin?: Origin): Api.messages.AffectedHistory {
     return reactionsPins.unpinAll(this.ctx, userId, peer, origin);
   }
@@ -414,15 +364,12 @@ export class World {
   unreadCounts(box: AccountBox): Map<PeerKey, number> {
     return reading.unreadCounts(box);
   }
-
   unreadCount(box: AccountBox, peer: PeerKey): number {
     return reading.unreadCount(box, peer);
   }
-
   channelUnreadCount(channel: ChannelRecord, userId: number): number {
     return reading.channelUnreadCount(channel, userId);
   }
-
   readHistory(
     userId: number,
     peer: PeerKey,
@@ -431,11 +378,9 @@ export class World {
   ): Api.messages.AffectedMessages {
     return reading.readHistory(this.ctx, userId, peer, maxIdInput, origin);
   }
-
   readChannelHistory(userId: number, channelId: number, maxIdInput: number, origin?: Origin): boolean {
     return reading.readChannelHistory(this.ctx, userId, channelId, maxIdInput, origin);
   }
-
   historyOf(
     userId: number,
     peer: PeerKey,
@@ -459,23 +404,18 @@ export class World {
   ): { chatId: number; result: Api.TypeUpdates } {
     return groups.createChat(this.ctx, creatorId, title, memberIds, origin);
   }
-
   addChatUser(actorId: number, chatId: number, userId: number, origin?: Origin): Api.TypeUpdates {
     return groups.addChatUser(this.ctx, actorId, chatId, userId, origin);
   }
-
   deleteChatUser(actorId: number, chatId: number, userId: number, origin?: Origin): Api.TypeUpdates {
     return groups.deleteChatUser(this.ctx, actorId, chatId, userId, origin);
   }
-
   editChatAdmin(actorId: number, chatId: number, userId: number, isAdmin: boolean): boolean {
     return groups.editChatAdmin(this.ctx, actorId, chatId, userId, isAdmin);
   }
-
   editChatTitle(actorId: number, chatId: number, title: string, origin?: Origin): Api.TypeUpdates {
     return groups.editChatTitle(this.ctx, actorId, chatId, title, origin);
   }
-
   deleteChat(actorId: number, chatId: number): boolean {
     return groups.deleteChat(this.ctx, actorId, chatId);
   }
@@ -489,23 +429,18 @@ export class World {
   ): { channelId: number; result: Api.TypeUpdates } {
     return channels.createChannel(this.ctx, creatorId, input, origin);
   }
-
   joinChannel(userId: number, channelId: number, inviterId?: number, origin?: Origin): Api.TypeUpdates {
     return channels.joinChannel(this.ctx, userId, channelId, inviterId, origin);
   }
-
   leaveChannel(userId: number, channelId: number, origin?: Origin): Api.TypeUpdates {
     return channels.leaveChannel(this.ctx, userId, channelId, origin);
   }
-
   kickFromChannel(actorId: number, channelId: number, userId: number): void {
     channels.kickFromChannel(this.ctx, actorId, channelId, userId);
   }
-
   unbanFromChannel(actorId: number, channelId: number, userId: number): void {
     channels.unbanFromChannel(this.ctx, actorId, channelId, userId);
   }
-
   editChannelAdmin(
     actorId: number,
     channelId: number,
@@ -516,15 +451,12 @@ export class World {
   ): Api.TypeUpdates {
     return channels.editChannelAdmin(this.ctx, actorId, channelId, userId, rights, rank, origin);
   }
-
   setChannelUsername(actorId: number, channelId: number, username: string | null): void {
     channels.setChannelUsername(this.ctx, actorId, channelId, username);
   }
-
   editChannelTitle(actorId: number, channelId: number, title: string, origin?: Origin): Api.TypeUpdates {
     return channels.editChannelTitle(this.ctx, actorId, channelId, title, origin);
   }
-
   deleteChannel(actorId: number, channelId: number, origin?: Origin): Api.TypeUpdates {
     return channels.deleteChannel(this.ctx, actorId, channelId, origin);
   }
@@ -534,11 +466,9 @@ export class World {
   exportInvite(userId: number, peer: PeerKey): Api.ChatInviteExported {
     return invites.exportInvite(this.ctx, userId, peer);
   }
-
   checkInvite(userId: number, hashInput: string): Api.TypeChatInvite {
     return invites.checkInvite(this.ctx, userId, hashInput);
   }
-
   importInvite(userId: number, hashInput: string, origin?: Origin): Api.TypeUpdates {
     return invites.importInvite(this.ctx, userId, hashInput, origin);
   }
