@@ -1,7 +1,7 @@
 /**
  * The sandbox's control API: HTTP JSON on loopback that plays "the other people" in tests and
  * development (create users, post as them, read login codes, inject faults). Routes are a
- * table (routes.ts) so `GET /` can list every one of them.
+ * table (routes/) so `GET /` can list every one of them.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,8 +11,8 @@ import { z } from 'zod';
 import { RpcError } from '../contract.js';
 import type { World } from '../world/world.js';
 import type { FaultInjector } from '../world/faults.js';
-import { ControlError, buildRoutes } from './routes.js';
-import type { Route } from './routes.js';
+import { ControlError, buildRoutes } from './routes/index.js';
+import type { Route } from './routes/index.js';
 
 export interface ControlServerOptions {
   world: World;

@@ -1,0 +1,168 @@
+/** Control routes for what a user does in a chat: send, edit, delete, react, pin, read, typing. */
+import { Api } from 'teleproto';
+import { z } from 'zod';
+import type { World } from '../../world/world.js';
+import type { PeerKey } from '../../world/state.js';
+import { parsePeerKey } from '../../world/tl.js';
+import { lookupsFor } from './lookups.js';
+import { emoji, phone, target, toBotApiId } from './route.js';
+import type { Route } from './route.js';
+
+export function messageRoutes(world: World): Route[] {
+  const { userOf, resolveTarget } = lookupsFor(world);
+
+  return [
+    {
+      method: 'POST',
+      path: '/messages',
+      description: 'A user sends a message, exactly as from their own app.',
+      bodyDoc: '{"from": phone, "to": phone | "@username" | chat id, "text", "replyToMessageId"?, "silent"?}',
+      body: z.object({
+        from: phone,
+        to: target,
+        text: z.string().min(1).max(4096),
+        replyToMessageId: z.number().int().positive().optional(),
+        silent: z.boolean().optional(),
+      }),
+      handler: ({ body }) => {
+        const from = userOf(body.from);
+        const key = resolveTarget(from.id, body.to);
+        const sent = world.sendMessage(from.id, key, {
+          text: body.text,
+          ...(body.replyToMessageId ? { replyToId: body.replyToMessageId } : {}),
+          ...(body.silent ? { silent: true } : {}),
+        });
+        return {
+          status: 201,
+          body: { id: sent.id, chatId: toBotApiId(key), ...copiesOf(world, from.id, key, sent.id) },
+        };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/messages/edit',
+      description: 'Edit a message as its author ("by").',
+      bodyDoc: '{"by": phone, "chat": target as "by" sees it, "messageId", "text"}',
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        text: z.string().min(1).max(4096),
+      }),
+      handler: ({ body }) => {
+        const by = userOf(body.by);
+        world.editMessage(by.id, resolveTarget(by.id, body.chat), body.messageId, body.text, undefined);
+        return { body: { ok: true } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/messages/delete',
+      description: 'Delete messages as a user (revoke: for everyone; channels: always for everyone).',
+      bodyDoc: '{"by": phone, "chat", "messageIds": [..], "revoke"?: true}',
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageIds: z.array(z.number().int().positive()).min(1),
+        revoke: z.boolean().optional(),
+      }),
+      handler: ({ body }) => {
+        const by = userOf(body.by);
+        const key = resolveTarget(by.id, body.chat);
+        const { kind, id } = parsePeerKey(key);
+        const affected =
+          kind === 'h'
+            ? world.deleteChannelMessages(by.id, id, body.messageIds)
+            : world.deleteMessages(by.id, body.messageIds, body.revoke ?? true);
+        return { body: { pts: affected.pts, ptsCount: affected.ptsCount } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/messages/react',
+      description: "Set (or with null remove) a user's reaction.",
+      bodyDoc: '{"by": phone, "chat", "messageId", "emoji": string|null}',
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        emoji: emoji.nullable(),
+      }),
+      handler: ({ body }) => {
+        const by = userOf(body.by);
+        world.react(by.id, resolveTarget(by.id, body.chat), body.messageId, body.emoji);
+        return { body: { ok: true } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/messages/pin',
+      description: 'Pin or unpin a message as a user.',
+      bodyDoc: '{"by": phone, "chat", "messageId", "unpin"?: true}',
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        unpin: z.boolean().optional(),
+      }),
+      handler: ({ body }) => {
+        const by = userOf(body.by);
+        world.pin(by.id, resolveTarget(by.id, body.chat), body.messageId, !body.unpin);
+        return { body: { ok: true } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/messages/read',
+      description: 'A user reads a chat up to maxId (default: everything).',
+      bodyDoc: '{"by": phone, "chat", "maxId"?}',
+      body: z.object({ by: phone, chat: target, maxId: z.number().int().nonnegative().optional() }),
+      handler: ({ body }) => {
+        const by = userOf(body.by);
+        const key = resolveTarget(by.id, body.chat);
+        const { kind, id } = parsePeerKey(key);
+        if (kind === 'h') world.readChannelHistory(by.id, id, body.maxId ?? 0);
+        else world.readHistory(by.id, key, body.maxId ?? 0);
+        return { body: { ok: true } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/typing',
+      description: 'A user is typing (or another action) in a chat.',
+      bodyDoc: '{"from": phone, "to", "action"?: "typing"|"cancel"|"record_audio"|"upload_photo"}',
+      body: z.object({
+        from: phone,
+        to: target,
+        action: z.enum(['typing', 'cancel', 'record_audio', 'upload_photo']).optional(),
+      }),
+      handler: ({ body }) => {
+        const from = userOf(body.from);
+        const action =
+          body.action === 'cancel'
+            ? new Api.SendMessageCancelAction()
+            : body.action === 'record_audio'
+              ? new Api.SendMessageRecordAudioAction()
+              : body.action === 'upload_photo'
+                ? new Api.SendMessageUploadPhotoAction({ progress: 0 })
+                : new Api.SendMessageTypingAction();
+        world.setTyping(from.id, resolveTarget(from.id, body.to), action);
+        return { body: { ok: true } };
+      },
+    },
+  ];
+}
+
+/** For private chats and groups: each member's own id of the message just sent, by phone. */
+function copiesOf(
+  world: World,
+  fromId: number,
+  key: PeerKey,
+  msgId: number,
+): { copies?: Record<string, number> } {
+  if (parsePeerKey(key).kind === 'h') return {};
+  const copy = world.box(fromId).messages[msgId];
+  const post = copy ? world.state.posts[copy.postId] : undefined;
+  if (!post) return {};
+  return { copies: Object.fromEntries(post.copies.map(([uid, mid]) => [world.user(uid).phone, mid])) };
+}

@@ -1,0 +1,113 @@
+/** Control routes for users: create, read, profile, 2FA password, online status, contacts, logout. */
+import { z } from 'zod';
+import type { World } from '../../world/world.js';
+import { lookupsFor } from './lookups.js';
+import { phone } from './route.js';
+import type { Route } from './route.js';
+
+export function userRoutes(world: World): Route[] {
+  const { userOf } = lookupsFor(world);
+
+  const describeUser = (id: number) => {
+    const user = world.user(id);
+    return {
+      id: String(user.id),
+      phone: user.phone,
+      firstName: user.firstName,
+      lastName: user.lastName,
+      username: user.username ?? null,
+      online: user.onlineUntil > Date.now() / 1000,
+      lastSeen: user.lastSeen,
+      twoFactor: user.password !== undefined,
+      authorizations: world.keysOf(id).length,
+      pts: world.box(id).pts,
+    };
+  };
+
+  return [
+    {
+      method: 'POST',
+      path: '/users',
+      description: 'Create a user (a password turns on 2FA).',
+      bodyDoc: '{"phone", "firstName"?, "lastName"?, "username"?, "password"?}',
+      body: z.object({
+        phone,
+        firstName: z.string().min(1).max(64).optional(),
+        lastName: z.string().max(64).optional(),
+        username: z.string().min(1).max(32).optional(),
+        password: z.string().min(1).optional(),
+      }),
+      handler: ({ body }) => {
+        const user = world.createUser(body);
+        return {
+          status: 201,
+          body: { id: String(user.id), phone: user.phone, username: user.username ?? null },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/users/:phone',
+      description: 'A user: names, username, online status, 2FA, authorizations, pts.',
+      handler: ({ params }) => ({ body: describeUser(userOf(params.phone).id) }),
+    },
+    {
+      method: 'PATCH',
+      path: '/users/:phone',
+      description: 'Profile change (pushes updateUserName).',
+      bodyDoc: '{"firstName"?, "lastName"?, "username"?: string|null}',
+      body: z.object({
+        firstName: z.string().min(1).max(64).optional(),
+        lastName: z.string().max(64).optional(),
+        username: z.string().max(32).nullable().optional(),
+      }),
+      handler: ({ params, body }) => {
+        const user = userOf(params.phone);
+        world.updateProfile(user.id, body);
+        return { body: describeUser(user.id) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/users/:phone/password',
+      description: 'Set (or with null remove) the 2FA password.',
+      bodyDoc: '{"password": string|null, "hint"?}',
+      body: z.object({ password: z.string().min(1).nullable(), hint: z.string().optional() }),
+      handler: ({ params, body }) => {
+        const user = userOf(params.phone);
+        world.setPassword(user.id, body.password, body.hint);
+        return { body: { phone: user.phone, twoFactor: body.password !== null } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/users/:phone/status',
+      description: 'Online or offline (pushes updateUserStatus to contacts and chat partners).',
+      bodyDoc: '{"online": boolean}',
+      body: z.object({ online: z.boolean() }),
+      handler: ({ params, body }) => {
+        const user = userOf(params.phone);
+        world.setOnline(user.id, body.online);
+        return { body: describeUser(user.id) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/users/:phone/contacts',
+      description: 'Add a contact to this user.',
+      bodyDoc: '{"phone"}',
+      body: z.object({ phone }),
+      handler: ({ params, body }) => {
+        const user = userOf(params.phone);
+        world.addContact(user.id, userOf(body.phone).id);
+        return { body: { ok: true } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/users/:phone/logout',
+      description: 'Revoke every authorization of the user (their clients get AUTH_KEY_UNREGISTERED / -404).',
+      handler: ({ params }) => ({ body: { revoked: world.revokeUser(userOf(params.phone).id) } }),
+    },
+  ];
+}
