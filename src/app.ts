@@ -17,19 +17,19 @@ import { chatsRoutes } from './modules/chats/chats.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
 import { EventStreams } from './modules/events/streams.js';
-import { attachUpdateEvents } from './modules/events/from-updates.js';
+import { attachUpdateEvents } from './modules/events/update-listener.js';
 import { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
 import { IdempotencyStore } from './modules/messages/idempotency.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
+import { SessionManager, type SessionManagerOptions } from './modules/sessions/session-manager.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { SessionsRepository } from './modules/sessions/sessions.repository.js';
 import { SecretBox } from './lib/crypto.js';
 import { resolveTelegramEndpoint, type TelegramEndpoint } from './telegram/endpoint.js';
 import { SendPacer } from './telegram/pacing.js';
-import { SessionManager, type SessionManagerOptions } from './telegram/session-manager.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 import { authPlugin } from './plugins/auth.js';
@@ -65,7 +65,7 @@ export interface AppServices {
   auth: AuthService;
   /** The event pipeline: publish() records an event durably, then streams and webhooks get it. */
   events: EventsService;
-  /** Telegram accounts: login, connections, update catch-up (src/telegram/session-manager.ts). */
+  /** Telegram accounts: login, connections, update catch-up (src/modules/sessions/). */
   sessions: SessionManager;
   /** Where sessions connect; `sandbox` is set when TELEGRAM_SANDBOX=true started one in-process. */
   telegram: TelegramEndpoint;

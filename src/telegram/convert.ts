@@ -1,13 +1,17 @@
 /** Telegram objects turned into the JSON shapes of API.md. */
 import { Api } from 'teleproto';
-import type { ChatView, MemberView } from '../modules/chats/chats.schema.js';
-import type { MessageEntityView, MessageView } from '../modules/messages/messages.schema.js';
-import type { SessionView } from '../modules/sessions/sessions.schema.js';
+import type {
+  ChatView,
+  MemberView,
+  MessageEntityView,
+  MessageView,
+  TelegramUserView,
+} from '../lib/telegram-views.js';
 import { entityBotApiId, peerToBotApiId } from './ids.js';
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 
-export function userView(user: Api.User): NonNullable<SessionView['user']> {
+export function userView(user: Api.User): TelegramUserView {
   return {
     id: user.id.toString(),
     firstName: user.firstName ?? null,

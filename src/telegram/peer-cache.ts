@@ -4,8 +4,24 @@
  * restart without resolving again (repeated resolve calls get real accounts limited).
  */
 import { Api, helpers } from 'teleproto';
-import type { PeerRow } from '../modules/sessions/sessions.repository.js';
 import { entityBotApiId, parseBotApiId, type PeerKind } from './ids.js';
+
+/** One cached peer as it is stored (the sessions repository keeps them in tg_peers). */
+export interface StoredPeer {
+  session_id: string;
+  /** Bot-API-style id: user id, -<id> basic group, -100<id> channel. */
+  peer_id: string;
+  kind: PeerKind;
+  access_hash: string | null;
+  username: string | null;
+  updated_at: string;
+}
+
+/** Where a session's peer cache is loaded from and saved to. */
+export interface PeerStore {
+  loadPeers(sessionId: string): Promise<StoredPeer[]>;
+  upsertPeers(rows: StoredPeer[]): Promise<void>;
+}
 
 interface PeerEntry {
   kind: PeerKind;
@@ -18,7 +34,7 @@ export class PeerCache {
   private readonly usernames = new Map<string, string>();
   private dirty = new Map<string, PeerEntry>();
 
-  constructor(rows: PeerRow[] = []) {
+  constructor(rows: StoredPeer[] = []) {
     for (const r of rows)
       this.set(r.peer_id, { kind: r.kind, accessHash: r.access_hash, username: r.username }, false);
   }
@@ -97,7 +113,7 @@ export class PeerCache {
   }
 
   /** Entries changed since the last call, as rows to persist. */
-  takeDirty(sessionId: string, now: string): PeerRow[] {
+  takeDirty(sessionId: string, now: string): StoredPeer[] {
     if (this.dirty.size === 0) return [];
     const rows = [...this.dirty].map(([peerId, e]) => ({
       session_id: sessionId,

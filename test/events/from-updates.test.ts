@@ -5,13 +5,13 @@ import { Api, helpers } from 'teleproto';
 import type { NewEvent } from '../../src/lib/events.js';
 import { EVENT_DATA_SCHEMAS } from '../../src/modules/events/events.schema.js';
 import { messageEventKey } from '../../src/lib/events.js';
+import { DialogMemory } from '../../src/modules/events/chat-updates.js';
 import {
-  DialogMemory,
   eventsFromUpdate,
   privateChatCandidate,
-  typingAction,
   withDedupKeys,
 } from '../../src/modules/events/from-updates.js';
+import { typingAction } from '../../src/modules/events/user-updates.js';
 import type { UpdateContext, UpdateSource } from '../../src/telegram/update-tracker.js';
 
 const big = (n: number) => helpers.returnBigInt(n);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorResponses, ok } from '../../lib/schemas.js';
 import { assertSessionAccess } from '../../plugins/auth.js';
-import { messageObject } from '../messages/messages.schema.js';
+import { messageObject } from '../../lib/telegram-views.js';
 import {
   chatObject,
   chatParams,

@@ -2,33 +2,16 @@ import { z } from 'zod';
 import { chatIdSchema } from '../messages/messages.schema.js';
 import { sessionIdSchema } from '../sessions/sessions.schema.js';
 
-export const CHAT_TYPES = ['private', 'bot', 'group', 'supergroup', 'channel'] as const;
-export type ChatType = (typeof CHAT_TYPES)[number];
-
-export const chatObject = z
-  .object({
-    id: z.string().meta({ description: 'Bot-API-style id: user id, -<id> basic group, -100<id> channel' }),
-    type: z.enum(CHAT_TYPES),
-    title: z.string(),
-    username: z.string().optional(),
-    unreadCount: z.number().int().optional(),
-    membersCount: z.number().int().optional(),
-  })
-  .meta({ id: 'Chat' });
-export type ChatView = z.infer<typeof chatObject>;
-
-export const MEMBER_ROLES = ['creator', 'admin', 'member', 'restricted', 'banned'] as const;
-export const memberObject = z
-  .object({
-    id: z.string(),
-    firstName: z.string().nullable(),
-    lastName: z.string().nullable(),
-    username: z.string().nullable(),
-    bot: z.boolean(),
-    role: z.enum(MEMBER_ROLES),
-  })
-  .meta({ id: 'ChatMember' });
-export type MemberView = z.infer<typeof memberObject>;
+/** Chats and members are Telegram shapes the adapter builds too: defined in lib. */
+export {
+  CHAT_TYPES,
+  chatObject,
+  MEMBER_ROLES,
+  memberObject,
+  type ChatType,
+  type ChatView,
+  type MemberView,
+} from '../../lib/telegram-views.js';
 
 export const listChatsQuery = z.object({
   sessionId: sessionIdSchema,

@@ -5,9 +5,9 @@ import { AppError } from '../../lib/errors.js';
 import type { TelegramAccount } from '../../telegram/account.js';
 import { chatView, memberRole, memberView, messageView, participantUserId } from '../../telegram/convert.js';
 import { entityBotApiId, parseBotApiId, peerToBotApiId } from '../../telegram/ids.js';
-import type { SessionManager } from '../../telegram/session-manager.js';
-import type { MessageView } from '../messages/messages.schema.js';
-import type { ChatView, MemberView, membersQuery, searchBody } from './chats.schema.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import type { ChatView, MemberView, MessageView } from '../../lib/telegram-views.js';
+import type { membersQuery, searchBody } from './chats.schema.js';
 
 export interface ChatsServiceDeps {
   sessions: SessionManager;

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type EventType } from '../../lib/events.js';
 import { isoDate } from '../../lib/schemas.js';
-import { chatObject } from '../chats/chats.schema.js';
-import { messageObject } from '../messages/messages.schema.js';
-import { sessionIdSchema, sessionObject, telegramUser } from '../sessions/sessions.schema.js';
+import { chatObject, messageObject, telegramUser } from '../../lib/telegram-views.js';
+import { sessionIdSchema, sessionObject } from '../sessions/sessions.schema.js';
 
 export const eventTypeSchema = z
   .enum(EVENT_TYPES)

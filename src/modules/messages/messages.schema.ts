@@ -1,6 +1,13 @@
 import { z } from 'zod';
-import { isoDate } from '../../lib/schemas.js';
 import { sessionIdSchema } from '../sessions/sessions.schema.js';
+
+/** Messages and entities are Telegram shapes the adapter builds too: defined in lib. */
+export {
+  messageEntityObject,
+  messageObject,
+  type MessageEntityView,
+  type MessageView,
+} from '../../lib/telegram-views.js';
 
 /** `me`, `@username` or a Bot-API-style id (user id, -<id> basic group, -100<id> channel). */
 export const chatIdSchema = z
@@ -30,66 +37,6 @@ const text = z
   });
 const parseMode = z.enum(['markdown', 'html']).optional();
 const messageIds = z.array(messageIdSchema).min(1).max(100);
-
-const ENTITY_TYPES = [
-  'mention',
-  'hashtag',
-  'cashtag',
-  'bot_command',
-  'url',
-  'email',
-  'phone_number',
-  'bank_card',
-  'bold',
-  'italic',
-  'underline',
-  'strikethrough',
-  'spoiler',
-  'code',
-  'pre',
-  'text_link',
-  'text_mention',
-  'custom_emoji',
-  'blockquote',
-  'expandable_blockquote',
-  'unknown',
-] as const;
-
-/** A formatting entity as the Bot API names it; offset and length count UTF-16 code units. */
-export const messageEntityObject = z
-  .object({
-    type: z.enum(ENTITY_TYPES),
-    offset: z.number().int().meta({ description: 'Start in UTF-16 code units of text' }),
-    length: z.number().int().meta({ description: 'Length in UTF-16 code units' }),
-    url: z.string().optional().meta({ description: 'text_link: the link target' }),
-    language: z.string().optional().meta({ description: 'pre: the code language, when given' }),
-    userId: z.string().optional().meta({ description: 'text_mention: the mentioned user' }),
-    customEmojiId: z.string().optional().meta({ description: 'custom_emoji: the emoji document id' }),
-  })
-  .meta({ id: 'MessageEntity' });
-export type MessageEntityView = z.infer<typeof messageEntityObject>;
-
-export const messageObject = z
-  .object({
-    id: z.number().int(),
-    chatId: z.string(),
-    senderId: z.string().nullable(),
-    date: isoDate,
-    text: z.string(),
-    entities: z.array(messageEntityObject).optional().meta({
-      description: 'Formatting of text (what parseMode produced, or links Telegram detected)',
-    }),
-    out: z.boolean(),
-    editDate: isoDate.optional(),
-    replyToMessageId: z.number().int().optional(),
-    forwardedFrom: z
-      .object({ senderId: z.string().nullable(), name: z.string().nullable(), date: isoDate })
-      .optional(),
-    reactions: z.array(z.object({ emoji: z.string(), count: z.number().int() })).optional(),
-    pinned: z.boolean().optional(),
-  })
-  .meta({ id: 'Message' });
-export type MessageView = z.infer<typeof messageObject>;
 
 export const sendBody = z.strictObject({
   sessionId: sessionIdSchema,

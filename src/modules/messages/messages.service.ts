@@ -7,7 +7,7 @@ import { entityViews, messageView } from '../../telegram/convert.js';
 import { formatMessageText } from '../../telegram/formatting.js';
 import { parseBotApiId, peerToBotApiId } from '../../telegram/ids.js';
 import type { SendPacer } from '../../telegram/pacing.js';
-import type { SessionManager } from '../../telegram/session-manager.js';
+import type { SessionManager } from '../sessions/session-manager.js';
 import type { IdempotencyStore, SendAttempt } from './idempotency.js';
 import type {
   deleteBody,

@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { Database, TgPeersTable, TgSessionsTable } from '../../db/types.js';
+import type { PeerStore } from '../../telegram/peer-cache.js';
 
 export type SessionRow = TgSessionsTable;
 export type PeerRow = TgPeersTable;
 
 /** Persistence of sessions and their peer caches. */
-export class SessionsRepository {
+export class SessionsRepository implements PeerStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(row: SessionRow): Promise<void> {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { isoDate } from '../../lib/schemas.js';
+import { telegramUser } from '../../lib/telegram-views.js';
+
+export { telegramUser };
 
 export const SESSION_STATUSES = [
   'code_sent',
@@ -18,16 +21,6 @@ export const sessionIdSchema = z
   .min(1)
   .max(100)
   .meta({ description: 'A TeleFlow session id, as returned by POST /sessions' });
-
-export const telegramUser = z
-  .object({
-    id: z.string().meta({ description: '64-bit Telegram user id, as a string' }),
-    firstName: z.string().nullable(),
-    lastName: z.string().nullable(),
-    username: z.string().nullable(),
-    phone: z.string().nullable(),
-  })
-  .meta({ id: 'TelegramUser' });
 
 export const sessionObject = z
   .object({
