@@ -178,7 +178,8 @@ const MIN_SECRET_LENGTH = 32;
 const WEAK_SECRETS = new Set(['changeme', 'secret', 'your-secret', 'your-api-key', 'your-encryption-key']);
 
 /** Telegram's published test credentials (for the sandbox or development when none are given). */
-const DEV_API_ID = 2496;
+/** Telegram's widely published test id: Telegram may refuse it (API_ID_PUBLISHED_FLOOD). */
+export const DEV_API_ID = 2496;
 const DEV_API_HASH = '8da85b0d5bfe62527e5b244c209159c3';
 
 type GeneratedSecrets = { JWT_SECRET?: string; API_KEY?: string; SESSION_ENCRYPTION_KEY?: string };

@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, readDotEnv } from './config.js';
+import { loadConfig, ConfigError, readDotEnv, DEV_API_ID } from './config.js';
 import { buildApp } from './app.js';
 import { makePrivateDir } from './lib/files.js';
 import { createLogger } from './lib/logger.js';
@@ -43,6 +43,15 @@ async function main(): Promise<void> {
     } else if (config.generatedSecrets.includes('API_KEY')) {
       process.stderr.write(`\nAdmin API key: see API_KEY in ${secretsFile}\n\n`);
     }
+  }
+
+  if (!config.telegram.sandbox && config.telegram.apiId === DEV_API_ID) {
+    // A published id is shared by many programs; Telegram may answer API_ID_PUBLISHED_FLOOD
+    // to sign-ins made with it (core.telegram.org/api/obtaining_api_id).
+    log.warn(
+      { apiId: config.telegram.apiId },
+      'TELEGRAM_API_ID is the widely published development id, which Telegram may refuse (API_ID_PUBLISHED_FLOOD): get your own api_id and api_hash from my.telegram.org',
+    );
   }
 
   let stopping = false;

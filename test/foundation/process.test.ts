@@ -208,6 +208,8 @@ test(
       const printed = /Admin API key[^:]*: (\S+)/.exec(server.output().stderr)?.[1];
       assert.ok(printed, `the admin key is printed: ${server.output().stderr}`);
       assert.match(server.output().stdout, /development secrets generated/);
+      // No TELEGRAM_API_ID and no sandbox: real use needs one's own id.
+      assert.match(server.output().stdout, /widely published development id.*my\.telegram\.org/);
       const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
       assert.equal(modeOf(dataDir), '700');
       for (const file of ['dev-secrets.json', 'teleflow.db', 'teleflow.db-wal', 'teleflow.db-shm']) {
@@ -257,6 +259,7 @@ test(
       await waitForHealth(server);
       assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
       assert.equal((statSync(join(root, 'db')).mode & 0o777).toString(8), '700');
+      assert.doesNotMatch(server.output().stdout, /published development id/, 'the sandbox needs no own id');
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, JSON.stringify(server.output()));
     } finally {
