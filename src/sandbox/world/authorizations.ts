@@ -61,10 +61,29 @@ export function revokeKey(ctx: WorldContext, keyId: bigint, delayMs = 200): void
   else setTimeout(forget, delayMs).unref();
 }
 
-/** Signs every authorization of a user out (control API). */
+/**
+ * A session terminated from elsewhere (another device, "terminate all sessions"): Telegram keeps
+ * the key but answers its next call with 401 SESSION_REVOKED (core.telegram.org/api/errors,
+ * 401 UNAUTHORIZED); the connection stays open.
+ */
+export function terminateKey(ctx: WorldContext, keyId: bigint): void {
+  const id = keyId.toString();
+  const auth = ctx.state.authorizations[id];
+  if (!auth) return;
+  if (auth.userId) ctx.userKeys.get(auth.userId)?.delete(id);
+  ctx.state.authorizations[id] = { keyId: id, createdAt: auth.createdAt, hash: auth.hash, revoked: true };
+  ctx.changed();
+}
+
+/** Whether a key's authorization was terminated from elsewhere (its calls: SESSION_REVOKED). */
+export function keyRevoked(ctx: WorldContext, keyId: bigint): boolean {
+  return ctx.state.authorizations[keyId.toString()]?.revoked === true;
+}
+
+/** Terminates every authorization of a user (control API: as if from another device). */
 export function revokeUser(ctx: WorldContext, userId: number): number {
   const keys = keysOf(ctx, userId);
-  for (const key of keys) revokeKey(ctx, key, 0);
+  for (const key of keys) terminateKey(ctx, key);
   return keys.length;
 }
 
@@ -97,7 +116,7 @@ export function authorizationsOf(
 export function resetAuthorization(ctx: WorldContext, userId: number, hash: string): boolean {
   const key = keysOf(ctx, userId).find((k) => ctx.state.authorizations[k.toString()]?.hash === hash);
   if (!key || hash === '0') throw new RpcError(400, 'HASH_INVALID');
-  revokeKey(ctx, key, 0);
+  terminateKey(ctx, key);
   return true;
 }
 

@@ -10,6 +10,7 @@ import { channelRights, getBox, ownCopy, readableChannel } from './lookups.js';
 import { emitAccount, emitChannel, renderChannelEntry } from './updates.js';
 import { checkText, encodeEntities } from './messages-send.js';
 import { EntityCollector, collectEntities } from './entities.js';
+import { checkEditTime } from './restrictions.js';
 
 export function editMessage(
   ctx: WorldContext,
@@ -48,6 +49,7 @@ export function editMessage(
   const { post } = ownCopy(ctx, userId, peer, msgId);
   if (post.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
   if (post.fromId !== userId) throw new RpcError(403, 'MESSAGE_AUTHOR_REQUIRED');
+  checkEditTime(post.date, date);
   if (text !== undefined && text === post.text && !entities) throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
   if (text !== undefined) {
     checkText({ text });

@@ -28,6 +28,7 @@ import {
 } from './lookups.js';
 import { emitAccount, emitChannel, renderAccountEntry, renderChannelEntry } from './updates.js';
 import { collectEntities } from './entities.js';
+import { checkForwardable, checkPeerFlood } from './restrictions.js';
 
 /** How many of an account's latest random ids are remembered for RANDOM_ID_DUPLICATE. */
 const RANDOM_IDS_KEPT = 10_000;
@@ -83,6 +84,7 @@ function deliverMessage(
   let recipients: Array<{ userId: number; peer: PeerKey }>;
   if (kind === 'u') {
     getUser(ctx, id);
+    checkPeerFlood(ctx, fromId, id);
     recipients =
       id === fromId
         ? [{ userId: fromId, peer }]
@@ -92,7 +94,8 @@ function deliverMessage(
           ];
   } else {
     const chat = getChat(ctx, id);
-    if (!chatMember(chat, fromId) || chat.deactivated) throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
+    // 403 CHAT_WRITE_FORBIDDEN: no longer a member (core.telegram.org/method/messages.sendMessage).
+    if (!chatMember(chat, fromId) || chat.deactivated) throw new RpcError(403, 'CHAT_WRITE_FORBIDDEN');
     recipients = chat.participants.map((p) => ({ userId: p.userId, peer }));
   }
   let replyToPostId: number | undefined;
@@ -181,8 +184,10 @@ function sendChannelMessage(
   origin?: Origin,
 ): { id: number; result: Api.TypeUpdates } {
   if (!isChannelMember(channel, fromId)) throw new RpcError(400, 'CHANNEL_PRIVATE');
+  // Only admins with post_messages post in a broadcast channel: 403 CHAT_ADMIN_REQUIRED
+  // (core.telegram.org/method/messages.sendMessage).
   if (!channel.megagroup && !channelRights(channel, fromId)?.postMessages)
-    throw new RpcError(400, 'CHAT_WRITE_FORBIDDEN');
+    throw new RpcError(403, 'CHAT_ADMIN_REQUIRED');
   if (content.replyToId !== undefined && !channel.messages[content.replyToId])
     throw new RpcError(400, 'REPLY_MESSAGE_ID_INVALID');
   const msg: ChannelMessage = {
@@ -221,6 +226,7 @@ export function forwardMessages(
   origin?: Origin,
 ): Api.TypeUpdates {
   checkRandomIds(ctx, userId, randomIds);
+  checkForwardable(ctx, fromPeer);
   const updates: Api.TypeUpdate[] = [];
   const users: Api.TypeUser[] = [];
   const chats: Api.TypeChat[] = [];

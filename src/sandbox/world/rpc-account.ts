@@ -88,7 +88,8 @@ export const accountHandlers: HandlerTable = {
     'help.AcceptTermsOfService': () => true,
     'updates.GetState': ({ world, ctx }) => {
       const userId = world.userIdForKey(ctx.authKeyId);
-      if (userId === undefined) throw new RpcError(401, 'AUTH_KEY_UNREGISTERED');
+      if (userId === undefined)
+        throw new RpcError(401, world.keyRevoked(ctx.authKeyId) ? 'SESSION_REVOKED' : 'AUTH_KEY_UNREGISTERED');
       return world.getState(userId);
     },
   },
@@ -123,7 +124,7 @@ export const accountHandlers: HandlerTable = {
     'account.ResetAuthorization': ({ world, userId }, req: Api.account.ResetAuthorization) =>
       world.resetAuthorization(userId, String(req.hash)),
     'auth.ResetAuthorizations': ({ world, userId, ctx }) => {
-      for (const key of world.keysOf(userId)) if (key !== ctx.authKeyId) world.revokeKey(key, 0);
+      for (const key of world.keysOf(userId)) if (key !== ctx.authKeyId) world.terminateKey(key);
       return true;
     },
     'account.CheckUsername': ({ world }, req: Api.account.CheckUsername) =>

@@ -61,7 +61,8 @@ export function createRpcDispatcher({
         logger?.warn({ method }, 'sandbox: method not supported');
         throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
       }
-      if (!anonymousHandler && userId === undefined) throw new RpcError(401, 'AUTH_KEY_UNREGISTERED');
+      if (!anonymousHandler && userId === undefined)
+        throw new RpcError(401, world.keyRevoked(ctx.authKeyId) ? 'SESSION_REVOKED' : 'AUTH_KEY_UNREGISTERED');
       return handler({ ctx, world, logger, userId: userId ?? 0 }, request);
     },
   };

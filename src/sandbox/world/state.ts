@@ -20,6 +20,8 @@ export interface UserRecord {
   lastSeen: number;
   contacts: number[];
   createdAt: number;
+  /** Spam-restricted: messages to users who are not mutual contacts fail with PEER_FLOOD. */
+  peerFlood?: boolean;
 }
 
 export interface AuthorizationRecord {
@@ -32,6 +34,8 @@ export interface AuthorizationRecord {
   hash: string;
   apiId?: number;
   deviceModel?: string;
+  /** Terminated from elsewhere: the key stays, its calls answer 401 SESSION_REVOKED. */
+  revoked?: boolean;
 }
 
 /** Content shared by every account's copy of one message (private chats, basic groups). */
@@ -108,6 +112,8 @@ export interface ChatRecord {
   version: number;
   participants: ChatParticipantRecord[];
   deactivated: boolean;
+  /** Content protection: messages cannot be forwarded out (CHAT_FORWARDS_RESTRICTED). */
+  noforwards?: boolean;
 }
 
 /** The ChatAdminRights flags, by their teleproto names (changeInfo, postMessages, ...). */
@@ -166,6 +172,8 @@ export interface ChannelRecord {
   readInbox: Record<string, number>;
   /** Deleted by its creator: members see channelForbidden. */
   deleted?: boolean;
+  /** Content protection: messages cannot be forwarded out (CHAT_FORWARDS_RESTRICTED). */
+  noforwards?: boolean;
 }
 
 export interface InviteRecord {

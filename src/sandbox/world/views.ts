@@ -57,6 +57,7 @@ export function apiChat(ctx: WorldContext, viewerId: number, chatId: number): Ap
     creator: chat.creatorId === viewerId,
     left: !member,
     deactivated: chat.deactivated,
+    noforwards: chat.noforwards,
     ...(member?.admin || chat.creatorId === viewerId
       ? { adminRights: adminRightsToApi(FULL_ADMIN_RIGHTS) }
       : {}),
@@ -92,6 +93,7 @@ export function apiChannel(
     left: !active,
     broadcast: !channel.megagroup,
     megagroup: channel.megagroup,
+    noforwards: channel.noforwards,
     participantsCount: channelMembers(channel).length,
     ...(rights && active ? { adminRights: adminRightsToApi(rights) } : {}),
   });

@@ -41,6 +41,7 @@ import * as groups from './groups.js';
 import * as channels from './channels.js';
 import * as invites from './invites.js';
 import * as entities from './entities.js';
+import * as restrictions from './restrictions.js';
 
 export type { MessageContent, Origin, WorldOptions } from './context.js';
 export { EntityCollector } from './entities.js';
@@ -126,6 +127,12 @@ export class World {
   }
   revokeKey(keyId: bigint, delayMs?: number): void {
     authorizations.revokeKey(this.ctx, keyId, delayMs);
+  }
+  terminateKey(keyId: bigint): void {
+    authorizations.terminateKey(this.ctx, keyId);
+  }
+  keyRevoked(keyId: bigint): boolean {
+    return authorizations.keyRevoked(this.ctx, keyId);
   }
   revokeUser(userId: number): number {
     return authorizations.revokeUser(this.ctx, userId);
@@ -471,6 +478,18 @@ export class World {
   }
   importInvite(userId: number, hashInput: string, origin?: Origin): Api.TypeUpdates {
     return invites.importInvite(this.ctx, userId, hashInput, origin);
+  }
+
+  // ---------------------------------------------------------------- restrictions.ts
+
+  setPeerFlood(userId: number, on: boolean): void {
+    restrictions.setPeerFlood(this.ctx, userId, on);
+  }
+  setNoforwards(peer: PeerKey, on: boolean): void {
+    restrictions.setNoforwards(this.ctx, peer, on);
+  }
+  ageMessage(userId: number, peer: PeerKey, msgId: number, seconds: number): void {
+    restrictions.ageMessage(this.ctx, userId, peer, msgId, seconds);
   }
 
   // ---------------------------------------------------------------- entities.ts

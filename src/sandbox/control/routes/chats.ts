@@ -109,6 +109,18 @@ export function chatRoutes(world: World): Route[] {
       },
     },
     {
+      method: 'POST',
+      path: '/chats/:id/protection',
+      description: 'Content protection: messages cannot be forwarded out (CHAT_FORWARDS_RESTRICTED).',
+      bodyDoc: '{"noforwards": boolean}',
+      body: z.object({ noforwards: z.boolean() }),
+      handler: ({ params, body }) => {
+        const key = chatOf(params.id);
+        world.setNoforwards(key, body.noforwards);
+        return { body: { id: params.id, noforwards: body.noforwards } };
+      },
+    },
+    {
       method: 'DELETE',
       path: '/chats/:id',
       description: 'Delete a group or channel for everyone (as its owner).',

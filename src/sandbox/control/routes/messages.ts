@@ -57,6 +57,28 @@ export function messageRoutes(world: World): Route[] {
     },
     {
       method: 'POST',
+      path: '/messages/age',
+      description:
+        'Date a message back by "seconds", as if sent that long ago (e.g. past the 48-hour edit limit).',
+      bodyDoc: '{"by": phone, "chat": target as "by" sees it, "messageId", "seconds"}',
+      body: z.object({
+        by: phone,
+        chat: target,
+        messageId: z.number().int().positive(),
+        seconds: z
+          .number()
+          .int()
+          .positive()
+          .max(10 * 365 * 86400),
+      }),
+      handler: ({ body }) => {
+        const by = userOf(body.by);
+        world.ageMessage(by.id, resolveTarget(by.id, body.chat), body.messageId, body.seconds);
+        return { body: { ok: true } };
+      },
+    },
+    {
+      method: 'POST',
       path: '/messages/delete',
       description: 'Delete messages as a user (revoke: for everyone; channels: always for everyone).',
       bodyDoc: '{"by": phone, "chat", "messageIds": [..], "revoke"?: true}',

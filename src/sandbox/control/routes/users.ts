@@ -105,8 +105,22 @@ export function userRoutes(world: World): Route[] {
     },
     {
       method: 'POST',
+      path: '/users/:phone/restrictions',
+      description:
+        'Spam restriction: with peerFlood the user cannot write to people who do not have them as a contact (PEER_FLOOD).',
+      bodyDoc: '{"peerFlood": boolean}',
+      body: z.object({ peerFlood: z.boolean() }),
+      handler: ({ params, body }) => {
+        const user = userOf(params.phone);
+        world.setPeerFlood(user.id, body.peerFlood);
+        return { body: { phone: user.phone, peerFlood: body.peerFlood } };
+      },
+    },
+    {
+      method: 'POST',
       path: '/users/:phone/logout',
-      description: 'Revoke every authorization of the user (their clients get AUTH_KEY_UNREGISTERED / -404).',
+      description:
+        'Terminate every authorization of the user, as from another device (their next call answers 401 SESSION_REVOKED).',
       handler: ({ params }) => ({ body: { revoked: world.revokeUser(userOf(params.phone).id) } }),
     },
   ];
