@@ -94,4 +94,9 @@ export interface UpdateSink {
   drop(authKeyIds?: Iterable<bigint>): number;
   /** Refuse new TCP connections for this many milliseconds (0 lifts it). */
   refuseConnections(ms: number): void;
+  /**
+   * Answer transport error -404 to the next `count` packets of these auth keys although the
+   * keys stay valid (what Telegram answers to a packet it cannot read).
+   */
+  answerKeyNotFound?(authKeyIds: Iterable<bigint>, count: number): void;
 }

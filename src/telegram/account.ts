@@ -37,9 +37,16 @@ export interface TelegramAccount {
 
 /**
  * `lost`: the library is reconnecting; `restored`: its reconnect succeeded; `gone`: its
- * reconnect ended without a connection and it will not try again by itself.
+ * reconnect ended without a connection and it will not try again by itself; `key-rejected`: the
+ * server answered transport error -404 on a signed-in connection (a forgotten key, or only a
+ * packet it could not read: the caller asks again on a fresh connection before giving up).
  */
-export type ConnectionState = 'lost' | 'restored' | 'gone';
+export type ConnectionState = 'lost' | 'restored' | 'gone' | 'key-rejected';
+
+/** Whether an error is the server's transport error -404 while connecting (see `open`). */
+export function isKeyRejection(err: unknown): boolean {
+  return (err as { transportError?: number } | undefined)?.transportError === -404;
+}
 
 export interface AccountClientOptions {
   sessionId: string;
@@ -181,16 +188,17 @@ export class AccountClient implements TelegramAccount {
     if (this.closed) return;
     const state = (update as { state?: number }).state;
     if (update && typeof update === 'object' && update.constructor?.name === 'UpdateConnectionState') {
-      // 0 ("broken") is what the library reports when the server answers -404: it no longer
-      // knows our auth key, i.e. the session was revoked or logged out elsewhere.
+      // 0 ("broken") is what the library reports when the server answers -404. Telegram sends
+      // it for an auth key it does not know, but also for a packet it could not read
+      // (core.telegram.org/mtproto/mtproto-transports#transport-errors): whether the key is
+      // really forgotten is for the caller to confirm on a fresh connection.
       if (state === 0) {
-        const err = new errors.RPCError('AUTH_KEY_UNREGISTERED', new Api.help.GetConfig(), 401);
+        const err = Object.assign(
+          new errors.RPCError('AUTH_KEY_UNREGISTERED', new Api.help.GetConfig(), 401),
+          { transportError: -404 },
+        );
         if (this.rejectOpen) this.rejectOpen(err);
-        else if (this.self)
-          this.opts.onSignedOut({
-            code: 'AUTH_KEY_UNREGISTERED',
-            message: 'Telegram no longer knows this session key',
-          });
+        else if (this.self) this.opts.onConnectionState('key-rejected');
         else this.opts.onConnectionState('lost');
       } else if (state === -1) this.opts.onConnectionState('lost');
       return;

@@ -151,3 +151,47 @@ test('the watchdog finds a connection that died silently and replaces it', async
     await app.close();
   }
 });
+
+// Transport error -404: Telegram answers it for an auth key it does not know, but also for a
+// packet it could not read. One -404 on a valid key leaves the session connected (TeleFlow asks
+// again on a fresh connection); a key really forgotten is confirmed and the session logged_out.
+const sessionOf = async (id: string) => (await t.call('GET', `/api/v1/sessions/${id}`)).body.data;
+const sendToSelf = (sessionId: string, text: string) =>
+  t.call('POST', '/api/v1/messages/send', { sessionId, chatId: 'me', text });
+
+test('one -404 on a valid key: the key is asked about again on a fresh connection and the session stays signed in', async () => {
+  const a = await signIn(t, sbx);
+  await sbx.control('POST', '/connections/auth-key-not-found', { phone: a.phone, count: 1 });
+  // The next packet of the session gets the -404; the call itself may fail with it.
+  await sendToSelf(a.sessionId, 'meets the -404');
+  const back = await waitFor(
+    async () => {
+      const s = await sessionOf(a.sessionId);
+      assert.notEqual(s.status, 'logged_out', `not signed out: ${JSON.stringify(s.lastError)}`);
+      return s.status === 'connected' ? s : undefined;
+    },
+    15_000,
+    'connected again',
+  );
+  assert.equal(back.lastError, null);
+  const ok = await sendToSelf(a.sessionId, 'after the -404');
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  const reasons = (await eventsOf(t, a.sessionId, 'session.disconnected')).map((e) => e.reason);
+  assert.ok(!reasons.includes('auth_key_unregistered'), `never signed out: ${reasons.join(', ')}`);
+});
+
+test('a key Telegram really forgot: -404 again on the fresh connection, the session is logged_out', async () => {
+  const a = await signIn(t, sbx);
+  await sbx.control('POST', '/connections/auth-key-not-found', { phone: a.phone, forget: true });
+  const gone = await waitFor(
+    async () => {
+      const s = await sessionOf(a.sessionId);
+      return s.status === 'logged_out' ? s : undefined;
+    },
+    15_000,
+    'logged_out',
+  );
+  assert.equal(gone.lastError.code, 'AUTH_KEY_UNREGISTERED');
+  const res = await sendToSelf(a.sessionId, 'x');
+  assert.equal(res.status, 409);
+});

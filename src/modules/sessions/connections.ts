@@ -5,7 +5,7 @@
  */
 import { Api } from 'teleproto';
 import { AppError } from '../../lib/errors.js';
-import type { AccountClient, ConnectionState } from '../../telegram/account.js';
+import { isKeyRejection, type AccountClient, type ConnectionState } from '../../telegram/account.js';
 import { userView } from '../../telegram/convert.js';
 import {
   isConnectionError,
@@ -22,6 +22,8 @@ const GONE_RECHECK_MS = 1500;
 
 export class Connections {
   private watchdog?: NodeJS.Timeout;
+  /** Sessions whose key the server answered -404 to once: the next -404 confirms it is gone. */
+  private readonly keyDoubted = new Set<string>();
 
   constructor(private readonly r: SessionRegistry) {}
 
@@ -47,8 +49,8 @@ export class Connections {
         (row.update_state_json ? (JSON.parse(row.update_state_json) as UpdateState) : { channels: {} });
       state.channels ??= {};
       try {
-        const account = await this.r.openClient(m, this.r.deps.box.decrypt(row.session_secret));
-        await account.fetchSelf();
+        const account = await this.openConfirmingKey(m, this.r.deps.box.decrypt(row.session_secret));
+        this.keyDoubted.delete(id);
         this.r.attachTracker(m, account, state);
         await account.tracker!.catchUp();
         m.attempts = 0;
@@ -57,6 +59,7 @@ export class Connections {
       } catch (err) {
         await this.r.dropClient(m);
         if (isSignedOutError(err)) {
+          this.keyDoubted.delete(id);
           await this.markLoggedOut(m, {
             code: telegramErrorName(err)!,
             message: 'Telegram reports the session as signed out',
@@ -73,6 +76,30 @@ export class Connections {
         throw mapped;
       }
     });
+  }
+
+  /**
+   * Opens a client with the stored key and asks who it is signed in as. Transport error -404 is
+   * Telegram's answer to a key it does not know, but also to a packet it could not read
+   * (core.telegram.org/mtproto/mtproto-transports#transport-errors): a first -404 is asked about
+   * again on a fresh connection with the same key; only a second one (or AUTH_KEY_UNREGISTERED
+   * from the call) means the key is gone and the session signed out.
+   */
+  private async openConfirmingKey(m: Managed, session: string): Promise<AccountClient> {
+    const open = async () => {
+      const account = await this.r.openClient(m, session);
+      await account.fetchSelf();
+      return account;
+    };
+    try {
+      return await open();
+    } catch (err) {
+      if (!isKeyRejection(err) || this.keyDoubted.has(m.id)) throw err;
+      this.keyDoubted.add(m.id);
+      this.r.deps.log.warn({ sessionId: m.id }, 'Telegram answered -404: asking again on a fresh connection');
+      await this.r.dropClient(m);
+      return open();
+    }
   }
 
   /** Forgets a planned reconnect (the timer is cleared and unset, so a later one can be planned). */
@@ -105,6 +132,17 @@ export class Connections {
    */
   onConnectionState(m: Managed, account: AccountClient, state: ConnectionState): void {
     if (this.r.closing || m.account !== account || !account.self) return;
+    if (state === 'key-rejected') {
+      // The fresh connection is the confirmation: a -404 there too signs the session out.
+      this.keyDoubted.add(m.id);
+      this.r.deps.log.warn(
+        { sessionId: m.id },
+        'Telegram answered -404: checking the key on a fresh connection',
+      );
+      void this.r.setStatus(m.id, 'connecting', {});
+      void this.reconnect(m.id, account).catch(() => undefined);
+      return;
+    }
     if (state === 'lost') {
       void this.r.setStatus(m.id, 'connecting', {});
       this.armRecovery(m, account);

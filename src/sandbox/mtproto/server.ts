@@ -69,6 +69,8 @@ export class MtprotoServer implements UpdateSink {
   private readonly sessions: SessionLayer;
   private readonly services: ServiceMessages;
   private refuseUntil = 0;
+  /** Auth keys whose next packets get -404 although the key is known (answerKeyNotFound). */
+  private readonly spuriousNotFound = new Map<bigint, number>();
 
   constructor(options: MtprotoServerOptions) {
     this.options = options;
@@ -158,6 +160,10 @@ export class MtprotoServer implements UpdateSink {
     this.refuseUntil = ms > 0 ? Date.now() + ms : 0;
   }
 
+  answerKeyNotFound(authKeyIds: Iterable<bigint>, count: number): void {
+    for (const id of authKeyIds) this.spuriousNotFound.set(id, count);
+  }
+
   // Connections
 
   private accept(socket: Socket): void {
@@ -218,7 +224,12 @@ export class MtprotoServer implements UpdateSink {
     }
     // Looked up on every message: a key the world deletes (revoked) must stop working at once.
     const authKey = this.options.authKeys.get(authKeyId);
-    if (!authKey) {
+    const spurious = this.spuriousNotFound.get(authKeyId) ?? 0;
+    if (spurious > 0) {
+      if (spurious === 1) this.spuriousNotFound.delete(authKeyId);
+      else this.spuriousNotFound.set(authKeyId, spurious - 1);
+    }
+    if (!authKey || spurious > 0) {
       log.info({ authKeyId: authKeyId.toString() }, 'unknown auth key, answering -404');
       connection.writeTransportError(TRANSPORT_ERROR_AUTH_KEY_NOT_FOUND);
       return;

@@ -59,6 +59,24 @@ export function faultAndConnectionRoutes(world: World, faults: FaultInjector): R
     },
     {
       method: 'POST',
+      path: '/connections/auth-key-not-found',
+      description:
+        "Transport error -404 on an account's keys: to the next `count` packets only (the key stays valid, as when Telegram cannot read a packet), or with forget the keys are deleted for good.",
+      bodyDoc: '{"phone", "count"?: 1, "forget"?: true}',
+      body: z.object({
+        phone,
+        count: z.number().int().positive().max(1000).optional(),
+        forget: z.literal(true).optional(),
+      }),
+      handler: ({ body }) => {
+        const keys = world.keysOf(userOf(body.phone).id);
+        if (body.forget) for (const key of keys) world.revokeKey(key, 0);
+        else world.updateSink?.answerKeyNotFound?.(keys, body.count ?? 1);
+        return { body: { keys: keys.length } };
+      },
+    },
+    {
+      method: 'POST',
       path: '/connections/refuse',
       description: 'Refuse new TCP connections for a while (0 lifts it).',
       bodyDoc: '{"ms": number}',
