@@ -20,8 +20,13 @@ function reply(message: unknown): void {
 }
 
 // Private, read for diagnostics only: a session map that grows without bound would be a leak.
+// Summed over the five DCs' listeners (accounts live on their home DC's).
+const listeners = [...sandbox.servers.values()];
 const sessionCount = (): number | undefined =>
-  (sandbox.server as unknown as { sessions?: Map<unknown, unknown> }).sessions?.size;
+  listeners.reduce<number | undefined>((total, server) => {
+    const size = (server as unknown as { sessions?: Map<unknown, unknown> }).sessions?.size;
+    return size === undefined ? total : (total ?? 0) + size;
+  }, undefined);
 
 function sample(collect: boolean): unknown {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -33,7 +38,7 @@ function sample(collect: boolean): unknown {
     mem: process.memoryUsage(),
     cpu: process.cpuUsage(),
     gc: Boolean(gc),
-    connections: sandbox.server.connectionCount,
+    connections: listeners.reduce((total, server) => total + server.connectionCount, 0),
     sessions: sessionCount() ?? null,
   };
 }

@@ -38,9 +38,12 @@ export const envSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{32}$/i, '32 hexadecimal characters')
     .optional(),
+  /** `host:port` (DC 1 there, DCs 2-5 on the next four ports) or `1=host:port,2=host:port,...`. */
   TELEGRAM_DC: z
     .string()
-    .regex(/^[^:\s]+:\d{1,5}$/, 'host:port')
+    .refine((value) => parseDcAddresses(value) !== undefined, {
+      message: 'host:port (DC 1; DCs 2-5 on the next ports) or 1=host:port,2=host:port,... (ids 1-5)',
+    })
     .optional(),
   TELEGRAM_DC_PUBLIC_KEY_FILE: z.string().optional(),
   TELEGRAM_SANDBOX: bool.default(false),
@@ -126,7 +129,10 @@ export interface Config {
   telegram: {
     apiId: number;
     apiHash: string;
+    /** DC 1's address (TELEGRAM_DC=host:port), or the lowest DC named. */
     dc?: { host: string; port: number };
+    /** Every DC TELEGRAM_DC names, by id. */
+    dcs?: { id: number; host: string; port: number }[];
     dcPublicKeyFile?: string;
     sandbox: boolean;
     /** The embedded sandbox's MTProto and control API ports (0 or unset: free ones). */
@@ -287,11 +293,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  let dc: Config['telegram']['dc'];
-  if (env.TELEGRAM_DC) {
-    const idx = env.TELEGRAM_DC.lastIndexOf(':');
-    dc = { host: env.TELEGRAM_DC.slice(0, idx), port: Number(env.TELEGRAM_DC.slice(idx + 1)) };
-  }
+  const dcs = env.TELEGRAM_DC ? parseDcAddresses(env.TELEGRAM_DC) : undefined;
+  const dc = dcs ? { host: dcs[0].host, port: dcs[0].port } : undefined;
 
   return {
     env: env.NODE_ENV,
@@ -308,6 +311,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       apiId,
       apiHash,
       dc,
+      ...(dcs ? { dcs } : {}),
       dcPublicKeyFile: env.TELEGRAM_DC_PUBLIC_KEY_FILE,
       sandbox: env.TELEGRAM_SANDBOX,
       sandboxPorts: { mtproto: env.SANDBOX_PORT, control: env.SANDBOX_CONTROL_PORT },
@@ -352,4 +356,31 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     newSecrets,
     commit: env.GIT_COMMIT ?? null,
   };
+}
+
+/**
+ * TELEGRAM_DC's two forms: `host:port` names DC 1, DCs 2-5 being on the next four ports (the
+ * sandbox's layout); `1=host:port,2=host:port,...` names each DC (ids 1-5). Sorted by id;
+ * undefined when the value is neither.
+ */
+export function parseDcAddresses(value: string): { id: number; host: string; port: number }[] | undefined {
+  const address = (text: string) => {
+    const match = /^([^:\s=,]+):(\d{1,5})$/.exec(text.trim());
+    if (!match) return undefined;
+    const port = Number(match[2]);
+    return port >= 1 && port <= 65535 ? { host: match[1], port } : undefined;
+  };
+  if (!value.includes('=')) {
+    const first = address(value);
+    if (!first || first.port + 4 > 65535) return undefined;
+    return [1, 2, 3, 4, 5].map((id) => ({ id, host: first.host, port: first.port + id - 1 }));
+  }
+  const dcs: { id: number; host: string; port: number }[] = [];
+  for (const part of value.split(',')) {
+    const match = /^\s*([1-5])\s*=(.+)$/.exec(part);
+    const parsed = match ? address(match[2]) : undefined;
+    if (!match || !parsed || dcs.some((dc) => dc.id === Number(match[1]))) return undefined;
+    dcs.push({ id: Number(match[1]), ...parsed });
+  }
+  return dcs.sort((a, b) => a.id - b.id);
 }

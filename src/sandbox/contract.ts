@@ -30,6 +30,8 @@ export interface CallContext {
   client?: ClientInfo;
   /** msg_id of the request (the outer message, before invokeWithLayer etc. were peeled off). */
   msgId?: bigint;
+  /** The data centre (1-5) whose port the call came in on. */
+  dcId?: number;
 }
 
 /** The fields of initConnection that describe the client application. */

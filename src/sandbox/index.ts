@@ -14,12 +14,13 @@ import { createRpcDispatcher } from './world/rpc.js';
 import { SnapshotWriter, loadWorldState } from './world/persistence.js';
 import { startControlServer } from './control/server.js';
 import type { ControlServer } from './control/server.js';
+import { DataCentreSinks, dispatcherFor, listenDataCentres } from './mtproto/data-centres.js';
 
 export const PUBLIC_KEY_PEM_FILE = PUBLIC_KEY_FILE;
 
 export interface StartSandboxOptions {
   host?: string;
-  /** MTProto port; 0 picks a free one. */
+  /** MTProto port of DC 1; DCs 2-5 listen on the next four ports. 0 picks five free ones. */
   port?: number;
   /** Control API port (always on loopback); 0 picks a free one. */
   controlPort?: number;
@@ -36,16 +37,29 @@ export interface StartSandboxOptions {
   };
 }
 
-export interface Sandbox {
+/** One data centre's MTProto address. */
+export interface SandboxDc {
+  id: number;
   host: string;
   port: number;
+}
+
+export interface Sandbox {
+  /** DC 1's address (DC n listens on port + n - 1). */
+  host: string;
+  port: number;
+  /** The five data centres, ids 1-5 on consecutive ports. */
+  dcs: SandboxDc[];
   controlUrl: string;
   publicKeyPem: string;
   /** The PEM file in the data dir (only with a data dir). */
   publicKeyFile?: string;
   world: World;
   faults: FaultInjector;
+  /** DC 1's listener. */
   server: MtprotoServer;
+  /** Every DC's listener, by DC id. */
+  servers: Map<number, MtprotoServer>;
   control: ControlServer;
   close(): Promise<void>;
 }
@@ -64,17 +78,24 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   if (dataDir) snapshots = new SnapshotWriter(dataDir, () => world.state, 100, logger);
   const faults = new FaultInjector();
   const dispatcher = createRpcDispatcher({ world, faults, logger });
-  const server = new MtprotoServer({
-    host,
-    port: options.port ?? 0,
-    rsaPrivateKey: serverKey.privateKey,
-    authKeys: world.authKeyStore,
-    dispatcher,
-    logger,
+  const servers = await listenDataCentres(options.port ?? 0, (dcId, port) => {
+    const server = new MtprotoServer({
+      host,
+      port,
+      rsaPrivateKey: serverKey.privateKey,
+      authKeys: world.authKeyStoreFor(dcId),
+      dispatcher: dispatcherFor(dispatcher, dcId),
+      logger: logger.child({ dc: dcId }),
+    });
+    return server;
   });
-  world.attachSink(server);
-  const address = await server.listen();
-  world.options.port = address.port;
+  const dcs = [...servers].map(([id, entry]) => ({ id, host, port: entry.port }));
+  const server = servers.get(1)!.server;
+  const listeners = new Map([...servers].map(([id, entry]) => [id, entry.server]));
+  world.attachSink(new DataCentreSinks([...listeners.values()]));
+  world.options.port = dcs[0].port;
+  world.options.dcs = dcs;
+  const closeServers = () => Promise.allSettled([...listeners.values()].map((s) => s.close()));
   let control: ControlServer;
   try {
     control = await startControlServer({
@@ -85,7 +106,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       methods: dispatcher.methods(),
     });
   } catch (error) {
-    await server.close();
+    await closeServers();
     throw error;
   }
   let publicKeyFile: string | undefined;
@@ -96,18 +117,20 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   let closed = false;
   return {
     host,
-    port: address.port,
+    port: dcs[0].port,
+    dcs,
     controlUrl: control.url,
     publicKeyPem: serverKey.publicKeyPem,
     ...(publicKeyFile ? { publicKeyFile } : {}),
     world,
     faults,
     server,
+    servers: listeners,
     control,
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([control.close(), server.close()]);
+      await Promise.allSettled([control.close(), closeServers()]);
       snapshots?.flush();
     },
   };
@@ -130,7 +153,9 @@ export function sandboxBanner(
       : 'TeleFlow sandbox (a local Telegram) is running.'
   }
 
-  MTProto server   ${sandbox.host}:${sandbox.port}
+  MTProto server   ${sandbox.host}:${sandbox.port}   (DC 1; DCs 2-5 on the next four ports: ${
+    sandbox.host
+  }:${sandbox.port + 1}-${sandbox.port + 4})
   Control API      ${control}   (GET ${control}/ lists the routes)
   RSA public key   ${keyFile}${options.dataDir ? `\n  Data directory   ${options.dataDir}` : ''}
 
@@ -142,6 +167,7 @@ ${
   TELEGRAM_DC=${sandbox.host}:${sandbox.port} TELEGRAM_DC_PUBLIC_KEY_FILE=${keyFile} npm run dev
 
 Create a user:   curl -X POST ${control}/users -H 'content-type: application/json' -d '{"phone":"9996610000","firstName":"Alice"}'
+                 (home DC 2; add "dc":1-5 for another; sign-ins elsewhere get PHONE_MIGRATE_X)
 Login codes:     phones 99966XYYYY get the code XXXXX; any code: curl '${control}/codes?phone=...'
 Accept a QR:     curl -X POST ${control}/login-tokens/accept -H 'content-type: application/json' -d '{"phone":"9996610000","token":"<token of the tg://login URL>"}'
 `;

@@ -89,6 +89,8 @@ export class AccountClient implements TelegramAccount {
   self: Api.User | undefined;
   tracker: UpdateTracker | undefined;
   private closed = false;
+  /** Non-zero while the library moves the session to another DC. */
+  private switching = 0;
   /** Rejects every call still waiting when the client is closed (signed out, disconnected). */
   private rejectPending!: (err: unknown) => void;
   private readonly closedSignal = new Promise<never>((_, reject) => {
@@ -146,9 +148,9 @@ export class AccountClient implements TelegramAccount {
       this.rejectOpen = reject;
     });
     keyRejected.catch(() => undefined);
+    this.hookSenders(client);
     try {
       const connecting = client.connect();
-      this.hookSender(connecting);
       ok = await withTimeout(Promise.race([connecting, keyRejected]), this.opts.callTimeoutMs, 'connect');
     } catch (err) {
       await this.close();
@@ -165,29 +167,68 @@ export class AccountClient implements TelegramAccount {
   private rejectOpen: ((err: unknown) => void) | undefined;
 
   /**
-   * Takes the sender's update callback as soon as the sender exists (connect() creates it after
-   * a tick), so a key the server rejects during initConnection is seen too.
+   * Takes the update callback of every sender the client makes, the moment it is set: the first
+   * one (so a key the server rejects during initConnection is seen too) and each one `_switchDC`
+   * makes when Telegram answers PHONE_MIGRATE_X / USER_MIGRATE_X or a QR login moves the session
+   * to the account's home DC.
    */
-  private hookSender(connecting: Promise<unknown>): void {
-    let settled = false;
-    void connecting.finally(() => (settled = true)).catch(() => undefined);
-    const hook = () => {
-      const sender = this.client?._sender as Sender | undefined;
-      if (sender) {
-        sender._updateCallback = (_client, update) => this.onRaw(update);
-        // A reconnect the library had already planned when the client was closed would open a
-        // connection nobody closes (its connect clears the "disconnected by the user" flag).
-        const connect = sender.connect.bind(sender);
-        sender.connect = async (connection, force) => (this.closed ? false : connect(connection, force));
-      } else if (!settled && !this.closed) setImmediate(hook);
+  private hookSenders(client: TelegramClient): void {
+    let current = (client as unknown as { _sender?: Sender })._sender;
+    Object.defineProperty(client, '_sender', {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (sender: Sender | undefined) => {
+        current = sender;
+        if (sender) this.hookSender(sender);
+      },
+    });
+    if (current) this.hookSender(current);
+    const switcher = client as unknown as { _switchDC(dcId: number): Promise<boolean> };
+    const switchDC = switcher._switchDC.bind(client);
+    // The old sender's disconnect while switching is not a lost connection.
+    switcher._switchDC = async (dcId: number) => {
+      this.switching++;
+      try {
+        return await switchDC(dcId);
+      } finally {
+        this.switching--;
+      }
     };
-    hook();
+  }
+
+  private hookSender(sender: Sender): void {
+    sender._updateCallback = (_client, update) => this.onRaw(update);
+    // A reconnect the library had already planned when the client was closed would open a
+    // connection nobody closes (its connect clears the "disconnected by the user" flag).
+    const connect = sender.connect.bind(sender);
+    sender.connect = async (connection, force) => (this.closed ? false : connect(connection, force));
+  }
+
+  /**
+   * Moves the session to another DC (a new auth key there), as the library does by itself for
+   * PHONE_MIGRATE_X and USER_MIGRATE_X: for auth.loginTokenMigrateTo, which it leaves to us
+   * (https://core.telegram.org/api/qr-login).
+   */
+  async switchDc(dcId: number): Promise<void> {
+    const client = this.client;
+    if (!client || this.closed)
+      throw new AppError('SESSION_NOT_CONNECTED', 'The session is not connected', undefined, 5);
+    const switcher = client as unknown as { _switchDC(dcId: number): Promise<boolean> };
+    const ok = await withTimeout(switcher._switchDC(dcId), this.opts.callTimeoutMs, `switch to DC ${dcId}`);
+    if (!ok) throw new Error(`Could not connect to DC ${dcId}`);
+  }
+
+  /** The DC the session's auth key belongs to (its account's home once signed in). */
+  get dcId(): number | undefined {
+    return this.client?.session.dcId;
   }
 
   private onRaw(update: unknown): void {
     if (this.closed) return;
     const state = (update as { state?: number }).state;
     if (update && typeof update === 'object' && update.constructor?.name === 'UpdateConnectionState') {
+      if (this.switching > 0) return;
       // 0 ("broken") is what the library reports when the server answers -404. Telegram sends
       // it for an auth key it does not know, but also for a packet it could not read
       // (core.telegram.org/mtproto/mtproto-transports#transport-errors): whether the key is

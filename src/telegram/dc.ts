@@ -46,3 +46,39 @@ export function createDcConnectionClass<T extends ConnectionClass>(
   Object.defineProperty(FixedAddressConnection, 'name', { value: `${Base.name}To${host}:${port}` });
   return FixedAddressConnection as unknown as T;
 }
+
+/** One data centre's real address. */
+export interface DcAddress {
+  id: number;
+  host: string;
+  port: number;
+}
+
+/** TELEGRAM_DC=host:port's layout (the sandbox's): DC 1 there, DCs 2-5 on the next four ports. */
+export function consecutiveDcs(host: string, port: number): DcAddress[] {
+  return [1, 2, 3, 4, 5].map((id) => ({ id, host, port: port + id - 1 }));
+}
+
+/**
+ * A subclass of `base` that dials the address of the DC it is constructed for: the client
+ * passes the DC id among the connection's parameters (first connect, reconnects, `_switchDC`
+ * after PHONE_MIGRATE/USER_MIGRATE, senders for other DCs). A DC not in the list is refused.
+ */
+export function createDcMapConnectionClass<T extends ConnectionClass>(
+  dcs: readonly DcAddress[],
+  base: T = ConnectionTCPFull as unknown as T,
+): T {
+  const Base = base as ConnectionClass;
+  const byId = new Map(dcs.map((dc) => [dc.id, dc]));
+  class DataCentreConnection extends Base {
+    constructor(params: ConnectionParams) {
+      const dc = byId.get(params.dcId);
+      if (!dc) throw new Error(`No address is configured for DC ${params.dcId}`);
+      super({ ...params, ip: dc.host, port: dc.port });
+    }
+  }
+  Object.defineProperty(DataCentreConnection, 'name', {
+    value: `${Base.name}To${dcs.map((dc) => `${dc.id}=${dc.host}:${dc.port}`).join(',')}`,
+  });
+  return DataCentreConnection as unknown as T;
+}

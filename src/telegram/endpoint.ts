@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Connection } from 'teleproto';
 import type { Config } from '../config.js';
-import { createDcConnectionClass, trustServerPublicKey } from './dc.js';
+import { consecutiveDcs, createDcMapConnectionClass, trustServerPublicKey } from './dc.js';
 
 export interface TelegramEndpoint {
   /** DC a brand-new session starts on, and its address as stored in the session (port 443). */
@@ -21,7 +21,7 @@ export interface TelegramEndpoint {
 }
 
 export interface EmbeddedSandbox {
-  /** Its data centres (one today); sessions start on `dcId`. */
+  /** Its five data centres; new sessions start on `dcId`. */
   dcs: { id: number; host: string; port: number }[];
   controlUrl: string;
   host: string;
@@ -33,6 +33,12 @@ export interface EmbeddedSandbox {
 
 /** Telegram's production DC 2, where new accounts are usually homed; the client migrates if needed. */
 const TELEGRAM_DEFAULT_DC = { dcId: 2, host: '149.154.167.50' };
+
+/**
+ * The DC new sessions start on (when configured): DC 2, like Telegram's own apps. A sign-in
+ * for an account homed elsewhere is answered PHONE_MIGRATE_X and the client moves there.
+ */
+const FIRST_DC = 2;
 
 export async function resolveTelegramEndpoint(
   telegram: Config['telegram'],
@@ -61,13 +67,12 @@ export async function resolveTelegramEndpoint(
       { host: sandbox.host, port: sandbox.port, controlUrl: sandbox.controlUrl },
       'sandbox started in-process',
     );
-    const dcId = 2;
     return {
-      dcId,
+      dcId: FIRST_DC,
       host: sandbox.host,
-      connection: createDcConnectionClass(sandbox.host, sandbox.port) as unknown as typeof Connection,
+      connection: createDcMapConnectionClass(sandbox.dcs) as unknown as typeof Connection,
       sandbox: {
-        dcs: [{ id: dcId, host: sandbox.host, port: sandbox.port }],
+        dcs: sandbox.dcs,
         controlUrl: sandbox.controlUrl,
         host: sandbox.host,
         port: sandbox.port,
@@ -79,10 +84,12 @@ export async function resolveTelegramEndpoint(
   }
   if (telegram.dc) {
     if (telegram.dcPublicKeyFile) trustServerPublicKey(readFileSync(telegram.dcPublicKeyFile, 'utf8'));
+    const dcs = telegram.dcs ?? consecutiveDcs(telegram.dc.host, telegram.dc.port);
+    const first = dcs.find((dc) => dc.id === FIRST_DC) ?? dcs[0];
     return {
-      dcId: 2,
-      host: telegram.dc.host,
-      connection: createDcConnectionClass(telegram.dc.host, telegram.dc.port) as unknown as typeof Connection,
+      dcId: first.id,
+      host: first.host,
+      connection: createDcMapConnectionClass(dcs) as unknown as typeof Connection,
       close: async () => {},
     };
   }

@@ -44,7 +44,10 @@ test('GET /api/v1/sandbox: 404 without a sandbox, admin only', async () => {
 });
 
 test('production with the sandbox: a warning, loopback on SANDBOX_PORT and SANDBOX_CONTROL_PORT', async () => {
-  const [port, controlPort] = [await freePort(), await freePort()];
+  const port = await freePort();
+  let controlPort = await freePort();
+  // DCs 2-5 listen on the four ports after SANDBOX_PORT.
+  while (controlPort >= port && controlPort <= port + 4) controlPort = await freePort();
   const { logger, lines } = capturedLogger();
   const t = await createTestApp({
     logger,
@@ -64,7 +67,11 @@ test('production with the sandbox: a warning, loopback on SANDBOX_PORT and SANDB
     const res = await t.app.inject({ url: '/api/v1/sandbox', headers: { 'x-api-key': t.adminKey } });
     assert.equal(res.statusCode, 200, res.body);
     const info = res.json().data;
-    assert.deepEqual(info.dcs, [{ id: 2, host: '127.0.0.1', port }]);
+    // Five DCs on consecutive ports, DC 1 on SANDBOX_PORT.
+    assert.deepEqual(
+      info.dcs,
+      [1, 2, 3, 4, 5].map((id) => ({ id, host: '127.0.0.1', port: port + id - 1 })),
+    );
     assert.equal(info.controlUrl, `http://127.0.0.1:${controlPort}`);
     assert.match(info.publicKeyPem, /^-----BEGIN (RSA )?PUBLIC KEY-----/);
     assert.equal((await fetch(`${info.controlUrl}/`)).status, 200);

@@ -1,20 +1,26 @@
 /**
  * A ready teleproto client for tests against the sandbox: trusts the sandbox's RSA key, dials
- * its address whatever the session says, retries little, and logs nothing.
+ * one address or the address of the DC it is asked for, retries little, and logs nothing.
  */
 import { Logger, TelegramClient } from 'teleproto';
 import { LogLevel } from 'teleproto/extensions/Logger.js';
 import { StringSession } from 'teleproto/sessions/index.js';
-import { createDcConnectionClass, trustServerPublicKey } from '../../src/telegram/dc.js';
-import type { ConnectionClass } from '../../src/telegram/dc.js';
+import {
+  createDcConnectionClass,
+  createDcMapConnectionClass,
+  trustServerPublicKey,
+} from '../../src/telegram/dc.js';
+import type { ConnectionClass, DcAddress } from '../../src/telegram/dc.js';
 
 /** api_id/api_hash are required by the client; the sandbox accepts any. */
 export const TEST_API_ID = 12345;
 export const TEST_API_HASH = '0123456789abcdef0123456789abcdef';
 
 export interface SandboxClientOptions {
+  /** The address dialled for every DC, unless `dcs` names each (a sandbox's `dcs`). */
   host: string;
   port: number;
+  dcs?: readonly DcAddress[];
   publicKeyPem: string;
   /** A saved StringSession; a new one (DC `dcId`, port 443) when omitted. */
   session?: string;
@@ -36,7 +42,9 @@ export function createSandboxClient(options: SandboxClientOptions): TelegramClie
     session.setDC(options.dcId ?? 2, options.host, 443);
   }
   const client = new TelegramClient(session, TEST_API_ID, TEST_API_HASH, {
-    connection: createDcConnectionClass(options.host, options.port, options.connection),
+    connection: options.dcs
+      ? createDcMapConnectionClass(options.dcs, options.connection)
+      : createDcConnectionClass(options.host, options.port, options.connection),
     connectionRetries: options.connectionRetries ?? 2,
     requestRetries: options.requestRetries ?? 2,
     retryDelay: 100,

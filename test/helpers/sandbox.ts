@@ -49,6 +49,7 @@ export function clientFor(sandbox: Sandbox, session?: string): TelegramClient {
   return createSandboxClient({
     host: sandbox.host,
     port: sandbox.port,
+    dcs: sandbox.dcs,
     publicKeyPem: sandbox.publicKeyPem,
     ...(session ? { session } : {}),
   });

@@ -177,7 +177,15 @@ export function newPhone(): string {
 export async function signIn(
   t: TelegramTestApp,
   sbx: TestSandbox,
-  opts: { phone?: string; username?: string; firstName?: string; password?: string; name?: string } = {},
+  opts: {
+    phone?: string;
+    username?: string;
+    firstName?: string;
+    password?: string;
+    name?: string;
+    /** The account's home DC in the sandbox (1-5; DC 2 when omitted). */
+    dc?: number;
+  } = {},
 ): Promise<{ sessionId: string; phone: string; userId: string }> {
   const phone = opts.phone ?? newPhone();
   const created = await sbx.control<{ id: string }>('POST', '/users', {
@@ -185,6 +193,7 @@ export async function signIn(
     firstName: opts.firstName ?? `User${phone.slice(-4)}`,
     ...(opts.username ? { username: opts.username } : {}),
     ...(opts.password ? { password: opts.password } : {}),
+    ...(opts.dc ? { dc: opts.dc } : {}),
   });
   const start = await t.call('POST', '/api/v1/sessions', {
     phone,

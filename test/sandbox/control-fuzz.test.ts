@@ -74,6 +74,10 @@ let controlPort: number;
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'teleflow-fuzz-'));
   [port, sandboxPort, controlPort] = [await freePort(), await freePort(), await freePort()];
+  // The sandbox's DCs 2-5 listen on the four ports after SANDBOX_PORT.
+  const clash = (p: number) => p >= sandboxPort && p <= sandboxPort + 4;
+  while (clash(port)) port = await freePort();
+  while (clash(controlPort) || controlPort === port) controlPort = await freePort();
   server = await startServer({
     ...TEST_SECRETS,
     NODE_ENV: 'production',
@@ -459,13 +463,13 @@ test('garbage on the MTProto port: the process survives and a real client still 
   assert.equal(info.status, 200, info.text);
   const { dcs, publicKeyPem } = (
     JSON.parse(info.text!) as {
-      data: { dcs: { host: string; port: number }[]; publicKeyPem: string };
+      data: { dcs: { id: number; host: string; port: number }[]; publicKeyPem: string };
     }
   ).data;
   assert.equal(dcs[0]!.port, sandboxPort);
   const phone = testPhone();
   const client = await signedInClient(
-    { host: dcs[0]!.host, port: dcs[0]!.port, publicKeyPem } as Sandbox,
+    { host: dcs[0]!.host, port: dcs[0]!.port, dcs, publicKeyPem } as Sandbox,
     phone,
   );
   try {

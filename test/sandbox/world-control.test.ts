@@ -47,8 +47,9 @@ test('POST /users creates a user; duplicates and bad bodies are 4xx JSON errors'
     username: 'dora_x',
   });
   assert.equal(created.status, 201);
-  assert.deepEqual(Object.keys(created.body).sort(), ['id', 'phone', 'username']);
+  assert.deepEqual(Object.keys(created.body).sort(), ['dc', 'id', 'phone', 'username']);
   assert.equal(created.body.phone, '15557770001');
+  assert.equal(created.body.dc, 2, 'home DC 2 when none is given');
   assert.equal(created.body.username, 'dora_x');
 
   const duplicate = await control(sandbox, 'POST', '/users', { phone: '15557770001' });
@@ -57,7 +58,14 @@ test('POST /users creates a user; duplicates and bad bodies are 4xx JSON errors'
   const takenName = await control(sandbox, 'POST', '/users', { phone: '15557770009', username: 'dora_x' });
   assert.equal(takenName.body.error.code, 'USERNAME_OCCUPIED');
 
-  for (const bad of [{}, { phone: 12 }, { phone: 'abc' }, { phone: '15557770002', firstName: '' }]) {
+  for (const bad of [
+    {},
+    { phone: 12 },
+    { phone: 'abc' },
+    { phone: '15557770002', firstName: '' },
+    { phone: '15557770002', dc: 6 },
+    { phone: '15557770002', dc: 0 },
+  ]) {
     const response = await control(sandbox, 'POST', '/users', bad);
     assert.equal(response.status, 400, JSON.stringify(bad));
     assert.equal(response.body.error.code, 'VALIDATION_FAILED');

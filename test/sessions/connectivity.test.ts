@@ -114,13 +114,17 @@ test('the watchdog finds a connection that died silently and replaces it', async
     const a = await signIn(app, sbx);
     const b = await signIn(app, sbx);
     const keys = new Set(sbx.sandbox.world.keysOf(Number(a.userId)));
-    const server = sbx.sandbox.server as unknown as {
+    type Listener = {
       connections: Set<{
         authKeyId?: bigint;
         socket: { pause(): void; write: (...args: unknown[]) => boolean };
       }>;
     };
-    const victims = [...server.connections].filter((c) => c.authKeyId !== undefined && keys.has(c.authKeyId));
+    // The account's connections are on its home DC's listener.
+    const connections = [...sbx.sandbox.servers.values()].flatMap((server) => [
+      ...(server as unknown as Listener).connections,
+    ]);
+    const victims = connections.filter((c) => c.authKeyId !== undefined && keys.has(c.authKeyId));
     assert.ok(victims.length >= 1);
     // The TCP connection stays open but nothing goes through any more: no FIN, no RST.
     for (const c of victims) {

@@ -193,7 +193,8 @@ test('a client closed while the library waits to reconnect it leaves no connecti
   const app = await createTelegramTestApp(own, production);
   try {
     const hank = await signIn(app, own);
-    const server = own.sandbox.server;
+    // The listener of the account's home DC (DC 2 when none is given), where its session lives.
+    const server = own.sandbox.servers.get(2)!;
     assert.equal(server.connectionCount, 1);
     await own.control('POST', '/connections/drop', { phone: hank.phone });
     // The library reconnects a second after it notices; the session is disconnected before that.

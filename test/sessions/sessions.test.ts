@@ -203,6 +203,8 @@ test('QR login: qr_pending with a tg://login URL and a PNG; accepted by a signed
   const phoneApp = createSandboxClient({
     host: sbx.sandbox.host,
     port: sbx.sandbox.port,
+    // The exported key belongs to the account's DC: dial each DC at its own port.
+    dcs: sbx.sandbox.dcs,
     publicKeyPem: sbx.sandbox.publicKeyPem,
     session: exported.body.data.sessionString,
   });
@@ -373,6 +375,7 @@ test('QR login: the token refreshes as it expires; GET /sessions/:id/qr shows th
     const phoneApp = createSandboxClient({
       host: quick.sandbox.host,
       port: quick.sandbox.port,
+      dcs: quick.sandbox.dcs,
       publicKeyPem: quick.sandbox.publicKeyPem,
       session: exported.body.data.sessionString,
     });

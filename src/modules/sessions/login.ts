@@ -194,6 +194,9 @@ export class LoginFlows {
         }),
       );
       if (res instanceof Api.auth.LoginTokenMigrateTo) {
+        // Accepted by an account of another DC: the token is imported there, after moving the
+        // session (a new auth key on that DC; https://core.telegram.org/api/qr-login).
+        await account.switchDc(res.dcId);
         res = await account.rawInvoke(new Api.auth.ImportLoginToken({ token: res.token }));
       }
     } catch (err) {

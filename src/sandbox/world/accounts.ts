@@ -12,6 +12,7 @@ import type { WorldContext } from './context.js';
 import { channelByUsername, getUser, normalizePhone, userByPhone, userByUsername } from './lookups.js';
 import { apiStatus, apiUser } from './views.js';
 import { pushTo } from './updates.js';
+import { DEFAULT_HOME_DC, isDcId } from './data-centres.js';
 
 export function checkUsernameFree(ctx: WorldContext, username: string, self?: PeerKey): void {
   if (!/^[a-zA-Z][a-zA-Z0-9_]{3,31}$/.test(username)) throw new RpcError(400, 'USERNAME_INVALID');
@@ -30,9 +31,12 @@ export function createUser(
     lastName?: string;
     username?: string;
     password?: string;
+    /** Home data centre; DC 2 when omitted (see data-centres.ts). */
+    dc?: number;
   },
 ): UserRecord {
   const phone = normalizePhone(input.phone);
+  if (input.dc !== undefined && !isDcId(input.dc)) throw new RpcError(400, 'DC_ID_INVALID');
   if (!/^\d{5,15}$/.test(phone)) throw new RpcError(400, 'PHONE_NUMBER_INVALID');
   if (userByPhone(ctx, phone)) throw new RpcError(400, 'PHONE_NUMBER_OCCUPIED');
   if (input.username) checkUsernameFree(ctx, input.username);
@@ -48,6 +52,7 @@ export function createUser(
     lastSeen: now(),
     contacts: [],
     createdAt: now(),
+    dc: input.dc ?? DEFAULT_HOME_DC,
   };
   if (input.password) user.password = createPasswordRecord(input.password);
   ctx.state.users[id] = user;

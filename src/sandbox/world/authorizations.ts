@@ -9,6 +9,7 @@ import type { AuthKeyStore } from '../contract.js';
 import type { AuthorizationRecord } from './state.js';
 import { long, now } from './tl.js';
 import type { WorldContext } from './context.js';
+import { dcOfKey } from './data-centres.js';
 
 export function bindKey(ctx: WorldContext, userId: number, keyId: string): void {
   let keys = ctx.userKeys.get(userId);
@@ -120,22 +121,31 @@ export function resetAuthorization(ctx: WorldContext, userId: number, hash: stri
   return true;
 }
 
-/** The AuthKeyStore the wire layer uses; keys persist with the world. */
-export function createAuthKeyStore(ctx: WorldContext): AuthKeyStore {
+/**
+ * The AuthKeyStore of one DC's listener; keys persist with the world. A key belongs to the DC
+ * it was created on: another DC does not know it and answers -404
+ * (https://core.telegram.org/api/datacenter: "authorization keys are per DC").
+ */
+export function createAuthKeyStore(ctx: WorldContext, dcId: number): AuthKeyStore {
   return {
     get: (id) => {
       const hex = ctx.state.authKeys[id.toString()];
-      return hex === undefined ? undefined : Buffer.from(hex, 'hex');
+      if (hex === undefined || dcOfKey(ctx, id) !== dcId) return undefined;
+      return Buffer.from(hex, 'hex');
     },
     put: (id, key) => {
       ctx.state.authKeys[id.toString()] = key.toString('hex');
+      (ctx.state.authKeyDcs ??= {})[id.toString()] = dcId;
       ctx.changed();
     },
-    delete: (id) => deleteAuthKey(ctx, id),
+    delete: (id) => {
+      if (dcOfKey(ctx, id) === dcId) deleteAuthKey(ctx, id);
+    },
   };
 }
 
 export function deleteAuthKey(ctx: WorldContext, id: bigint): void {
   delete ctx.state.authKeys[id.toString()];
+  if (ctx.state.authKeyDcs) delete ctx.state.authKeyDcs[id.toString()];
   ctx.changed();
 }

@@ -14,6 +14,8 @@ export interface WorldOptions {
   /** Address the sandbox's MTProto listener is reachable at, for help.getConfig. */
   host: string;
   port: number;
+  /** Every DC's address (help.getConfig lists them); empty: all at host:port. */
+  dcs?: { id: number; host: string; port: number }[];
   logger?: Logger;
   /** Called after every change (persistence debounces on it). */
   onChange?: () => void;
@@ -77,6 +79,7 @@ export function createWorldContext(options: WorldOptions, state?: WorldState): W
     logRetention: 2000,
     codeTtlSeconds: 300,
     loginTokenTtlSeconds: 30,
+    dcs: [],
     ...options,
   };
   return {

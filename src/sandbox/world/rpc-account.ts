@@ -5,15 +5,26 @@ import type { Handler, HandlerTable } from './rpc.js';
 import { resolveChannel, resolveUser } from './rpc-peers.js';
 import { long, now, num, toBigint } from './tl.js';
 
-/** help.getConfig's answer: every DC option points at the sandbox (a malformed Config hangs the client). */
-export function sandboxConfig(host: string, port: number): Api.Config {
+/**
+ * help.getConfig's answer: the five DCs' addresses (https://core.telegram.org/api/datacenter)
+ * and the DC asked (`this_dc`). A malformed Config hangs the client.
+ */
+export function sandboxConfig(
+  host: string,
+  port: number,
+  dcs: { id: number; host: string; port: number }[] = [],
+  thisDc = 2,
+): Api.Config {
   const date = now();
+  const addresses = dcs.length > 0 ? dcs : [1, 2, 3, 4, 5].map((id) => ({ id, host, port }));
   return new Api.Config({
     date,
     expires: date + 3600,
     testMode: false,
-    thisDc: 2,
-    dcOptions: [1, 2, 3, 4, 5].map((id) => new Api.DcOption({ id, ipAddress: host, port, static: false })),
+    thisDc,
+    dcOptions: addresses.map(
+      (dc) => new Api.DcOption({ id: dc.id, ipAddress: dc.host, port: dc.port, static: false }),
+    ),
     dcTxtDomainName: 'sandbox.teleflow.invalid',
     chatSizeMax: 200,
     megagroupSizeMax: 200000,
@@ -43,12 +54,14 @@ export function sandboxConfig(host: string, port: number): Api.Config {
   });
 }
 
-const getConfig: Handler = ({ world }) => sandboxConfig(world.options.host, world.options.port);
+const getConfig: Handler = ({ world, ctx }) =>
+  sandboxConfig(world.options.host, world.options.port, world.options.dcs, ctx.dcId ?? 2);
 
 export const accountHandlers: HandlerTable = {
   anonymous: {
     'help.GetConfig': getConfig,
-    'help.GetNearestDc': () => new Api.NearestDc({ country: 'ZZ', thisDc: 2, nearestDc: 2 }),
+    'help.GetNearestDc': ({ ctx }) =>
+      new Api.NearestDc({ country: 'ZZ', thisDc: ctx.dcId ?? 2, nearestDc: ctx.dcId ?? 2 }),
     'auth.SendCode': ({ world }, req: Api.auth.SendCode) => {
       const sent = world.sendCode(req.phoneNumber);
       return new Api.auth.SentCode({
@@ -82,9 +95,11 @@ export const accountHandlers: HandlerTable = {
         Buffer.from(input.M1),
       );
     },
-    'auth.ExportLoginToken': ({ world, ctx }) => world.exportLoginToken(ctx.authKeyId),
+    'auth.ExportLoginToken': ({ world, ctx }) => world.exportLoginToken(ctx.authKeyId, ctx.dcId),
     'auth.ImportLoginToken': ({ world, ctx }, req: Api.auth.ImportLoginToken) =>
-      world.importLoginToken(ctx.authKeyId, Buffer.from(req.token)),
+      world.importLoginToken(ctx.authKeyId, Buffer.from(req.token), ctx.dcId),
+    'auth.ImportAuthorization': ({ world, ctx }, req: Api.auth.ImportAuthorization) =>
+      world.importAuthorization(ctx.authKeyId, ctx.dcId, toBigint(req.id), Buffer.from(req.bytes)),
     'help.AcceptTermsOfService': () => true,
     'updates.GetState': ({ world, ctx }) => {
       const userId = world.userIdForKey(ctx.authKeyId);
@@ -98,6 +113,8 @@ export const accountHandlers: HandlerTable = {
       world.revokeKey(ctx.authKeyId);
       return new Api.auth.LoggedOut({});
     },
+    'auth.ExportAuthorization': ({ world, userId, ctx }, req: Api.auth.ExportAuthorization) =>
+      world.exportAuthorization(userId, ctx.dcId, req.dcId),
     'auth.AcceptLoginToken': ({ world, userId }, req: Api.auth.AcceptLoginToken) =>
       world.acceptLoginToken(userId, Buffer.from(req.token)),
     'account.UpdateStatus': ({ world, userId }, req: Api.account.UpdateStatus) => {

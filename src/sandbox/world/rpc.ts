@@ -63,6 +63,7 @@ export function createRpcDispatcher({
       }
       if (!anonymousHandler && userId === undefined)
         throw new RpcError(401, world.keyRevoked(ctx.authKeyId) ? 'SESSION_REVOKED' : 'AUTH_KEY_UNREGISTERED');
+      world.checkDataCentre(ctx.dcId, className, request, userId);
       return handler({ ctx, world, logger, userId: userId ?? 0 }, request);
     },
   };

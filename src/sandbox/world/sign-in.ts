@@ -12,6 +12,7 @@ import { getUser, normalizePhone, userByPhone } from './lookups.js';
 import { authorize } from './authorizations.js';
 import { createUser } from './accounts.js';
 import { apiUser } from './views.js';
+import { homeDcOf } from './data-centres.js';
 
 /** auth.sendCode: phones 99966XYYYY get XXXXX (Telegram's test-DC rule), others a random code. */
 export function sendCode(
@@ -141,10 +142,19 @@ export function checkPassword(
   return new Api.auth.Authorization({ user: apiUser(ctx, user.id, user.id) });
 }
 
-export function exportLoginToken(ctx: WorldContext, keyId: bigint): Api.auth.TypeLoginToken {
+/**
+ * auth.exportLoginToken (https://core.telegram.org/api/qr-login): a new token, or, once another
+ * app accepted the last one, the authorization; when the accepting account lives on another DC
+ * than the one asked (`dcId`), auth.loginTokenMigrateTo: the client must call
+ * auth.importLoginToken with that token on that DC.
+ */
+export function exportLoginToken(ctx: WorldContext, keyId: bigint, dcId?: number): Api.auth.TypeLoginToken {
   const id = keyId.toString();
   for (const [token, entry] of ctx.loginTokens) {
     if (entry.keyId === id && entry.acceptedBy !== undefined) {
+      const home = homeDcOf(ctx, entry.acceptedBy);
+      if (dcId !== undefined && home !== dcId)
+        return new Api.auth.LoginTokenMigrateTo({ dcId: home, token: Buffer.from(token, 'hex') });
       ctx.loginTokens.delete(token);
       return new Api.auth.LoginTokenSuccess({
         authorization: completeSignIn(ctx, keyId, getUser(ctx, entry.acceptedBy)),
@@ -160,11 +170,19 @@ export function exportLoginToken(ctx: WorldContext, keyId: bigint): Api.auth.Typ
   return new Api.auth.LoginToken({ token, expires: Math.floor(expiresAt / 1000) });
 }
 
-export function importLoginToken(ctx: WorldContext, keyId: bigint, token: Buffer): Api.auth.TypeLoginToken {
+/** auth.importLoginToken: the redirected token of auth.loginTokenMigrateTo, on the account's DC. */
+export function importLoginToken(
+  ctx: WorldContext,
+  keyId: bigint,
+  token: Buffer,
+  dcId?: number,
+): Api.auth.TypeLoginToken {
   const entry = ctx.loginTokens.get(token.toString('hex'));
   if (!entry || entry.expiresAt < Date.now()) throw new RpcError(400, 'AUTH_TOKEN_EXPIRED');
   if (entry.acceptedBy === undefined)
     return new Api.auth.LoginToken({ token, expires: Math.floor(entry.expiresAt / 1000) });
+  const home = homeDcOf(ctx, entry.acceptedBy);
+  if (dcId !== undefined && home !== dcId) return new Api.auth.LoginTokenMigrateTo({ dcId: home, token });
   ctx.loginTokens.delete(token.toString('hex'));
   return new Api.auth.LoginTokenSuccess({
     authorization: completeSignIn(ctx, keyId, getUser(ctx, entry.acceptedBy)),

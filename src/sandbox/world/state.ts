@@ -22,6 +22,8 @@ export interface UserRecord {
   createdAt: number;
   /** Spam-restricted: messages to users who are not mutual contacts fail with PEER_FLOOD. */
   peerFlood?: boolean;
+  /** Home data centre (1-5); absent in snapshots from before there were five: DC 2. */
+  dc?: number;
 }
 
 export interface AuthorizationRecord {
@@ -195,6 +197,8 @@ export interface WorldState {
   authorizations: Record<string, AuthorizationRecord>;
   /** auth_key_id (decimal) -> key bytes (hex). */
   authKeys: Record<string, string>;
+  /** The DC each auth key was created on (keys missing here predate the five DCs: DC 2). */
+  authKeyDcs?: Record<string, number>;
   boxes: Record<string, AccountBox>;
   posts: Record<string, PostRecord>;
   chats: Record<string, ChatRecord>;

@@ -42,6 +42,7 @@ import * as channels from './channels.js';
 import * as invites from './invites.js';
 import * as entities from './entities.js';
 import * as restrictions from './restrictions.js';
+import * as dataCentres from './data-centres.js';
 
 export type { MessageContent, Origin, WorldOptions } from './context.js';
 export { EntityCollector } from './entities.js';
@@ -49,14 +50,19 @@ export { normalizePhone } from './lookups.js';
 
 export class World {
   private readonly ctx: WorldContext;
-  /** The AuthKeyStore the wire layer uses; keys persist with the world. */
+  /** The auth keys of DC 2 (the default home DC); `authKeyStoreFor(dcId)` gives any DC's. */
   readonly authKeyStore: AuthKeyStore;
 
   constructor(options: WorldOptions, state?: WorldState) {
     this.ctx = createWorldContext(options, state);
-    this.authKeyStore = authorizations.createAuthKeyStore(this.ctx);
+    this.authKeyStore = authorizations.createAuthKeyStore(this.ctx, dataCentres.DEFAULT_HOME_DC);
     for (const auth of Object.values(this.ctx.state.authorizations))
       if (auth.userId) authorizations.bindKey(this.ctx, auth.userId, auth.keyId);
+  }
+
+  /** The AuthKeyStore of one DC's listener: keys persist with the world and belong to one DC. */
+  authKeyStoreFor(dcId: number): AuthKeyStore {
+    return authorizations.createAuthKeyStore(this.ctx, dcId);
   }
 
   get state(): WorldState {
@@ -152,6 +158,8 @@ export class World {
     lastName?: string;
     username?: string;
     password?: string;
+    /** Home DC (1-5); DC 2 when omitted. */
+    dc?: number;
   }): UserRecord {
     return accounts.createUser(this.ctx, input);
   }
@@ -197,11 +205,37 @@ export class World {
   checkPassword(keyId: bigint, srpId: bigint, A: Buffer, M1: Buffer): Api.auth.Authorization {
     return login.checkPassword(this.ctx, keyId, srpId, A, M1);
   }
-  exportLoginToken(keyId: bigint): Api.auth.TypeLoginToken {
-    return login.exportLoginToken(this.ctx, keyId);
+  /** `dcId`: the DC the call came in on (a token accepted by an account homed elsewhere
+   * then answers auth.loginTokenMigrateTo); omitted, no DC is checked. */
+  exportLoginToken(keyId: bigint, dcId?: number): Api.auth.TypeLoginToken {
+    return login.exportLoginToken(this.ctx, keyId, dcId);
   }
-  importLoginToken(keyId: bigint, token: Buffer): Api.auth.TypeLoginToken {
-    return login.importLoginToken(this.ctx, keyId, token);
+  importLoginToken(keyId: bigint, token: Buffer, dcId?: number): Api.auth.TypeLoginToken {
+    return login.importLoginToken(this.ctx, keyId, token, dcId);
+  }
+
+  // ---------------------------------------------------------------- data-centres.ts
+
+  homeDcOf(userId: number): number {
+    return dataCentres.homeDcOf(this.ctx, userId);
+  }
+  checkDataCentre(dcId: number | undefined, className: string, request: unknown, userId?: number): void {
+    dataCentres.checkDataCentre(this.ctx, dcId, className, request, userId);
+  }
+  exportAuthorization(
+    userId: number,
+    fromDc: number | undefined,
+    toDc: number,
+  ): Api.auth.ExportedAuthorization {
+    return dataCentres.exportAuthorization(this.ctx, userId, fromDc, toDc);
+  }
+  importAuthorization(
+    keyId: bigint,
+    dcId: number | undefined,
+    userId: bigint,
+    bytes: Buffer,
+  ): Api.auth.Authorization {
+    return dataCentres.importAuthorization(this.ctx, keyId, dcId, userId, bytes);
   }
   acceptLoginToken(userId: number, token: Buffer): Api.Authorization {
     return login.acceptLoginToken(this.ctx, userId, token);

@@ -19,6 +19,7 @@ export function userRoutes(world: World): Route[] {
       online: user.onlineUntil > Date.now() / 1000,
       lastSeen: user.lastSeen,
       twoFactor: user.password !== undefined,
+      dc: world.homeDcOf(user.id),
       authorizations: world.keysOf(id).length,
       pts: world.box(id).pts,
     };
@@ -28,20 +29,27 @@ export function userRoutes(world: World): Route[] {
     {
       method: 'POST',
       path: '/users',
-      description: 'Create a user (a password turns on 2FA).',
-      bodyDoc: '{"phone", "firstName"?, "lastName"?, "username"?, "password"?}',
+      description:
+        'Create a user (a password turns on 2FA; dc: its home data centre 1-5, DC 2 when omitted).',
+      bodyDoc: '{"phone", "firstName"?, "lastName"?, "username"?, "password"?, "dc"?}',
       body: z.object({
         phone,
         firstName: z.string().min(1).max(64).optional(),
         lastName: z.string().max(64).optional(),
         username: z.string().min(1).max(32).optional(),
         password: z.string().min(1).optional(),
+        dc: z.number().int().min(1).max(5).optional(),
       }),
       handler: ({ body }) => {
         const user = world.createUser(body);
         return {
           status: 201,
-          body: { id: String(user.id), phone: user.phone, username: user.username ?? null },
+          body: {
+            id: String(user.id),
+            phone: user.phone,
+            username: user.username ?? null,
+            dc: world.homeDcOf(user.id),
+          },
         };
       },
     },
