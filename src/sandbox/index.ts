@@ -10,6 +10,7 @@ import { MtprotoServer } from './mtproto/server.js';
 import { loadOrCreateServerKey, PUBLIC_KEY_FILE } from './mtproto/rsa.js';
 import { World } from './world/world.js';
 import { FaultInjector } from './world/faults.js';
+import { RateLimiter, TELEGRAM_LIKE_BUDGETS, type RateLimitBudgets } from './world/rate-limits.js';
 import { createRpcDispatcher } from './world/rpc.js';
 import { SnapshotWriter, loadWorldState } from './world/persistence.js';
 import { startControlServer } from './control/server.js';
@@ -35,6 +36,8 @@ export interface StartSandboxOptions {
     loginTokenTtlSeconds?: number;
     shortMessageUpdates?: boolean;
   };
+  /** Flood limits per account and method (Telegram-like by default; false: none). */
+  rateLimits?: RateLimitBudgets | false;
 }
 
 /** One data centre's MTProto address. */
@@ -56,6 +59,8 @@ export interface Sandbox {
   publicKeyFile?: string;
   world: World;
   faults: FaultInjector;
+  /** The flood limits, which also count every call per method (and account). */
+  rateLimits: RateLimiter;
   /** DC 1's listener. */
   server: MtprotoServer;
   /** Every DC's listener, by DC id. */
@@ -77,7 +82,10 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   );
   if (dataDir) snapshots = new SnapshotWriter(dataDir, () => world.state, 100, logger);
   const faults = new FaultInjector();
-  const dispatcher = createRpcDispatcher({ world, faults, logger });
+  const rateLimits = new RateLimiter(
+    options.rateLimits === false ? {} : (options.rateLimits ?? TELEGRAM_LIKE_BUDGETS),
+  );
+  const dispatcher = createRpcDispatcher({ world, faults, rateLimits, logger });
   const servers = await listenDataCentres(options.port ?? 0, (dcId, port) => {
     const server = new MtprotoServer({
       host,
@@ -124,6 +132,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
     ...(publicKeyFile ? { publicKeyFile } : {}),
     world,
     faults,
+    rateLimits,
     server,
     servers: listeners,
     control,

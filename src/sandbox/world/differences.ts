@@ -84,16 +84,31 @@ export function getDifference(
     : new Api.updates.Difference({ ...common, state: resultState });
 }
 
-/** Channels of the account with events since `date`: getDifference hints them with
- * updateChannelTooLong, as Telegram does, so the client runs getChannelDifference. */
+/** Per world: "userId:channelId" -> the channel pts getChannelDifference last handed over. */
+const handedOver = new WeakMap<WorldContext, Map<string, number>>();
+
+function noteHandedOver(ctx: WorldContext, userId: number, channelId: number, pts: number): void {
+  let map = handedOver.get(ctx);
+  if (!map) handedOver.set(ctx, (map = new Map()));
+  map.set(`${userId}:${channelId}`, pts);
+}
+
+/**
+ * Channels of the account with events since `date`: getDifference hints them with
+ * updateChannelTooLong, as Telegram does, so the client runs getChannelDifference
+ * (core.telegram.org/api/updates, "Recovering gaps"). Dates are in seconds: an event in the
+ * very second of `date` is hinted too unless the account has fetched the channel's difference
+ * since, or one posted just after the client's state would be lost to it.
+ */
 function channelsActiveSince(ctx: WorldContext, userId: number, date: number): ChannelRecord[] {
   if (date <= 0) return [];
-  return Object.values(ctx.state.channels).filter(
-    (channel) =>
-      isChannelMember(channel, userId) &&
-      channel.log.length > 0 &&
-      channel.log[channel.log.length - 1].date > date,
-  );
+  const handed = handedOver.get(ctx);
+  return Object.values(ctx.state.channels).filter((channel) => {
+    const last = channel.log[channel.log.length - 1];
+    if (!last || !isChannelMember(channel, userId)) return false;
+    if (last.date > date) return true;
+    return last.date === date && (handed?.get(`${userId}:${channel.id}`) ?? 0) < channel.pts;
+  });
 }
 
 export function getChannelDifference(
@@ -104,17 +119,26 @@ export function getChannelDifference(
   limitInput: number,
 ): Api.updates.TypeChannelDifference {
   const channel = readableChannel(ctx, userId, channelId);
-  if (pts >= channel.pts)
+  if (pts >= channel.pts) {
+    noteHandedOver(ctx, userId, channelId, channel.pts);
     return new Api.updates.ChannelDifferenceEmpty({ final: true, pts: channel.pts, timeout: 30 });
-  const limit = Math.max(1, Math.min(limitInput > 0 ? limitInput : 100, ctx.options.differenceSliceSize));
-  if (pts < channel.logStartPts || pts <= 0) {
+  }
+  // A user may ask for 100 updates at most. More than that since `pts` (pts + limit < remote
+  // pts) answers channelDifferenceTooLong with the dialog and the latest messages, and the
+  // client refetches history (core.telegram.org/method/updates.getChannelDifference,
+  // /constructor/updates.channelDifferenceTooLong). Gaps within the limit may still come in
+  // slices of differenceSliceSize.
+  const clientLimit = Math.max(1, Math.min(limitInput > 0 ? limitInput : 100, 100));
+  const limit = Math.min(clientLimit, ctx.options.differenceSliceSize);
+  if (pts < channel.logStartPts || pts <= 0 || pts + clientLimit < channel.pts) {
     const ids = Object.keys(channel.messages)
       .map(Number)
       .sort((a, b) => b - a)
-      .slice(0, limit);
+      .slice(0, clientLimit);
     const entities = collectEntities(ctx, userId).addChannel(channelId);
     for (const mid of ids) entities.addChannelMessage(channel.messages[mid]);
     const top = ids[0] ?? 0;
+    noteHandedOver(ctx, userId, channelId, channel.pts);
     return new Api.updates.ChannelDifferenceTooLong({
       final: true,
       timeout: 30,
@@ -151,6 +175,7 @@ export function getChannelDifference(
     if (update) otherUpdates.push(update);
     if (entry.kind === 'edit') entities.addChannelMessage(channel.messages[entry.msgId]);
   }
+  noteHandedOver(ctx, userId, channelId, taken[taken.length - 1].pts);
   return new Api.updates.ChannelDifference({
     final,
     pts: taken[taken.length - 1].pts,

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { RpcError } from '../contract.js';
 import type { CallContext, RpcDispatcher, RpcResult } from '../contract.js';
 import type { FaultInjector } from './faults.js';
+import type { RateLimiter } from './rate-limits.js';
 import type { World } from './world.js';
 import { UNSUPPORTED_METHOD_ERROR, methodName } from './tl.js';
 import { accountHandlers } from './rpc-account.js';
@@ -33,12 +34,14 @@ export interface HandlerTable {
 export interface DispatcherOptions {
   world: World;
   faults?: FaultInjector;
+  rateLimits?: RateLimiter;
   logger?: Logger;
 }
 
 export function createRpcDispatcher({
   world,
   faults,
+  rateLimits,
   logger,
 }: DispatcherOptions): RpcDispatcher & { methods(): string[] } {
   const anonymous: Record<string, Handler> = {};
@@ -54,6 +57,7 @@ export function createRpcDispatcher({
       const method = methodName(request);
       const userId = world.userIdForKey(ctx.authKeyId);
       const phone = userId !== undefined ? world.findUser(userId)?.phone : phoneOf(request);
+      rateLimits?.check(method, userId);
       faults?.check(method, phone);
       const anonymousHandler = anonymous[className];
       const handler = anonymousHandler ?? authorized[className];

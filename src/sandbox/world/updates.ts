@@ -17,9 +17,38 @@ export function pushTo(
   updates: Api.TypeUpdates,
   exceptKey?: bigint,
 ): void {
+  const numbered = exceptKey === undefined ? withSeq(ctx, userId, updates) : updates;
   if (!ctx.sink) return;
   const keys = keysOf(ctx, userId).filter((key) => key !== exceptKey);
-  if (keys.length) ctx.sink.push(keys, updates);
+  if (keys.length) ctx.sink.push(keys, numbered);
+}
+
+/**
+ * `updates` and `updatesCombined` outside channels are numbered per account with seq (and
+ * seq_start), so a client can tell one went missing (core.telegram.org/api/updates, "Update
+ * sequence": seq is the number of sent updates; updates of channels, ordered by their own pts,
+ * and the short forms carry none). The echo of a call to the caller's other authorizations
+ * goes unnumbered (seq 0, which the protocol allows): the calling connection never sees it, so
+ * numbering it would show that connection a gap that is none.
+ */
+function withSeq(ctx: WorldContext, userId: number, updates: Api.TypeUpdates): Api.TypeUpdates {
+  if (!(updates instanceof Api.Updates || updates instanceof Api.UpdatesCombined)) return updates;
+  if (updates.updates.length === 0 || updates.updates.every(isChannelScoped)) return updates;
+  const box = getBox(ctx, userId);
+  box.seq += 1;
+  ctx.changed();
+  const common = { updates: updates.updates, users: updates.users, chats: updates.chats, date: updates.date };
+  return updates instanceof Api.UpdatesCombined
+    ? new Api.UpdatesCombined({ ...common, seqStart: box.seq, seq: box.seq })
+    : new Api.Updates({ ...common, seq: box.seq });
+}
+
+function isChannelScoped(update: Api.TypeUpdate): boolean {
+  if ('channelId' in update && update.channelId !== undefined) return true;
+  const message = (update as { message?: unknown }).message;
+  return message instanceof Api.Message || message instanceof Api.MessageService
+    ? message.peerId instanceof Api.PeerChannel
+    : false;
 }
 
 /** Adds a pts event to an account's log (trimming old ones) and returns its pts. */
