@@ -98,19 +98,22 @@ test('updateChannel: new only in the answer to our own call; renamed, left and d
     'pushed for an unknown channel: nothing to tell',
   );
   const joined = map(update, ctx([channel()], 'own'), memory);
+  // chat.member_joined of a join through the API is published by the API itself.
   assert.deepEqual(types(joined), ['chat.created']);
   assert.deepEqual(joined[0]!.data, { chat: { id: CHANNEL_ID, type: 'channel', title: 'News' } });
   assert.deepEqual(map(update, ctx([channel()]), memory), [], 'nothing changed');
   const renamed = map(update, ctx([channel({ title: 'News 2', username: 'news' })]), memory);
   assert.deepEqual(types(renamed), ['chat.updated', 'channel.updated']);
   assert.equal((renamed[1]!.data.chat as { username: string }).username, 'news');
+  // A broadcast channel has no service messages: the account's own membership comes from here.
   assert.deepEqual(types(map(update, ctx([channel({ title: 'News 2', left: true })]), memory)), [
     'chat.deleted',
+    'chat.member_left',
   ]);
   assert.deepEqual(map(update, ctx([channel({ title: 'News 2', left: true })]), memory), []);
   assert.deepEqual(
     types(map(update, ctx([channel({ title: 'News 2' })]), memory)),
-    ['chat.created'],
+    ['chat.created', 'chat.member_joined'],
     'joined again',
   );
   const gone = map(update, ctx([forbidden()]), memory);
@@ -123,7 +126,38 @@ test('updateChannel: new only in the answer to our own call; renamed, left and d
   ]);
 });
 
-test('updateChannelParticipant: joins and leaves in broadcast channels, admin rights in megagroups', () => {
+test('updateChannel as user accounts get it: a join just now is new; own admin rights in a supergroup changed', () => {
+  const update = new Api.UpdateChannel({ channelId: big(CHANNEL) });
+  const joinedNow = (opts: Parameters<typeof channel>[0] = {}) =>
+    Object.assign(channel(opts), { date: Math.floor(Date.now() / 1000) });
+  const memory = new DialogMemory();
+  assert.deepEqual(types(map(update, ctx([joinedNow()]), memory)), ['chat.created', 'chat.member_joined']);
+
+  const group = new DialogMemory();
+  const megagroup = (rights?: Api.ChatAdminRights) =>
+    Object.assign(joinedNow({ megagroup: true }), rights ? { adminRights: rights } : {});
+  // Joining a supergroup: the service message tells the membership; here only chat.created.
+  assert.deepEqual(types(map(update, ctx([megagroup()]), group)), ['chat.created']);
+  const promoted = map(
+    update,
+    ctx([megagroup(new Api.ChatAdminRights({ changeInfo: true, pinMessages: true }))]),
+    group,
+  );
+  assert.deepEqual(types(promoted), ['group.admin_changed']);
+  assert.deepEqual(promoted[0]!.data, {
+    chatId: CHANNEL_ID,
+    userId: SELF,
+    isAdmin: true,
+    rights: ['change_info', 'pin_messages'],
+    actorId: null,
+  });
+  const demoted = map(update, ctx([megagroup()]), group);
+  assert.deepEqual(types(demoted), ['group.admin_changed']);
+  assert.equal(demoted[0]!.data.isAdmin, false);
+  assert.deepEqual(map(update, ctx([megagroup()]), group), [], 'told once');
+});
+
+test('updateChannelParticipant (bots): joins and leaves in broadcast channels, admin rights in megagroups', () => {
   const memory = new DialogMemory();
   const selfJoined = new Api.UpdateChannelParticipant({
     channelId: big(CHANNEL),

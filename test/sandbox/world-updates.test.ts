@@ -493,8 +493,11 @@ test('admins, participants, profiles and invites answer well-formed TL', async (
     }),
   )) as Api.channels.ChannelParticipants;
   assert.equal(admins.count, 2);
+  // A user account learns of its own new rights from updateChannel; updateChannelParticipant
+  // carries a qts and goes to bots only.
   const bobUpdates = sink.to(bob.key).flatMap((u) => (u as Api.Updates).updates ?? []);
-  assert.ok(bobUpdates.some((u) => u instanceof Api.UpdateChannelParticipant));
+  assert.ok(bobUpdates.some((u) => u instanceof Api.UpdateChannel));
+  assert.ok(!bobUpdates.some((u) => u instanceof Api.UpdateChannelParticipant));
   await call(alice.key, new Api.account.UpdateProfile({ firstName: 'Alicia' }));
   await call(alice.key, new Api.account.UpdateUsername({ username: 'alicia_w' }));
   const resolved = (await call(

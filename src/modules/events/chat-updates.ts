@@ -22,6 +22,8 @@ interface KnownChat {
 /** Per-session memory of groups, channels and private dialogs seen in this process. */
 export class DialogMemory {
   readonly chats = new Map<string, KnownChat>();
+  /** This account's admin rights in each supergroup, as its last updateChannel showed them. */
+  readonly ownRights = new Map<string, string>();
   /** Private chats already checked for being new. */
   readonly privatePeers = new Set<string>();
 }
@@ -83,6 +85,13 @@ function participantRights(p: Api.TypeChannelParticipant | undefined): string[] 
   return [];
 }
 
+/** How recent a channel's join `date` must be for an updateChannel to count as the join itself. */
+const JOIN_WINDOW_SECONDS = 120;
+
+function joinedJustNow(entity: Api.TypeChat): boolean {
+  return entity instanceof Api.Channel && entity.date >= Date.now() / 1000 - JOIN_WINDOW_SECONDS;
+}
+
 /** Group-like kinds get group.* events besides chat.*. */
 const isGroupType = (type: ChatView['type'] | undefined) => type === 'group' || type === 'supergroup';
 
@@ -128,6 +137,20 @@ export function chatEvents(
   const changed = (chat: ChatView) => {
     emit('chat.updated', { chat });
     emit(chat.type === 'channel' ? 'channel.updated' : 'group.updated', { chat });
+  };
+  /** group.admin_changed for this account, when a supergroup's admin_rights for it changed. */
+  const ownRights = (chatId: string, entity: Api.Channel) => {
+    const rights = adminRightNames(entity.adminRights);
+    const before = memory.ownRights.get(chatId);
+    memory.ownRights.set(chatId, rights.join());
+    if (before === undefined || before === rights.join()) return;
+    emit('group.admin_changed', {
+      chatId,
+      userId: selfId,
+      isAdmin: rights.length > 0,
+      rights,
+      actorId: null,
+    });
   };
   const member = (
     joined: boolean,
@@ -200,22 +223,39 @@ export function chatEvents(
     return;
   }
 
+  // User accounts get no updateChannelParticipant (it carries a qts: bots only,
+  // core.telegram.org/constructor/updateChannelParticipant). Their own joins, leaves and admin
+  // rights show in the channel an updateChannel brings; in supergroups the other members' joins
+  // and leaves come as service messages (above); a broadcast channel tells no one of them.
   if (update instanceof Api.UpdateChannel) {
     const chatId = toBotApiId('channel', update.channelId);
     const entity = findChat(ctx, chatId);
     if (!entity) return;
     const chat = chatView(entity);
     const prev = memory.chats.get(chatId);
+    // Service messages report the account's own membership of supergroups; not of channels.
+    const ownMembership = (joined: boolean) => {
+      if (chat.type === 'channel') member(joined, chatId, selfId, null, chat);
+    };
+    if (entity instanceof Api.Channel && isActive(entity) && isGroupType(chat.type))
+      ownRights(chatId, entity);
     if (isGone(entity)) {
       deleted(chatId, chat);
     } else if (!isActive(entity)) {
-      if (prev?.active) removed(chatId, chat);
-      else if (prev) remember(chatId);
+      if (prev?.active) {
+        removed(chatId, chat);
+        ownMembership(false);
+      } else if (prev) remember(chatId);
     } else if (!prev) {
-      // Pushed for many reasons; only the answer to our own call (a join) says it is new to us.
-      if (ctx.source === 'own') created(chatId, chat);
+      // Pushed for many reasons: the answer to our own call (a join), or a channel whose `date`
+      // (when this account joined) is just now, says it is new to us.
+      if (ctx.source === 'own' || joinedJustNow(entity)) {
+        created(chatId, chat);
+        ownMembership(true);
+      }
     } else if (!prev.active || prev.gone) {
       created(chatId, chat);
+      ownMembership(true);
     } else {
       if (prev.view.title !== chat.title || prev.view.username !== chat.username) changed(chat);
       remember(chatId);
@@ -223,6 +263,7 @@ export function chatEvents(
     return;
   }
 
+  /** Bots (and updates replayed from elsewhere) still carry updateChannelParticipant. */
   if (update instanceof Api.UpdateChannelParticipant) {
     const chatId = toBotApiId('channel', update.channelId);
     const chat = viewOf(chatId);

@@ -8,15 +8,8 @@ import { RpcError } from '../contract.js';
 import type { AdminRights, ChannelMessage, ChannelRecord } from './state.js';
 import { FULL_ADMIN_RIGHTS, long, now, peerKey } from './tl.js';
 import type { WorldContext, Origin } from './context.js';
-import {
-  channelMembers,
-  channelRights,
-  getChannel,
-  isChannelMember,
-  requireChannelRight,
-} from './lookups.js';
+import { channelMembers, getChannel, isChannelMember, requireChannelRight } from './lookups.js';
 import { checkUsernameFree } from './accounts.js';
-import { apiChannelParticipant } from './views.js';
 import { emitChannel, pushTo } from './updates.js';
 import { collectEntities } from './entities.js';
 
@@ -98,37 +91,26 @@ function channelUpdates(
   });
 }
 
+/**
+ * A member joined, left, was banned or had their admin rights changed. Telegram tells user
+ * accounts only through updateChannel, to the member concerned (the channel it then sees has
+ * its new `left`, `date` and `admin_rights`); updateChannelParticipant carries a qts and goes
+ * to bots only (core.telegram.org/constructor/updateChannelParticipant, /api/updates). Other
+ * members of a supergroup learn of joins and leaves from the service messages.
+ */
 function notifyParticipantChange(
   ctx: WorldContext,
   channel: ChannelRecord,
-  actorId: number,
   userId: number,
-  before: Api.TypeChannelParticipant | undefined,
   origin?: Origin,
 ): void {
-  const after = channel.participants[userId];
-  const update = new Api.UpdateChannelParticipant({
-    channelId: long(channel.id),
+  const updates = new Api.Updates({
+    updates: [new Api.UpdateChannel({ channelId: long(channel.id) })],
+    ...collectEntities(ctx, userId).addChannel(channel.id).addUser(userId).build(),
     date: now(),
-    actorId: long(actorId),
-    userId: long(userId),
-    ...(before ? { prevParticipant: before } : {}),
-    ...(after && !after.left ? { newParticipant: apiChannelParticipant(channel, userId, userId) } : {}),
-    qts: 0,
+    seq: 0,
   });
-  const admins = Object.values(channel.participants)
-    .filter((p) => channelRights(channel, p.userId))
-    .map((p) => p.userId);
-  for (const viewer of new Set([userId, ...admins])) {
-    const extra = viewer === userId || admins.includes(viewer) ? [update] : [];
-    const updates = new Api.Updates({
-      updates: [new Api.UpdateChannel({ channelId: long(channel.id) }), ...extra],
-      ...collectEntities(ctx, viewer).addChannel(channel.id).addUser(userId).addUser(actorId).build(),
-      date: now(),
-      seq: 0,
-    });
-    pushTo(ctx, viewer, updates, viewer === actorId ? origin?.keyId : undefined);
-  }
+  pushTo(ctx, userId, updates, origin?.keyId);
 }
 
 export function joinChannel(
@@ -142,7 +124,6 @@ export function joinChannel(
   const existing = channel.participants[userId];
   if (existing?.banned) throw new RpcError(400, 'USER_BANNED_IN_CHANNEL');
   if (existing && !existing.left) throw new RpcError(400, 'USER_ALREADY_PARTICIPANT');
-  const before = existing && !existing.left ? apiChannelParticipant(channel, userId, userId) : undefined;
   channel.participants[userId] = {
     userId,
     inviterId,
@@ -162,7 +143,7 @@ export function joinChannel(
       inviterId === userId ? origin : undefined,
     );
   }
-  notifyParticipantChange(ctx, channel, inviterId, userId, before, origin);
+  notifyParticipantChange(ctx, channel, userId, inviterId === userId ? origin : undefined);
   ctx.changed();
   return channelUpdates(ctx, userId, channel);
 }
@@ -175,7 +156,6 @@ export function leaveChannel(
 ): Api.TypeUpdates {
   const channel = getChannel(ctx, channelId);
   if (!isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
-  const before = apiChannelParticipant(channel, userId, userId);
   if (channel.megagroup)
     addChannelService(
       ctx,
@@ -186,7 +166,7 @@ export function leaveChannel(
     );
   channel.participants[userId] = { ...channel.participants[userId], left: true };
   delete channel.participants[userId].adminRights;
-  notifyParticipantChange(ctx, channel, userId, userId, before, origin);
+  notifyParticipantChange(ctx, channel, userId, origin);
   ctx.changed();
   return channelUpdates(ctx, userId, channel);
 }
@@ -196,7 +176,6 @@ export function kickFromChannel(ctx: WorldContext, actorId: number, channelId: n
   const channel = getChannel(ctx, channelId);
   requireChannelRight(channel, actorId, 'banUsers');
   if (!isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
-  const before = apiChannelParticipant(channel, userId, userId);
   if (channel.megagroup)
     addChannelService(ctx, channel, actorId, new Api.MessageActionChatDeleteUser({ userId: long(userId) }));
   channel.participants[userId] = {
@@ -205,7 +184,7 @@ export function kickFromChannel(ctx: WorldContext, actorId: number, channelId: n
     date: now(),
     banned: { kickedBy: actorId, date: now(), untilDate: 0, viewMessages: true },
   };
-  notifyParticipantChange(ctx, channel, actorId, userId, before);
+  notifyParticipantChange(ctx, channel, userId);
   ctx.changed();
 }
 
@@ -237,7 +216,6 @@ export function editChannelAdmin(
   requireChannelRight(channel, actorId, 'addAdmins');
   if (userId === channel.creatorId) throw new RpcError(400, 'USER_CREATOR');
   if (!isChannelMember(channel, userId)) throw new RpcError(400, 'USER_NOT_PARTICIPANT');
-  const before = apiChannelParticipant(channel, userId, userId);
   const participant = channel.participants[userId];
   const any = Object.values(rights).some(Boolean);
   if (any) {
@@ -249,7 +227,7 @@ export function editChannelAdmin(
     delete participant.promotedBy;
     delete participant.rank;
   }
-  notifyParticipantChange(ctx, channel, actorId, userId, before, origin);
+  notifyParticipantChange(ctx, channel, userId, actorId === userId ? origin : undefined);
   ctx.changed();
   return channelUpdates(ctx, actorId, channel);
 }

@@ -88,7 +88,8 @@ export function apiChannel(
     title: channel.title,
     ...(channel.username ? { username: channel.username } : {}),
     photo: new Api.ChatPhotoEmpty(),
-    date: channel.date,
+    // When the viewer joined, else when the channel was created (core.telegram.org/constructor/channel).
+    date: active ? member.date : channel.date,
     creator: channel.creatorId === viewerId,
     left: !active,
     broadcast: !channel.megagroup,
