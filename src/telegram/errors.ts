@@ -13,6 +13,9 @@ export const SIGNED_OUT_ERRORS = new Set([
   'SESSION_EXPIRED',
   'USER_DEACTIVATED',
   'USER_DEACTIVATED_BAN',
+  // 406: the key was used from two places at once and Telegram invalidated the session; retrying
+  // cannot help, the account must sign in again (core.telegram.org/api/errors#406-not-acceptable).
+  'AUTH_KEY_DUPLICATED',
 ]);
 
 /**
@@ -20,7 +23,8 @@ export const SIGNED_OUT_ERRORS = new Set([
  * name in `details.telegramError`. The table (also in README, "Telegram errors"):
  *
  *   FLOOD_WAIT_X, SLOWMODE_WAIT_X, other 420s ending in seconds  -> 429 FLOOD_WAIT, Retry-After
- *   AUTH_KEY_UNREGISTERED, SESSION_REVOKED, other 401s             -> 409 SESSION_NOT_AUTHORIZED
+ *   AUTH_KEY_UNREGISTERED, SESSION_REVOKED, AUTH_KEY_DUPLICATED,
+ *     other 401s                                                   -> 409 SESSION_NOT_AUTHORIZED
  *   PEER_ID_INVALID, CHANNEL_INVALID, CHANNEL_PRIVATE, USER_ID_INVALID, USERNAME_INVALID,
  *     USERNAME_NOT_OCCUPIED, INVITE_HASH_INVALID, INVITE_HASH_EXPIRED -> 404 CHAT_NOT_FOUND
  *   MESSAGE_ID_INVALID, REPLY_MESSAGE_ID_INVALID                   -> 404 MESSAGE_NOT_FOUND

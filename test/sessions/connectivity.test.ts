@@ -199,3 +199,27 @@ test('a key Telegram really forgot: -404 again on the fresh connection, the sess
   const res = await sendToSelf(a.sessionId, 'x');
   assert.equal(res.status, 409);
 });
+
+test('AUTH_KEY_DUPLICATED (the key used from two places at once): logged_out with that reason, no retrying', async () => {
+  const a = await signIn(t, sbx);
+  // Telegram's verdict, injected: the sandbox runs every client on one address.
+  await sbx.control('POST', '/faults', {
+    error: 'AUTH_KEY_DUPLICATED',
+    code: 406,
+    method: 'messages.sendMessage',
+    phone: a.phone,
+  });
+  const res = await sendToSelf(a.sessionId, 'x');
+  assert.equal(res.status, 409, JSON.stringify(res.body));
+  assert.equal(res.body.error.details?.telegramError, 'AUTH_KEY_DUPLICATED');
+  const gone = await waitFor(
+    async () => {
+      const s = await sessionOf(a.sessionId);
+      return s.status === 'logged_out' ? s : undefined;
+    },
+    5000,
+    'logged_out',
+  );
+  assert.equal(gone.lastError.code, 'AUTH_KEY_DUPLICATED');
+  assert.equal((await t.call('POST', `/api/v1/sessions/${a.sessionId}/connect`)).status, 409);
+});
