@@ -310,7 +310,16 @@ export class AccountClient implements TelegramAccount {
       const username = chatId.slice(1);
       let id = this.opts.peers.idForUsername(username);
       if (!id) {
-        const res = await this.invoke(new Api.contacts.ResolveUsername({ username }));
+        if (this.opts.peers.isKnownMissing(username))
+          throw new AppError('CHAT_NOT_FOUND', 'Chat not found: no one has this username');
+        const res = await this.invoke(new Api.contacts.ResolveUsername({ username })).catch(
+          (err: unknown) => {
+            const name = (err as { details?: { telegramError?: string } }).details?.telegramError;
+            if (name === 'USERNAME_NOT_OCCUPIED' || name === 'USERNAME_INVALID')
+              this.opts.peers.noteMissingUsername(username);
+            throw err;
+          },
+        );
         id = peerToBotApiId(res.peer);
       }
       const peer = this.opts.peers.inputPeer(id);

@@ -29,12 +29,20 @@ interface PeerEntry {
   username: string | null;
 }
 
+/** How long a username that resolved to nothing is answered from memory. */
+export const MISSING_USERNAME_TTL_MS = 5 * 60_000;
+
 export class PeerCache {
   private readonly peers = new Map<string, PeerEntry>();
   private readonly usernames = new Map<string, string>();
+  /** Usernames Telegram said are free or invalid -> when that answer expires (ms). */
+  private readonly missing = new Map<string, number>();
   private dirty = new Map<string, PeerEntry>();
 
-  constructor(rows: StoredPeer[] = []) {
+  constructor(
+    rows: StoredPeer[] = [],
+    private readonly now: () => number = Date.now,
+  ) {
     for (const r of rows)
       this.set(r.peer_id, { kind: r.kind, accessHash: r.access_hash, username: r.username }, false);
   }
@@ -54,7 +62,10 @@ export class PeerCache {
       return;
     if (old?.username && old.username !== entry.username) this.usernames.delete(old.username.toLowerCase());
     this.peers.set(id, entry);
-    if (entry.username) this.usernames.set(entry.username.toLowerCase(), id);
+    if (entry.username) {
+      this.usernames.set(entry.username.toLowerCase(), id);
+      this.missing.delete(entry.username.toLowerCase());
+    }
     if (markDirty) this.dirty.set(id, entry);
   }
 
@@ -80,7 +91,22 @@ export class PeerCache {
   }
 
   idForUsername(username: string): string | undefined {
-    return this.usernames.get(username.replace(/^@/, '').toLowerCase());
+    return this.usernames.get(normalUsername(username));
+  }
+
+  /**
+   * A username that resolved to nothing is not asked for again for a while: resolving is the
+   * most strictly limited call (FLOOD_WAIT), and a typo repeated by a client would spend it.
+   */
+  noteMissingUsername(username: string): void {
+    const at = this.now();
+    for (const [name, until] of this.missing) if (until <= at) this.missing.delete(name);
+    this.missing.set(normalUsername(username), at + MISSING_USERNAME_TTL_MS);
+  }
+
+  isKnownMissing(username: string): boolean {
+    const until = this.missing.get(normalUsername(username));
+    return until !== undefined && until > this.now();
   }
 
   has(botApiId: string): boolean {
@@ -126,4 +152,8 @@ export class PeerCache {
     this.dirty = new Map();
     return rows;
   }
+}
+
+function normalUsername(username: string): string {
+  return username.replace(/^@/, '').toLowerCase();
 }

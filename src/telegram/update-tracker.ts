@@ -8,6 +8,9 @@ import type { Logger } from 'pino';
 import { Api } from 'teleproto';
 import { peerToBotApiId, toBotApiId } from './ids.js';
 import { telegramErrorName } from './errors.js';
+import { channelPosition, channelPositions, messagesSince } from './channel-history.js';
+import { SeqOrder } from './seq-order.js';
+import { FloodWaiter } from './flood-wait.js';
 
 /** Answers to getChannelDifference that mean the channel is gone for this account. */
 const GONE_CHANNEL_ERRORS = new Set([
@@ -24,6 +27,10 @@ export interface UpdateState {
   seq?: number;
   /** Bot-API channel id -> pts. */
   channels: Record<string, number>;
+  /** Bot-API channel id -> the newest message id seen (where a too long gap is refetched from). */
+  channelTops?: Record<string, number>;
+  /** The channels' pts were taken from the dialogs once (those never heard of since included). */
+  dialogsSeeded?: boolean;
 }
 
 /** live: pushed by Telegram; difference: caught up after a gap; own: the result of our own call. */
@@ -49,6 +56,8 @@ const DIFFERENCE_ROUNDS_MAX = 50;
 /** How long a gap may stay open before getDifference (Telegram's own advice: about 0.5 s). */
 const GAP_WAIT_MS = 500;
 const COMMON = 'common';
+/** A channel difference asks for this many updates; more since its pts is too long a gap. */
+const CHANNEL_DIFFERENCE_LIMIT = 100;
 
 interface PendingUpdate {
   pts: number;
@@ -126,8 +135,37 @@ export class UpdateTracker {
   private stopped = false;
   private readonly pending = new Map<string, PendingUpdate[]>();
   private readonly gapTimers = new Map<string, NodeJS.Timeout>();
+  private readonly seq: SeqOrder;
+  private readonly flood: FloodWaiter;
 
-  constructor(private readonly deps: UpdateTrackerDeps) {}
+  constructor(private readonly deps: UpdateTrackerDeps) {
+    this.flood = new FloodWaiter((req) => deps.invoke(req), deps.log);
+    this.seq = new SeqOrder({
+      get: () => this.state.seq,
+      set: (seq) => {
+        this.state.seq = seq;
+        this.deps.onStateChanged();
+      },
+      onGap: () => {
+        if (this.stopped) return;
+        this.deps.log.debug({ seq: this.state.seq }, 'seq gap: catching up');
+        void this.catchUp().catch((err: unknown) =>
+          this.deps.log.warn({ err }, 'catch-up after a seq gap failed'),
+        );
+      },
+      waitMs: GAP_WAIT_MS,
+    });
+  }
+
+  /** True while the catch-up waits out a FLOOD_WAIT (the connection is fine meanwhile). */
+  get waitingOutFlood(): boolean {
+    return this.flood.waiting;
+  }
+
+  /** Calls Telegram for the catch-up: a FLOOD_WAIT is waited out (flood-wait.ts). */
+  private call<R extends Api.AnyRequest>(request: R): Promise<R['__response']> {
+    return this.flood.call(request);
+  }
 
   get state(): UpdateState {
     return this.deps.state;
@@ -138,23 +176,49 @@ export class UpdateTracker {
     for (const timer of this.gapTimers.values()) clearTimeout(timer);
     this.gapTimers.clear();
     this.pending.clear();
+    this.seq.stop();
+    this.flood.stop();
   }
 
   /** Asks Telegram for the current state when none is known yet (a fresh sign-in). */
   async initIfEmpty(): Promise<void> {
     if (this.state.pts !== undefined) return;
-    const s = await this.deps.invoke(new Api.updates.GetState());
+    const s = await this.call(new Api.updates.GetState());
     Object.assign(this.deps.state, { pts: s.pts, qts: s.qts, date: s.date, seq: s.seq });
+    this.deps.onStateChanged();
+    await this.seedChannels();
+  }
+
+  /**
+   * Takes each channel's pts from the dialogs, once per state: a channel the account reads
+   * but never heard from live is then caught up too when Telegram hints it after a restart.
+   */
+  private async seedChannels(): Promise<void> {
+    if (this.state.dialogsSeeded) return;
+    const positions = await channelPositions(
+      (req) => this.call(req),
+      (users, chats) => this.deps.ingestEntities(users, chats),
+    );
+    const tops = (this.state.channelTops ??= {});
+    for (const [id, at] of positions) {
+      if (this.state.channels[id] === undefined) this.state.channels[id] = at.pts;
+      if (tops[id] === undefined) tops[id] = at.topMessage;
+    }
+    this.state.dialogsSeeded = true;
     this.deps.onStateChanged();
   }
 
   /** Everything Telegram sends that is of type Updates (pushed, or the answer to our own call). */
   feed(updates: Api.TypeUpdates, source: UpdateSource): void {
     if (updates instanceof Api.Updates || updates instanceof Api.UpdatesCombined) {
+      const seqStart = updates instanceof Api.UpdatesCombined ? updates.seqStart : updates.seq;
+      // seq orders the account's containers (seq-order.ts); 0: not ordered.
+      if (updates.seq !== 0 && this.seq.alreadyApplied(seqStart)) return;
       this.deps.ingestEntities(updates.users, updates.chats);
       const ctx = { source, users: updates.users, chats: updates.chats };
       for (const u of updates.updates) this.apply(u, ctx);
-      this.noteDateSeq(updates.date, updates.seq);
+      this.noteDateSeq(updates.date);
+      if (updates.seq !== 0) this.seq.note(seqStart, updates.seq);
     } else if (updates instanceof Api.UpdateShort) {
       this.apply(updates.update, { source, users: [], chats: [] });
       this.noteDateSeq(updates.date);
@@ -170,17 +234,11 @@ export class UpdateTracker {
     }
   }
 
-  private noteDateSeq(date?: number, seq?: number): void {
-    let changed = false;
+  private noteDateSeq(date?: number): void {
     if (date && (this.state.date ?? 0) < date) {
       this.state.date = date;
-      changed = true;
+      this.deps.onStateChanged();
     }
-    if (seq && (this.state.seq ?? 0) < seq) {
-      this.state.seq = seq;
-      changed = true;
-    }
-    if (changed) this.deps.onStateChanged();
   }
 
   /** An AffectedMessages/AffectedHistory answer to our own call: the pts moved by ptsCount. */
@@ -257,7 +315,7 @@ export class UpdateTracker {
 
   private apply(update: Api.TypeUpdate, ctx: UpdateContext): void {
     if (update instanceof Api.UpdateChannelTooLong) {
-      void this.catchUpChannel(toBotApiId('channel', update.channelId));
+      void this.catchUpChannel(toBotApiId('channel', update.channelId), this.state.date);
       return;
     }
     if (hasPts(update)) {
@@ -270,6 +328,11 @@ export class UpdateTracker {
   }
 
   private safeDispatch(update: Api.TypeUpdate, ctx: UpdateContext): void {
+    if (update instanceof Api.UpdateNewChannelMessage && !(update.message instanceof Api.MessageEmpty)) {
+      const id = channelIdOf(update);
+      const tops = (this.state.channelTops ??= {});
+      if (id && (tops[id] ?? 0) < update.message.id) tops[id] = update.message.id;
+    }
     try {
       this.deps.dispatch(update, ctx);
     } catch (err) {
@@ -277,7 +340,12 @@ export class UpdateTracker {
     }
   }
 
-  /** getDifference until Telegram says we are up to date, then every known channel. */
+  /**
+   * getDifference until Telegram says we are up to date, then the channels it names with
+   * updateChannelTooLong, and only those: Telegram asks clients to call getChannelDifference
+   * at start-up only for channels so hinted (or read actively), since calling it for every
+   * channel of a busy account draws FLOOD_WAIT (core.telegram.org/api/updates, "Recovering gaps").
+   */
   catchUp(): Promise<void> {
     if (this.catchingUp) {
       this.again = true;
@@ -285,11 +353,14 @@ export class UpdateTracker {
     }
     this.catchingUp = (async () => {
       try {
+        if (this.state.pts !== undefined) await this.seedChannels();
+        const hinted = new Set<string>();
+        const since = this.state.date;
         do {
           this.again = false;
-          await this.commonDifference();
+          for (const id of await this.commonDifference()) hinted.add(id);
         } while (this.again && !this.stopped);
-        await Promise.all(Object.keys(this.state.channels).map((id) => this.catchUpChannel(id)));
+        await Promise.all([...hinted].map((id) => this.catchUpChannel(id, since)));
       } finally {
         this.catchingUp = null;
       }
@@ -297,13 +368,15 @@ export class UpdateTracker {
     return this.catchingUp;
   }
 
-  private async commonDifference(): Promise<void> {
+  /** Returns the channels Telegram hinted with updateChannelTooLong. */
+  private async commonDifference(): Promise<string[]> {
+    const hinted: string[] = [];
     if (this.state.pts === undefined) {
       await this.initIfEmpty();
-      return;
+      return hinted;
     }
     for (let round = 0; round < DIFFERENCE_ROUNDS_MAX && !this.stopped; round++) {
-      const diff = await this.deps.invoke(
+      const diff = await this.call(
         new Api.updates.GetDifference({
           pts: this.state.pts!,
           qts: this.state.qts ?? 0,
@@ -313,14 +386,15 @@ export class UpdateTracker {
       if (diff instanceof Api.updates.DifferenceEmpty) {
         this.state.date = diff.date;
         this.state.seq = diff.seq;
+        this.seq.afterDifference();
         this.deps.onStateChanged();
-        return;
+        return hinted;
       }
       if (diff instanceof Api.updates.DifferenceTooLong) {
         this.deps.log.warn({ pts: diff.pts }, 'update gap too long: some updates are lost');
         this.state.pts = diff.pts;
         this.deps.onStateChanged();
-        return;
+        return hinted;
       }
       this.deps.ingestEntities(diff.users, diff.chats);
       const ctx: UpdateContext = { source: 'difference', users: diff.users, chats: diff.chats };
@@ -328,23 +402,25 @@ export class UpdateTracker {
         this.safeDispatch(new Api.UpdateNewMessage({ message, pts: 0, ptsCount: 0 }), ctx);
       }
       for (const u of diff.otherUpdates) {
-        if (u instanceof Api.UpdateChannelTooLong)
-          void this.catchUpChannel(toBotApiId('channel', u.channelId));
+        if (u instanceof Api.UpdateChannelTooLong) hinted.push(toBotApiId('channel', u.channelId));
         else if (hasPts(u) && channelIdOf(u)) this.apply(u, ctx);
         else this.safeDispatch(u, ctx);
       }
       const s = diff instanceof Api.updates.DifferenceSlice ? diff.intermediateState : diff.state;
       Object.assign(this.state, { pts: s.pts, qts: s.qts, date: s.date, seq: s.seq });
+      this.seq.afterDifference();
       this.deps.onStateChanged();
       this.drainPending(COMMON);
-      if (diff instanceof Api.updates.Difference) return;
+      if (diff instanceof Api.updates.Difference) return hinted;
     }
+    return hinted;
   }
 
-  catchUpChannel(channelId: string): Promise<void> {
+  /** `since`: the date up to which updates were known, for a channel whose pts is not. */
+  catchUpChannel(channelId: string, since?: number): Promise<void> {
     const running = this.channelCatchUps.get(channelId);
     if (running) return running;
-    const p = this.channelDifference(channelId)
+    const p = this.channelDifference(channelId, since)
       .catch((err: unknown) => {
         // A channel the account can no longer read (left, banned, deleted) has nothing more to
         // catch up: forget its pts so later catch-ups do not fail on it again.
@@ -362,18 +438,22 @@ export class UpdateTracker {
     return p;
   }
 
-  private async channelDifference(channelId: string): Promise<void> {
+  private async channelDifference(channelId: string, since?: number): Promise<void> {
     const channel = this.deps.inputChannel(channelId);
     if (!channel) return;
+    if (this.state.channels[channelId] === undefined) {
+      await this.discoverChannel(channelId, channel, since);
+      return;
+    }
     for (let round = 0; round < DIFFERENCE_ROUNDS_MAX && !this.stopped; round++) {
       const pts = this.state.channels[channelId];
       if (pts === undefined) return;
-      const diff = await this.deps.invoke(
+      const diff = await this.call(
         new Api.updates.GetChannelDifference({
           channel,
           filter: new Api.ChannelMessagesFilterEmpty(),
           pts,
-          limit: 100,
+          limit: CHANNEL_DIFFERENCE_LIMIT,
         }),
       );
       if (diff instanceof Api.updates.ChannelDifferenceEmpty) {
@@ -382,11 +462,19 @@ export class UpdateTracker {
         return;
       }
       if (diff instanceof Api.updates.ChannelDifferenceTooLong) {
-        this.deps.log.warn({ channelId }, 'channel update gap too long: some updates are lost');
         this.deps.ingestEntities(diff.users, diff.chats);
-        if (diff.dialog instanceof Api.Dialog && diff.dialog.pts !== undefined)
-          this.state.channels[channelId] = diff.dialog.pts;
+        const dialog = diff.dialog instanceof Api.Dialog ? diff.dialog : undefined;
+        const known = this.state.channelTops?.[channelId];
+        await this.dispatchHistory(
+          channel,
+          known !== undefined ? { id: known } : { date: since ?? this.state.date ?? 0 },
+          dialog?.topMessage ?? 0,
+          diff.messages,
+          { users: diff.users, chats: diff.chats },
+        );
+        if (dialog?.pts !== undefined) this.state.channels[channelId] = dialog.pts;
         this.deps.onStateChanged();
+        this.pending.delete(channelId);
         return;
       }
       this.deps.ingestEntities(diff.users, diff.chats);
@@ -400,5 +488,49 @@ export class UpdateTracker {
       this.drainPending(channelId);
       if (diff.final) return;
     }
+  }
+
+  /**
+   * A gap too long for a difference (channelDifferenceTooLong): the messages it carries and
+   * the rest of the gap from the history, each once, in order, as caught up.
+   */
+  private async dispatchHistory(
+    channel: Api.TypeInputChannel,
+    after: { id?: number; date?: number },
+    top: number,
+    carried: readonly Api.TypeMessage[],
+    entities: { users: readonly Api.TypeUser[]; chats: readonly Api.TypeChat[] },
+  ): Promise<void> {
+    const fetched = await messagesSince((req) => this.call(req), channel, after, top, carried);
+    this.deps.ingestEntities(fetched.users, fetched.chats);
+    const ctx: UpdateContext = {
+      source: 'difference',
+      users: [...entities.users, ...fetched.users],
+      chats: [...entities.chats, ...fetched.chats],
+    };
+    for (const message of fetched.messages)
+      this.safeDispatch(new Api.UpdateNewChannelMessage({ message, pts: 0, ptsCount: 0 }), ctx);
+  }
+
+  /**
+   * A channel hinted (updateChannelTooLong) whose pts this session never had: its pts comes
+   * from its dialog, and what it got since `since` from its history.
+   */
+  private async discoverChannel(
+    channelId: string,
+    channel: Api.TypeInputChannel,
+    since: number | undefined,
+  ): Promise<void> {
+    const at = await channelPosition(
+      (req) => this.call(req),
+      channel,
+      (users, chats) => this.deps.ingestEntities(users, chats),
+    );
+    if (!at) return;
+    if (since)
+      await this.dispatchHistory(channel, { date: since }, at.topMessage, [], { users: [], chats: [] });
+    this.state.channels[channelId] ??= at.pts;
+    (this.state.channelTops ??= {})[channelId] ??= at.topMessage;
+    this.deps.onStateChanged();
   }
 }

@@ -182,6 +182,12 @@ export class Connections {
     m.recoveryTimer = setTimeout(() => {
       m.recoveryTimer = undefined;
       if (this.r.closing || m.account !== account || m.status === 'connected') return;
+      // A catch-up waiting out FLOOD_WAIT is not a stuck connection: a new client would only
+      // spend more of the account's budget.
+      if (account.transportConnected && account.tracker?.waitingOutFlood) {
+        this.armRecovery(m, account);
+        return;
+      }
       this.r.deps.log.info(
         { sessionId: m.id, afterMs: this.r.o.recoveryTimeoutMs },
         'connection not restored in time: new client',
