@@ -55,6 +55,11 @@ export interface TgPeersTable {
   kind: 'user' | 'chat' | 'channel';
   access_hash: string | null;
   username: string | null;
+  /** A peer known only from a `min` object: the chat (Bot-API id) and message it was seen in. */
+  seen_chat_id: string | null;
+  seen_msg_id: number | null;
+  /** A basic group migrated to a supergroup: the supergroup's Bot-API id. */
+  migrated_to: string | null;
   updated_at: string;
 }
 

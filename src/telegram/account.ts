@@ -27,12 +27,16 @@ export interface TelegramAccount {
   invoke<R extends Api.AnyRequest>(request: R): Promise<R['__response']>;
   /** `me`, `@username` or a Bot-API id to an input peer (404 CHAT_NOT_FOUND when unknown). */
   resolvePeer(chatId: string): Promise<{ peer: Api.TypeInputPeer; id: string }>;
-  inputChannel(botApiId: string): Api.InputChannel | undefined;
-  inputUser(botApiId: string): Api.InputUser | undefined;
+  inputChannel(botApiId: string): Api.TypeInputChannel | undefined;
+  inputUser(botApiId: string): Api.TypeInputUser | undefined;
   /** Tells the update state about an AffectedMessages/AffectedHistory answer. */
   affected(result: { pts: number; ptsCount: number }, channelId?: string): void;
   /** Records users and chats (resolve results) in the peer cache. */
-  remember(users: readonly Api.TypeUser[], chats: readonly Api.TypeChat[]): void;
+  remember(
+    users: readonly Api.TypeUser[],
+    chats: readonly Api.TypeChat[],
+    messages?: readonly Api.TypeMessage[],
+  ): void;
 }
 
 /**
@@ -289,14 +293,20 @@ export class AccountClient implements TelegramAccount {
       else if ('users' in result) this.opts.peers.ingest(result.users, result.chats);
       return;
     }
-    const r = result as { users?: unknown; chats?: unknown };
+    const r = result as { users?: unknown; chats?: unknown; messages?: unknown };
     const users = Array.isArray(r.users) ? (r.users as Api.TypeUser[]) : [];
     const chats = Array.isArray(r.chats) ? (r.chats as Api.TypeChat[]) : [];
-    if (users.length || chats.length) this.opts.peers.ingest(users, chats);
+    // A messages list names the message each `min` peer among the users/chats was seen in.
+    const messages = Array.isArray(r.messages) ? (r.messages as Api.TypeMessage[]) : [];
+    if (users.length || chats.length) this.opts.peers.ingest(users, chats, messages);
   }
 
-  remember(users: readonly Api.TypeUser[], chats: readonly Api.TypeChat[]): void {
-    this.opts.peers.ingest(users, chats);
+  remember(
+    users: readonly Api.TypeUser[],
+    chats: readonly Api.TypeChat[],
+    messages?: readonly Api.TypeMessage[],
+  ): void {
+    this.opts.peers.ingest(users, chats, messages);
   }
 
   affected(result: { pts: number; ptsCount: number }, channelId?: string): void {
@@ -326,6 +336,9 @@ export class AccountClient implements TelegramAccount {
       if (!peer) throw new AppError('CHAT_NOT_FOUND', 'Chat not found');
       return { peer, id };
     }
+    // A basic group migrated to a supergroup is followed there: the answer names the new id.
+    const movedTo = this.opts.peers.migratedTo(chatId);
+    if (movedTo) return this.resolvePeer(movedTo);
     const peer = this.opts.peers.inputPeer(chatId);
     if (!peer)
       throw new AppError(
@@ -335,11 +348,11 @@ export class AccountClient implements TelegramAccount {
     return { peer, id: chatId };
   }
 
-  inputChannel(botApiId: string): Api.InputChannel | undefined {
+  inputChannel(botApiId: string): Api.TypeInputChannel | undefined {
     return this.opts.peers.inputChannel(botApiId);
   }
 
-  inputUser(botApiId: string): Api.InputUser | undefined {
+  inputUser(botApiId: string): Api.TypeInputUser | undefined {
     return this.opts.peers.inputUser(botApiId);
   }
 

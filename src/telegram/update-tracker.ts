@@ -45,8 +45,13 @@ export interface UpdateContext {
 export interface UpdateTrackerDeps {
   state: UpdateState;
   invoke<R extends Api.AnyRequest>(request: R): Promise<R['__response']>;
-  inputChannel(botApiChannelId: string): Api.InputChannel | undefined;
-  ingestEntities(users: readonly Api.TypeUser[], chats: readonly Api.TypeChat[]): void;
+  inputChannel(botApiChannelId: string): Api.TypeInputChannel | undefined;
+  /** Users and chats to remember; `messages` came with them (where `min` peers were seen). */
+  ingestEntities(
+    users: readonly Api.TypeUser[],
+    chats: readonly Api.TypeChat[],
+    messages?: readonly Api.TypeMessage[],
+  ): void;
   dispatch(update: Api.TypeUpdate, ctx: UpdateContext): void;
   onStateChanged(): void;
   log: Logger;
@@ -214,7 +219,7 @@ export class UpdateTracker {
       const seqStart = updates instanceof Api.UpdatesCombined ? updates.seqStart : updates.seq;
       // seq orders the account's containers (seq-order.ts); 0: not ordered.
       if (updates.seq !== 0 && this.seq.alreadyApplied(seqStart)) return;
-      this.deps.ingestEntities(updates.users, updates.chats);
+      this.deps.ingestEntities(updates.users, updates.chats, messagesOf(updates.updates));
       const ctx = { source, users: updates.users, chats: updates.chats };
       for (const u of updates.updates) this.apply(u, ctx);
       this.noteDateSeq(updates.date);
@@ -396,7 +401,7 @@ export class UpdateTracker {
         this.deps.onStateChanged();
         return hinted;
       }
-      this.deps.ingestEntities(diff.users, diff.chats);
+      this.deps.ingestEntities(diff.users, diff.chats, diff.newMessages);
       const ctx: UpdateContext = { source: 'difference', users: diff.users, chats: diff.chats };
       for (const message of diff.newMessages) {
         this.safeDispatch(new Api.UpdateNewMessage({ message, pts: 0, ptsCount: 0 }), ctx);
@@ -477,7 +482,7 @@ export class UpdateTracker {
         this.pending.delete(channelId);
         return;
       }
-      this.deps.ingestEntities(diff.users, diff.chats);
+      this.deps.ingestEntities(diff.users, diff.chats, diff.newMessages);
       const ctx: UpdateContext = { source: 'difference', users: diff.users, chats: diff.chats };
       for (const message of diff.newMessages) {
         this.safeDispatch(new Api.UpdateNewChannelMessage({ message, pts: 0, ptsCount: 0 }), ctx);
@@ -533,4 +538,16 @@ export class UpdateTracker {
     (this.state.channelTops ??= {})[channelId] ??= at.topMessage;
     this.deps.onStateChanged();
   }
+}
+
+/** The messages carried by a list of updates (new and edited ones). */
+function messagesOf(updates: readonly Api.TypeUpdate[]): Api.TypeMessage[] {
+  return updates.flatMap((u) =>
+    u instanceof Api.UpdateNewMessage ||
+    u instanceof Api.UpdateNewChannelMessage ||
+    u instanceof Api.UpdateEditMessage ||
+    u instanceof Api.UpdateEditChannelMessage
+      ? [u.message]
+      : [],
+  );
 }

@@ -13,6 +13,7 @@ import { World } from '../../src/sandbox/world/world.js';
 import { FaultInjector } from '../../src/sandbox/world/faults.js';
 import { createRpcDispatcher, UNSUPPORTED_METHOD_ERROR } from '../../src/sandbox/world/rpc.js';
 import { long } from '../../src/sandbox/world/tl.js';
+import { viewerAccessHash } from '../../src/sandbox/world/views.js';
 
 class RecordingSink implements UpdateSink {
   pushed: Array<{ keys: bigint[]; updates: Api.TypeUpdates }> = [];
@@ -84,9 +85,23 @@ function setup(options: { differenceSliceSize?: number; logRetention?: number } 
       );
     }
     const user = (auth as Api.auth.Authorization).user as Api.User;
-    return { key, user, inputPeer: new Api.InputPeerUser({ userId: user.id, accessHash: user.accessHash! }) };
+    return { key, user };
   }
-  return { world, sink, faults, call, signIn };
+  type Account = { user: Api.User };
+  // Access hashes are per viewing account: the hash `viewer` was given for a user or channel.
+  const userHash = (viewer: Account, target: Account) =>
+    long(viewerAccessHash(world.state.users[Number(target.user.id)].accessHash, Number(viewer.user.id)));
+  const channelHash = (viewer: Account, channel: Api.Channel) =>
+    long(viewerAccessHash(world.state.channels[Number(channel.id)].accessHash, Number(viewer.user.id)));
+  const userPeer = (viewer: Account, target: Account) =>
+    new Api.InputPeerUser({ userId: target.user.id, accessHash: userHash(viewer, target) });
+  const userInput = (viewer: Account, target: Account) =>
+    new Api.InputUser({ userId: target.user.id, accessHash: userHash(viewer, target) });
+  const channelInput = (viewer: Account, channel: Api.Channel) =>
+    new Api.InputChannel({ channelId: channel.id, accessHash: channelHash(viewer, channel) });
+  const channelPeer = (viewer: Account, channel: Api.Channel) =>
+    new Api.InputPeerChannel({ channelId: channel.id, accessHash: channelHash(viewer, channel) });
+  return { world, sink, faults, call, signIn, userPeer, userInput, channelInput, channelPeer };
 }
 
 async function state(call: (k: bigint, r: unknown) => Promise<unknown>, key: bigint) {
@@ -94,7 +109,7 @@ async function state(call: (k: bigint, r: unknown) => Promise<unknown>, key: big
 }
 
 test('private messages: each account numbers its own copy, pts advances by one per event', async () => {
-  const { call, signIn, sink } = setup();
+  const { call, signIn, userPeer, sink } = setup();
   const alice = await signIn('15550000001', 'Alice');
   const bob = await signIn('15550000002', 'Bob');
   // Bob already has a message of his own, so the two accounts' ids diverge.
@@ -109,7 +124,7 @@ test('private messages: each account numbers its own copy, pts advances by one p
   const before = await state(call, alice.key);
   const sent = (await call(
     alice.key,
-    new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'hi bob', randomId: long(2) }),
+    new Api.messages.SendMessage({ peer: userPeer(alice, bob), message: 'hi bob', randomId: long(2) }),
   )) as Api.UpdateShortSentMessage;
   assert.ok(sent instanceof Api.UpdateShortSentMessage);
   assert.equal(sent.id, 1);
@@ -133,14 +148,18 @@ test('private messages: each account numbers its own copy, pts advances by one p
 });
 
 test("the sender's other authorizations receive the outgoing message", async () => {
-  const { call, signIn, sink, world } = setup();
+  const { call, signIn, userPeer, sink, world } = setup();
   const alice = await signIn('15550000011', 'Alice');
   const bob = await signIn('15550000012', 'Bob');
   const alice2 = await signIn('15550000011', 'Alice');
   assert.equal(world.keysOf(Number(alice.user.id.toString())).length, 2);
   await call(
     alice.key,
-    new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'from phone one', randomId: long(3) }),
+    new Api.messages.SendMessage({
+      peer: userPeer(alice, bob),
+      message: 'from phone one',
+      randomId: long(3),
+    }),
   );
   const pushed = sink.to(alice2.key);
   assert.equal(pushed.length, 1);
@@ -150,7 +169,7 @@ test("the sender's other authorizations receive the outgoing message", async () 
 });
 
 test('getDifference returns exactly the missed events, then differenceEmpty', async () => {
-  const { call, signIn } = setup();
+  const { call, signIn, userPeer } = setup();
   const alice = await signIn('15550000021', 'Alice');
   const bob = await signIn('15550000022', 'Bob');
   const bobState = await state(call, bob.key);
@@ -163,7 +182,7 @@ test('getDifference returns exactly the missed events, then differenceEmpty', as
     await call(
       alice.key,
       new Api.messages.SendMessage({
-        peer: bob.inputPeer,
+        peer: userPeer(alice, bob),
         message: text,
         randomId: long(Math.floor(Math.random() * 1e9)),
       }),
@@ -171,7 +190,7 @@ test('getDifference returns exactly the missed events, then differenceEmpty', as
   }
   const edit = (await call(
     alice.key,
-    new Api.messages.EditMessage({ peer: bob.inputPeer, id: 2, message: 'two (edited)' }),
+    new Api.messages.EditMessage({ peer: userPeer(alice, bob), id: 2, message: 'two (edited)' }),
   )) as Api.Updates;
   assert.ok(edit.updates[0] instanceof Api.UpdateEditMessage);
   await call(alice.key, new Api.messages.DeleteMessages({ id: [3], revoke: true }));
@@ -212,14 +231,17 @@ test('getDifference returns exactly the missed events, then differenceEmpty', as
 });
 
 test('getDifference slices long gaps and answers tooLong past the kept log', async () => {
-  const { call, signIn } = setup({ differenceSliceSize: 3, logRetention: 8 });
+  const { call, signIn, userPeer } = setup({
+    differenceSliceSize: 3,
+    logRetention: 8,
+  });
   const alice = await signIn('15550000031', 'Alice');
   const bob = await signIn('15550000032', 'Bob');
   const start = await state(call, bob.key);
   for (let i = 0; i < 5; i++) {
     await call(
       alice.key,
-      new Api.messages.SendMessage({ peer: bob.inputPeer, message: `m${i}`, randomId: long(100 + i) }),
+      new Api.messages.SendMessage({ peer: userPeer(alice, bob), message: `m${i}`, randomId: long(100 + i) }),
     );
   }
   const first = (await call(
@@ -248,7 +270,7 @@ test('getDifference slices long gaps and answers tooLong past the kept log', asy
   for (let i = 0; i < 10; i++) {
     await call(
       alice.key,
-      new Api.messages.SendMessage({ peer: bob.inputPeer, message: `n${i}`, randomId: long(200 + i) }),
+      new Api.messages.SendMessage({ peer: userPeer(alice, bob), message: `n${i}`, randomId: long(200 + i) }),
     );
   }
   const tooLong = await call(
@@ -260,7 +282,7 @@ test('getDifference slices long gaps and answers tooLong past the kept log', asy
 });
 
 test('channels: per-channel ids and pts, getChannelDifference, pushes to members', async () => {
-  const { call, signIn, sink } = setup();
+  const { call, signIn, userInput, channelInput, channelPeer, sink } = setup();
   const alice = await signIn('15550000041', 'Alice');
   const bob = await signIn('15550000042', 'Bob');
   const created = (await call(
@@ -268,24 +290,25 @@ test('channels: per-channel ids and pts, getChannelDifference, pushes to members
     new Api.channels.CreateChannel({ title: 'News', about: '', megagroup: true }),
   )) as Api.Updates;
   const channel = created.chats[0] as Api.Channel;
-  const inputChannel = new Api.InputChannel({ channelId: channel.id, accessHash: channel.accessHash! });
+  const inputChannel = channelInput(alice, channel);
+  const bobChannelInput = channelInput(bob, channel);
   await call(
     alice.key,
     new Api.channels.InviteToChannel({
       channel: inputChannel,
-      users: [new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! })],
+      users: [userInput(alice, bob)],
     }),
   );
   const bobChannel = (
-    (await call(bob.key, new Api.channels.GetChannels({ id: [inputChannel] }))) as Api.messages.Chats
+    (await call(bob.key, new Api.channels.GetChannels({ id: [bobChannelInput] }))) as Api.messages.Chats
   ).chats[0] as Api.Channel;
   assert.equal(bobChannel.left, false);
   const full = (await call(
     bob.key,
-    new Api.channels.GetFullChannel({ channel: inputChannel }),
+    new Api.channels.GetFullChannel({ channel: bobChannelInput }),
   )) as Api.messages.ChatFull;
   const ptsBefore = (full.fullChat as Api.ChannelFull).pts;
-  const peer = new Api.InputPeerChannel({ channelId: channel.id, accessHash: channel.accessHash! });
+  const peer = channelPeer(alice, channel);
   const sent = (await call(
     alice.key,
     new Api.messages.SendMessage({ peer, message: 'hello group', randomId: long(77) }),
@@ -298,11 +321,18 @@ test('channels: per-channel ids and pts, getChannelDifference, pushes to members
     .map((u) => (u as Api.Updates).updates.map((x) => x.className))
     .flat();
   assert.ok(bobPushes.includes('UpdateNewChannelMessage'));
-  await call(bob.key, new Api.messages.SendMessage({ peer, message: 'hi from bob', randomId: long(78) }));
+  await call(
+    bob.key,
+    new Api.messages.SendMessage({
+      peer: channelPeer(bob, channel),
+      message: 'hi from bob',
+      randomId: long(78),
+    }),
+  );
   const diff = (await call(
     bob.key,
     new Api.updates.GetChannelDifference({
-      channel: inputChannel,
+      channel: bobChannelInput,
       filter: new Api.ChannelMessagesFilterEmpty(),
       pts: ptsBefore,
       limit: 100,
@@ -320,7 +350,7 @@ test('channels: per-channel ids and pts, getChannelDifference, pushes to members
   const empty = await call(
     bob.key,
     new Api.updates.GetChannelDifference({
-      channel: inputChannel,
+      channel: bobChannelInput,
       filter: new Api.ChannelMessagesFilterEmpty(),
       pts: diff.pts,
       limit: 100,
@@ -330,15 +360,15 @@ test('channels: per-channel ids and pts, getChannelDifference, pushes to members
 });
 
 test('read receipts move the reader inbox and the sender outbox, each with pts', async () => {
-  const { call, signIn, sink } = setup();
+  const { call, signIn, userPeer, sink } = setup();
   const alice = await signIn('15550000051', 'Alice');
   const bob = await signIn('15550000052', 'Bob');
   await call(
     alice.key,
-    new Api.messages.SendMessage({ peer: bob.inputPeer, message: 'read me', randomId: long(5) }),
+    new Api.messages.SendMessage({ peer: userPeer(alice, bob), message: 'read me', randomId: long(5) }),
   );
   const aliceBefore = await state(call, alice.key);
-  const aliceForBob = new Api.InputPeerUser({ userId: alice.user.id, accessHash: alice.user.accessHash! });
+  const aliceForBob = userPeer(bob, alice);
   const dialogs = (await call(
     bob.key,
     new Api.messages.GetPeerDialogs({ peers: [new Api.InputDialogPeer({ peer: aliceForBob })] }),
@@ -390,7 +420,7 @@ test('unknown methods, missing authorization and injected faults fail with RPC e
 });
 
 test('basic groups: every member gets a copy with its own id; removing a member stops delivery', async () => {
-  const { call, signIn, sink, world } = setup();
+  const { call, signIn, userInput, sink, world } = setup();
   const alice = await signIn('15550000071', 'Alice');
   const bob = await signIn('15550000072', 'Bob');
   const carol = await signIn('15550000073', 'Carol');
@@ -406,10 +436,7 @@ test('basic groups: every member gets a copy with its own id; removing a member 
     alice.key,
     new Api.messages.CreateChat({
       title: 'Trio',
-      users: [
-        new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
-        new Api.InputUser({ userId: carol.user.id, accessHash: carol.user.accessHash! }),
-      ],
+      users: [userInput(alice, bob), userInput(alice, carol)],
     }),
   )) as Api.messages.InvitedUsers;
   const chat = (invited.updates as Api.Updates).chats[0] as Api.Chat;
@@ -433,7 +460,7 @@ test('basic groups: every member gets a copy with its own id; removing a member 
     alice.key,
     new Api.messages.DeleteChatUser({
       chatId: chat.id,
-      userId: new Api.InputUser({ userId: carol.user.id, accessHash: carol.user.accessHash! }),
+      userId: userInput(alice, carol),
     }),
   );
   const carolPts = world.box(Number(carol.user.id.toString())).pts;
@@ -442,7 +469,7 @@ test('basic groups: every member gets a copy with its own id; removing a member 
 });
 
 test('admins, participants, profiles and invites answer well-formed TL', async () => {
-  const { call, signIn, sink } = setup();
+  const { call, signIn, userInput, channelInput, channelPeer, sink } = setup();
   const alice = await signIn('15550000081', 'Alice');
   const bob = await signIn('15550000082', 'Bob');
   const created = (await call(
@@ -450,12 +477,13 @@ test('admins, participants, profiles and invites answer well-formed TL', async (
     new Api.channels.CreateChannel({ title: 'Staff', about: 'team', megagroup: true }),
   )) as Api.Updates;
   const channel = created.chats[0] as Api.Channel;
-  const inputChannel = new Api.InputChannel({ channelId: channel.id, accessHash: channel.accessHash! });
-  const bobInput = new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! });
+  const inputChannel = channelInput(alice, channel);
+  const bobChannelInput = channelInput(bob, channel);
+  const bobInput = userInput(alice, bob);
   const invite = (await call(
     alice.key,
     new Api.messages.ExportChatInvite({
-      peer: new Api.InputPeerChannel({ channelId: channel.id, accessHash: channel.accessHash! }),
+      peer: channelPeer(alice, channel),
     }),
   )) as Api.ChatInviteExported;
   const hash = invite.link.split('+')[1];
@@ -477,7 +505,7 @@ test('admins, participants, profiles and invites answer well-formed TL', async (
   );
   const participant = (await call(
     bob.key,
-    new Api.channels.GetParticipant({ channel: inputChannel, participant: new Api.InputPeerSelf() }),
+    new Api.channels.GetParticipant({ channel: bobChannelInput, participant: new Api.InputPeerSelf() }),
   )) as Api.channels.ChannelParticipant;
   assert.ok(participant.participant instanceof Api.ChannelParticipantAdmin);
   assert.equal(participant.participant.rank, 'mod');
@@ -505,15 +533,15 @@ test('admins, participants, profiles and invites answer well-formed TL', async (
     new Api.contacts.ResolveUsername({ username: 'alicia_w' }),
   )) as Api.contacts.ResolvedPeer;
   assert.equal((resolved.users[0] as Api.User).firstName, 'Alicia');
-  await call(bob.key, new Api.channels.LeaveChannel({ channel: inputChannel }));
+  await call(bob.key, new Api.channels.LeaveChannel({ channel: bobChannelInput }));
   await call(bob.key, new Api.messages.ImportChatInvite({ hash }));
 });
 
 test('titles, deletions of chats, channels and history, and authorizations', async () => {
-  const { call, signIn, sink } = setup();
+  const { call, signIn, userPeer, userInput, channelInput, channelPeer, sink } = setup();
   const alice = await signIn('15550000091', 'Alice');
   const bob = await signIn('15550000092', 'Bob');
-  const bobInput = new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! });
+  const bobInput = userInput(alice, bob);
   const invited = (await call(
     alice.key,
     new Api.messages.CreateChat({ title: 'Old', users: [bobInput] }),
@@ -539,18 +567,19 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
     new Api.channels.CreateChannel({ title: 'Gone soon', about: '', broadcast: true }),
   )) as Api.Updates;
   const channel = created.chats[0] as Api.Channel;
-  const inputChannel = new Api.InputChannel({ channelId: channel.id, accessHash: channel.accessHash! });
+  const inputChannel = channelInput(alice, channel);
+  const bobChannelInput = channelInput(bob, channel);
   await call(alice.key, new Api.channels.InviteToChannel({ channel: inputChannel, users: [bobInput] }));
   await call(alice.key, new Api.channels.EditTitle({ channel: inputChannel, title: 'Renamed' }));
   assert.equal(
     (
-      ((await call(bob.key, new Api.channels.GetChannels({ id: [inputChannel] }))) as Api.messages.Chats)
+      ((await call(bob.key, new Api.channels.GetChannels({ id: [bobChannelInput] }))) as Api.messages.Chats)
         .chats[0] as Api.Channel
     ).title,
     'Renamed',
   );
   await assert.rejects(
-    call(bob.key, new Api.channels.DeleteChannel({ channel: inputChannel })),
+    call(bob.key, new Api.channels.DeleteChannel({ channel: bobChannelInput })),
     /CHAT_ADMIN_REQUIRED/,
   );
   await call(alice.key, new Api.channels.DeleteChannel({ channel: inputChannel }));
@@ -561,7 +590,7 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
     call(
       bob.key,
       new Api.messages.GetHistory({
-        peer: new Api.InputPeerChannel({ channelId: channel.id, accessHash: channel.accessHash! }),
+        peer: channelPeer(bob, channel),
         offsetId: 0,
         offsetDate: 0,
         addOffset: 0,
@@ -577,7 +606,7 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
   await call(
     alice.key,
     new Api.messages.SendMessage({
-      peer: new Api.InputPeerUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+      peer: userPeer(alice, bob),
       message: 'one',
       randomId: long(1),
     }),
@@ -585,7 +614,7 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
   await call(
     alice.key,
     new Api.messages.SendMessage({
-      peer: new Api.InputPeerUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+      peer: userPeer(alice, bob),
       message: 'two',
       randomId: long(2),
     }),
@@ -593,7 +622,7 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
   const cleared = (await call(
     alice.key,
     new Api.messages.DeleteHistory({
-      peer: new Api.InputPeerUser({ userId: bob.user.id, accessHash: bob.user.accessHash! }),
+      peer: userPeer(alice, bob),
       maxId: 0,
       revoke: true,
     }),
@@ -602,7 +631,7 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
   const bobHistory = (await call(
     bob.key,
     new Api.messages.GetHistory({
-      peer: new Api.InputPeerUser({ userId: alice.user.id, accessHash: alice.user.accessHash! }),
+      peer: userPeer(bob, alice),
       offsetId: 0,
       offsetDate: 0,
       addOffset: 0,
@@ -624,21 +653,25 @@ test('titles, deletions of chats, channels and history, and authorizations', asy
 });
 
 test('search filters: pinned only, media filters match nothing, unknown ones are refused', async () => {
-  const { call, signIn } = setup();
+  const { call, signIn, userPeer } = setup();
   const alice = await signIn('15550000101', 'Alice');
   const bob = await signIn('15550000102', 'Bob');
   for (const text of ['alpha', 'beta', 'alphabet']) {
     await call(
       alice.key,
-      new Api.messages.SendMessage({ peer: bob.inputPeer, message: text, randomId: long(text.length) }),
+      new Api.messages.SendMessage({
+        peer: userPeer(alice, bob),
+        message: text,
+        randomId: long(text.length),
+      }),
     );
   }
-  await call(alice.key, new Api.messages.UpdatePinnedMessage({ peer: bob.inputPeer, id: 2 }));
+  await call(alice.key, new Api.messages.UpdatePinnedMessage({ peer: userPeer(alice, bob), id: 2 }));
   const search = (filter: Api.TypeMessagesFilter, q = '') =>
     call(
       alice.key,
       new Api.messages.Search({
-        peer: bob.inputPeer,
+        peer: userPeer(alice, bob),
         q,
         filter,
         minDate: 0,
@@ -659,14 +692,14 @@ test('search filters: pinned only, media filters match nothing, unknown ones are
 });
 
 test("deleting in a group: own messages go for everyone, others' only for the deleter unless admin", async () => {
-  const { call, signIn, world } = setup();
+  const { call, signIn, userInput, world } = setup();
   const alice = await signIn('15550000111', 'Alice');
   const bob = await signIn('15550000112', 'Bob');
   const invited = (await call(
     alice.key,
     new Api.messages.CreateChat({
       title: 'Del',
-      users: [new Api.InputUser({ userId: bob.user.id, accessHash: bob.user.accessHash! })],
+      users: [userInput(alice, bob)],
     }),
   )) as Api.messages.InvitedUsers;
   const peer = new Api.InputPeerChat({ chatId: ((invited.updates as Api.Updates).chats[0] as Api.Chat).id });
@@ -702,4 +735,128 @@ test("deleting in a group: own messages go for everyone, others' only for the de
   await call(alice.key, new Api.messages.DeleteMessages({ id: [fromAlice], revoke: false }));
   assert.ok(!texts(aliceId).includes('by alice'));
   assert.ok(fromBob > 0);
+});
+
+test('access hashes are per viewer: one given to another account is refused', async () => {
+  const { call, signIn, userPeer, userInput, channelInput } = setup();
+  const alice = await signIn('15550000121', 'Alice');
+  const bob = await signIn('15550000122', 'Bob');
+  const carol = await signIn('15550000123', 'Carol');
+  assert.notEqual(userPeer(alice, carol).accessHash.toString(), userPeer(bob, carol).accessHash.toString());
+  const send = (from: { key: bigint }, peer: Api.TypeInputPeer, randomId: number) =>
+    call(from.key, new Api.messages.SendMessage({ peer, message: 'hi', randomId: long(randomId) }));
+  await send(alice, userPeer(alice, carol), 1);
+  await assert.rejects(send(bob, userPeer(alice, carol), 2), /PEER_ID_INVALID/);
+  const [unknown] = (await call(
+    bob.key,
+    new Api.users.GetUsers({ id: [userInput(alice, carol)] }),
+  )) as Api.TypeUser[];
+  assert.ok(unknown instanceof Api.UserEmpty);
+  const created = (await call(
+    alice.key,
+    new Api.channels.CreateChannel({ title: 'Public', about: '', megagroup: true }),
+  )) as Api.Updates;
+  const channel = created.chats[0] as Api.Channel;
+  assert.equal(channel.accessHash!.toString(), channelInput(alice, channel).accessHash.toString());
+  await call(
+    alice.key,
+    new Api.channels.InviteToChannel({
+      channel: channelInput(alice, channel),
+      users: [userInput(alice, bob)],
+    }),
+  );
+  await call(bob.key, new Api.channels.GetChannels({ id: [channelInput(bob, channel)] }));
+  await assert.rejects(
+    call(bob.key, new Api.channels.GetChannels({ id: [channelInput(alice, channel)] })),
+    /CHANNEL_INVALID/,
+  );
+});
+
+test('min users: a stranger seen in a supergroup comes as min and is addressed by that message', async () => {
+  const { call, signIn, sink, userInput, channelInput, channelPeer } = setup();
+  const alice = await signIn('15550000131', 'Alice');
+  const dave = await signIn('15550000132', 'Dave');
+  const created = (await call(
+    alice.key,
+    new Api.channels.CreateChannel({ title: 'Room', about: '', megagroup: true }),
+  )) as Api.Updates;
+  const channel = created.chats[0] as Api.Channel;
+  await call(
+    alice.key,
+    new Api.channels.InviteToChannel({
+      channel: channelInput(alice, channel),
+      users: [userInput(alice, dave)],
+    }),
+  );
+  const daveRoom = channelPeer(dave, channel);
+  await call(dave.key, new Api.messages.SendMessage({ peer: daveRoom, message: 'hello', randomId: long(1) }));
+  const pushed = sink.to(alice.key).at(-1) as Api.Updates;
+  const message = (pushed.updates[0] as Api.UpdateNewChannelMessage).message as Api.Message;
+  const daveSeen = pushed.users.find((u) => u.id.toString() === dave.user.id.toString()) as Api.User;
+  assert.equal(daveSeen.min, true, 'Alice has no relation to Dave');
+  const room = channelPeer(alice, channel);
+  await assert.rejects(
+    call(
+      alice.key,
+      new Api.messages.SendMessage({
+        peer: new Api.InputPeerUser({ userId: dave.user.id, accessHash: daveSeen.accessHash! }),
+        message: 'with the min hash',
+        randomId: long(2),
+      }),
+    ),
+    /PEER_ID_INVALID/,
+  );
+  const fromMessage = (msgId: number) =>
+    new Api.InputPeerUserFromMessage({ peer: room, msgId, userId: dave.user.id });
+  await assert.rejects(
+    call(alice.key, new Api.messages.SendMessage({ peer: fromMessage(1), message: 'x', randomId: long(3) })),
+    /PEER_ID_INVALID/,
+    'a message that does not name Dave',
+  );
+  await call(
+    alice.key,
+    new Api.messages.SendMessage({ peer: fromMessage(message.id), message: 'hi dave', randomId: long(4) }),
+  );
+  // Now they have a private chat: Dave comes in full.
+  await call(dave.key, new Api.messages.SendMessage({ peer: daveRoom, message: 'again', randomId: long(5) }));
+  const again = sink.to(alice.key).at(-1) as Api.Updates;
+  assert.ok(!(again.users.find((u) => u.id.toString() === dave.user.id.toString()) as Api.User).min);
+});
+
+test('messages.migrateChat: the group names its supergroup, with both service messages', async () => {
+  const { call, signIn, sink, userInput, channelInput } = setup();
+  const alice = await signIn('15550000141', 'Alice');
+  const bob = await signIn('15550000142', 'Bob');
+  const invited = (await call(
+    alice.key,
+    new Api.messages.CreateChat({ title: 'Team', users: [userInput(alice, bob)] }),
+  )) as Api.messages.InvitedUsers;
+  const chat = (invited.updates as Api.Updates).chats[0] as Api.Chat;
+  await assert.rejects(
+    call(bob.key, new Api.messages.MigrateChat({ chatId: chat.id })),
+    /CHAT_ADMIN_REQUIRED/,
+  );
+  const result = (await call(alice.key, new Api.messages.MigrateChat({ chatId: chat.id }))) as Api.Updates;
+  const channel = result.chats.find((c) => c instanceof Api.Channel) as Api.Channel;
+  assert.equal(channel.megagroup, true);
+  assert.equal(channel.title, 'Team');
+  const old = result.chats.find((c) => c instanceof Api.Chat) as Api.Chat;
+  assert.equal(old.deactivated, true);
+  assert.ok(old.migratedTo instanceof Api.InputChannel);
+  assert.equal(old.migratedTo.channelId.toString(), channel.id.toString());
+  const bobSees = sink.to(bob.key).flatMap((u) => (u as Api.Updates).updates ?? []);
+  const actions = bobSees
+    .map((u) => (u as Api.UpdateNewMessage).message)
+    .filter((m) => m instanceof Api.MessageService)
+    .map((m) => (m as Api.MessageService).action.className);
+  assert.ok(actions.includes('MessageActionChatMigrateTo'));
+  assert.ok(actions.includes('MessageActionChannelMigrateFrom'));
+  const bobChannel = (
+    (await call(
+      bob.key,
+      new Api.channels.GetChannels({ id: [channelInput(bob, channel)] }),
+    )) as Api.messages.Chats
+  ).chats[0] as Api.Channel;
+  assert.equal(bobChannel.left, false);
+  await assert.rejects(call(alice.key, new Api.messages.MigrateChat({ chatId: chat.id })), /CHAT_ID_INVALID/);
 });

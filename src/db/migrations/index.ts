@@ -5,6 +5,7 @@ import { events } from './020_events.js';
 import { webhooks } from './021_webhooks.js';
 import { idempotencyRandomId } from './030_idempotency_random_id.js';
 import { eventDedup } from './031_event_dedup.js';
+import { peerRefs } from './032_peer_refs.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '021_webhooks': webhooks,
   '030_idempotency_random_id': idempotencyRandomId,
   '031_event_dedup': eventDedup,
+  '032_peer_refs': peerRefs,
 };

@@ -134,9 +134,9 @@ export function chatEvents(
     emit(chat?.type === 'channel' ? 'channel.deleted' : 'group.deleted', data);
     if (chat) memory.chats.set(chatId, { view: chat, active: false, gone: true });
   };
-  const changed = (chat: ChatView) => {
-    emit('chat.updated', { chat });
-    emit(chat.type === 'channel' ? 'channel.updated' : 'group.updated', { chat });
+  const changed = (chat: ChatView, extra: { migratedTo?: string } = {}) => {
+    emit('chat.updated', { chat, ...extra });
+    emit(chat.type === 'channel' ? 'channel.updated' : 'group.updated', { chat, ...extra });
   };
   /** group.admin_changed for this account, when a supergroup's admin_rights for it changed. */
   const ownRights = (chatId: string, entity: Api.Channel) => {
@@ -187,7 +187,15 @@ export function chatEvents(
     const actorId = msg.fromId ? peerToBotApiId(msg.fromId) : null;
     const action = msg.action;
     if (!chat) return;
-    if (action instanceof Api.MessageActionChatCreate || action instanceof Api.MessageActionChannelCreate) {
+    if (action instanceof Api.MessageActionChatMigrateTo) {
+      // The basic group became a supergroup (https://core.telegram.org/api/channel#migration):
+      // its old id is reported with the new one; the supergroup's own message reports it as new.
+      changed(chat, { migratedTo: toBotApiId('channel', action.channelId) });
+    } else if (
+      action instanceof Api.MessageActionChatCreate ||
+      action instanceof Api.MessageActionChannelCreate ||
+      action instanceof Api.MessageActionChannelMigrateFrom
+    ) {
       const wasActive = memory.chats.get(chatId)?.active === true;
       created(chatId, chat);
       if (!wasActive) emit(chat.type === 'channel' ? 'channel.created' : 'group.created', { chat });
@@ -298,7 +306,9 @@ export function chatEvents(
     if (!entity) return;
     const chat = chatView(entity);
     const prev = memory.chats.get(chatId);
-    if (isGone(entity)) deleted(chatId, chat);
+    // A migrated group is reported by its messageActionChatMigrateTo, not as removed.
+    if (entity instanceof Api.Chat && entity.migratedTo) remember(chatId);
+    else if (isGone(entity)) deleted(chatId, chat);
     else if (!isActive(entity)) {
       if (prev?.active) removed(chatId, chat);
     } else if (prev?.active && prev.view.title !== chat.title) {

@@ -23,6 +23,12 @@ const catchUp = z
 /** Session lifecycle: the Session object as GET /sessions/:id would show it at that moment. */
 const sessionData = z.object({ session: sessionObject });
 const chatData = z.object({ chat: chatObject });
+const chatUpdated = chatData.extend({
+  migratedTo: chatId.optional().meta({
+    description:
+      "Set when a basic group became a supergroup: the supergroup's new -100 id (the old id is followed there by the API)",
+  }),
+});
 const chatGone = z.object({ chatId, chat: chatObject.nullable().optional() });
 const membership = z.object({
   chatId,
@@ -85,12 +91,12 @@ export const EVENT_DATA_SCHEMAS = {
     outbox: z.boolean().optional().meta({ description: 'True when the other side read our messages' }),
   }),
   'chat.created': chatData,
-  'chat.updated': chatData,
+  'chat.updated': chatUpdated,
   'chat.deleted': chatGone,
   'chat.member_joined': membership,
   'chat.member_left': membership,
   'group.created': chatData,
-  'group.updated': chatData,
+  'group.updated': chatUpdated,
   'group.deleted': chatGone,
   'group.member_added': membership,
   'group.member_removed': membership,

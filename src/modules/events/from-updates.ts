@@ -53,8 +53,10 @@
  * no key.
  *
  * Kinds: basic groups and megagroups are groups (group.* besides chat.*), broadcast channels are
- * channels (channel.*). Not reported: admin changes in broadcast channels (no type fits),
- * basic group migration to a supergroup (messageActionChatMigrateTo), and changes that only an
+ * channels (channel.*). A basic group's migration to a supergroup (messageActionChatMigrateTo)
+ * is chat.updated / group.updated of the old group with `migratedTo`, and the supergroup's
+ * messageActionChannelMigrateFrom is its chat.created / group.created. Not reported: admin
+ * changes in broadcast channels (no type fits), and changes that only an
  * updateChannel says (a new username) when this process has not seen the channel before: what a
  * session saw of its chats is kept in memory, so right after a restart such a change is taken
  * as the first sight of the channel.

@@ -192,7 +192,7 @@ export class SessionRegistry {
       state,
       invoke: (req) => account.rawInvoke(req),
       inputChannel: (id) => account.inputChannel(id),
-      ingestEntities: (users, chats) => account.remember(users, chats),
+      ingestEntities: (users, chats, messages) => account.remember(users, chats, messages),
       dispatch: (update, ctx) => this.dispatch(m, account, update, ctx),
       onStateChanged: () => this.scheduleStateSave(m),
       log: this.deps.log.child({ sessionId: m.id }),

@@ -63,6 +63,9 @@ export class SessionsRepository implements PeerStore {
           kind: eb.ref('excluded.kind'),
           access_hash: eb.ref('excluded.access_hash'),
           username: eb.ref('excluded.username'),
+          seen_chat_id: eb.ref('excluded.seen_chat_id'),
+          seen_msg_id: eb.ref('excluded.seen_msg_id'),
+          migrated_to: eb.ref('excluded.migrated_to'),
           updated_at: eb.ref('excluded.updated_at'),
         })),
       )

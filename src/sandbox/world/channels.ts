@@ -7,11 +7,22 @@ import { randomBytes } from 'node:crypto';
 import { RpcError } from '../contract.js';
 import type { AdminRights, ChannelMessage, ChannelRecord } from './state.js';
 import { FULL_ADMIN_RIGHTS, long, now, peerKey } from './tl.js';
+import { sendMessage } from './messages-send.js';
 import type { WorldContext, Origin } from './context.js';
-import { channelMembers, getChannel, isChannelMember, requireChannelRight } from './lookups.js';
+import { channelMembers, getChannel, getChat, isChannelMember, requireChannelRight } from './lookups.js';
 import { checkUsernameFree } from './accounts.js';
 import { emitChannel, pushTo } from './updates.js';
 import { collectEntities } from './entities.js';
+
+/** What a basic group admin may do, as supergroup admin rights after a migration. */
+const BASIC_ADMIN_RIGHTS: AdminRights = {
+  changeInfo: true,
+  deleteMessages: true,
+  banUsers: true,
+  inviteUsers: true,
+  pinMessages: true,
+  manageCall: true,
+};
 
 export function createChannel(
   ctx: WorldContext,
@@ -285,4 +296,67 @@ export function deleteChannel(
     pushTo(ctx, member, channelUpdates(ctx, member, channel), member === actorId ? origin?.keyId : undefined);
   }
   return channelUpdates(ctx, actorId, channel);
+}
+
+/**
+ * messages.migrateChat (https://core.telegram.org/method/messages.migrateChat,
+ * https://core.telegram.org/api/channel#migration): the creator turns a basic group into a
+ * supergroup with a new id and the same title, members and admins. The group is deactivated and
+ * names the supergroup (`migrated_to`); its members get messageActionChatMigrateTo there, and
+ * the supergroup starts with messageActionChannelMigrateFrom. Both are pushed to every
+ * authorization of every member, the caller's included; the call answers updateChannel.
+ */
+export function migrateChat(
+  ctx: WorldContext,
+  userId: number,
+  chatId: number,
+): { channelId: number; result: Api.Updates } {
+  const chat = getChat(ctx, chatId);
+  if (chat.deactivated || chat.migratedTo !== undefined) throw new RpcError(400, 'CHAT_ID_INVALID');
+  if (chat.creatorId !== userId) throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
+  const date = now();
+  const participants: ChannelRecord['participants'] = {};
+  for (const p of chat.participants) {
+    const creator = p.userId === chat.creatorId;
+    participants[p.userId] = {
+      userId: p.userId,
+      inviterId: p.inviterId,
+      date: p.date,
+      ...(creator || p.admin ? { adminRights: creator ? FULL_ADMIN_RIGHTS : BASIC_ADMIN_RIGHTS } : {}),
+    };
+  }
+  const channel: ChannelRecord = {
+    id: ctx.state.nextChannelId++,
+    accessHash: (randomBytes(8).readBigUInt64LE() >> 1n).toString(),
+    title: chat.title,
+    about: '',
+    megagroup: true,
+    date,
+    creatorId: chat.creatorId,
+    pts: 1,
+    nextMessageId: 1,
+    logStartPts: 1,
+    log: [],
+    messages: {},
+    participants,
+    readInbox: {},
+  };
+  ctx.state.channels[channel.id] = channel;
+  chat.migratedTo = channel.id;
+  addChannelService(
+    ctx,
+    channel,
+    userId,
+    new Api.MessageActionChannelMigrateFrom({ title: chat.title, chatId: long(chat.id) }),
+  );
+  sendMessage(ctx, userId, peerKey('c', chat.id), {
+    text: '',
+    action: new Api.MessageActionChatMigrateTo({ channelId: long(channel.id) }),
+  });
+  chat.deactivated = true;
+  chat.version++;
+  ctx.changed();
+  const result = channelUpdates(ctx, userId, channel);
+  result.chats.push(...collectEntities(ctx, userId).addChat(chat.id).build().chats);
+  return { channelId: channel.id, result };
 }

@@ -3,10 +3,23 @@
  */
 import { Api } from 'teleproto';
 import type { ChannelMessage, MessageCopy, PeerKey, PostRecord } from './state.js';
-import { decodeTl, parsePeerKey } from './tl.js';
+import { decodeTl, parsePeerKey, peerKey } from './tl.js';
 import type { WorldContext } from './context.js';
 import { findUser } from './lookups.js';
 import { apiChannel, apiChat, apiUser } from './views.js';
+
+/**
+ * Whether the viewer has a relation to a user that gives it the user's full object: itself, a
+ * contact, or a private chat. Anyone else met only as the author of a supergroup message comes
+ * as a `min` user, whose access hash cannot be used: the client must address them by the
+ * message it saw them in (inputPeerUserFromMessage), as on Telegram
+ * (https://core.telegram.org/api/min).
+ */
+function knowsUser(ctx: WorldContext, viewerId: number, userId: number): boolean {
+  if (viewerId === userId) return true;
+  if (findUser(ctx, viewerId)?.contacts.includes(userId)) return true;
+  return ctx.state.boxes[viewerId]?.dialogs[peerKey('u', userId)] !== undefined;
+}
 
 /** Users and chats an answer mentions, rendered for one viewer. */
 export function collectEntities(ctx: WorldContext, viewerId: number): EntityCollector {
@@ -16,6 +29,8 @@ export function collectEntities(ctx: WorldContext, viewerId: number): EntityColl
 /** Collects the users and chats an answer refers to, rendered for one viewer. */
 export class EntityCollector {
   private readonly users = new Set<number>();
+  /** Users met only as the author of a supergroup message: `min` unless the viewer knows them. */
+  private readonly authors = new Set<number>();
   private readonly chats = new Set<number>();
   private readonly channels = new Set<number>();
 
@@ -54,20 +69,29 @@ export class EntityCollector {
     return this;
   }
 
+  /** A channel or supergroup message: the users it names may come as `min` (see knowsUser). */
   addChannelMessage(msg: ChannelMessage | undefined): this {
-    if (msg) this.addPost(msg.fromId, msg.fwdFrom, msg.action);
+    if (!msg) return this;
+    this.addPost(msg.fromId, msg.fwdFrom, msg.action, (id) => {
+      if (id !== undefined && findUser(this.ctx, id)) this.authors.add(id);
+    });
     return this;
   }
 
-  private addPost(fromId: number | undefined, fwd: PostRecord['fwdFrom'], action: string | undefined): void {
-    this.addUser(fromId);
-    if (fwd?.fromUserId) this.addUser(fwd.fromUserId);
+  private addPost(
+    fromId: number | undefined,
+    fwd: PostRecord['fwdFrom'],
+    action: string | undefined,
+    addUser: (id: number | undefined) => void = (id) => this.addUser(id),
+  ): void {
+    addUser(fromId);
+    if (fwd?.fromUserId) addUser(fwd.fromUserId);
     if (fwd?.fromChannelId) this.addChannel(fwd.fromChannelId);
     if (action) {
       const decoded = decodeTl<{ users?: unknown[]; userId?: unknown; inviterId?: unknown }>(action);
-      for (const id of decoded.users ?? []) this.addUser(Number(String(id)));
-      if (decoded.userId !== undefined) this.addUser(Number(String(decoded.userId)));
-      if (decoded.inviterId !== undefined) this.addUser(Number(String(decoded.inviterId)));
+      for (const id of decoded.users ?? []) addUser(Number(String(id)));
+      if (decoded.userId !== undefined) addUser(Number(String(decoded.userId)));
+      if (decoded.inviterId !== undefined) addUser(Number(String(decoded.inviterId)));
     }
   }
 
@@ -77,6 +101,12 @@ export class EntityCollector {
       if (this.ctx.state.chats[id]) chats.push(apiChat(this.ctx, this.viewerId, id));
     for (const id of this.channels)
       if (this.ctx.state.channels[id]) chats.push(apiChannel(this.ctx, this.viewerId, id));
-    return { users: [...this.users].map((id) => apiUser(this.ctx, this.viewerId, id)), chats };
+    const users = [...this.users].map((id) => apiUser(this.ctx, this.viewerId, id));
+    for (const id of this.authors) {
+      if (this.users.has(id)) continue;
+      const min = !knowsUser(this.ctx, this.viewerId, id);
+      users.push(apiUser(this.ctx, this.viewerId, id, { min }));
+    }
+    return { users, chats };
   }
 }

@@ -127,6 +127,8 @@ export const chatHandlers: HandlerTable = {
       call.world.editChatTitle(call.userId, num(req.chatId), req.title, { keyId: call.ctx.authKeyId }),
     'messages.DeleteChat': ({ world, userId }, req: Api.messages.DeleteChat) =>
       world.deleteChat(userId, num(req.chatId)),
+    'messages.MigrateChat': ({ world, userId }, req: Api.messages.MigrateChat) =>
+      world.migrateChat(userId, num(req.chatId)).result,
     'channels.EditTitle': (call, req: Api.channels.EditTitle) =>
       call.world.editChannelTitle(
         call.userId,

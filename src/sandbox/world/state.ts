@@ -114,6 +114,8 @@ export interface ChatRecord {
   version: number;
   participants: ChatParticipantRecord[];
   deactivated: boolean;
+  /** The supergroup this group was migrated to (messages.migrateChat); the group is deactivated. */
+  migratedTo?: number;
   /** Content protection: messages cannot be forwarded out (CHAT_FORWARDS_RESTRICTED). */
   noforwards?: boolean;
 }

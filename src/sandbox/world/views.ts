@@ -2,6 +2,7 @@
  * World records rendered as the TL objects one viewer sees: users, chats, channels,
  * messages, reactions, participants and invites.
  */
+import { createHmac } from 'node:crypto';
 import { Api } from 'teleproto';
 import { RpcError } from '../contract.js';
 import type { ChannelRecord, ChatRecord, PeerKey, PostRecord, UserRecord } from './state.js';
@@ -19,20 +20,51 @@ import {
 import type { WorldContext } from './context.js';
 import { channelMembers, findUser, getBox, getChannel, getChat, getUser } from './lookups.js';
 
+/**
+ * The access hash of a user or channel as one viewer sees it. On Telegram an access hash is
+ * specific to the account that received it (https://core.telegram.org/api/peers: "the
+ * access_hash is specific to the user/bot that received it"), so the world derives one per
+ * viewer from the record's own secret: the same for every call of that viewer, useless to any
+ * other account.
+ */
+export function viewerAccessHash(recordSecret: string, viewerId: number): string {
+  const digest = createHmac('sha256', recordSecret).update(String(viewerId)).digest();
+  return (digest.readBigUInt64LE() >> 1n).toString();
+}
+
 export function apiStatus(user: UserRecord): Api.TypeUserStatus {
   return user.onlineUntil > now()
     ? new Api.UserStatusOnline({ expires: user.onlineUntil })
     : new Api.UserStatusOffline({ wasOnline: user.lastSeen });
 }
 
-export function apiUser(ctx: WorldContext, viewerId: number, userId: number): Api.User {
+/**
+ * A user as one viewer sees them. A `min` user (https://core.telegram.org/api/min) carries an
+ * access hash that the server refuses: it only names the user for display.
+ */
+export function apiUser(
+  ctx: WorldContext,
+  viewerId: number,
+  userId: number,
+  opts: { min?: boolean } = {},
+): Api.User {
   const user = getUser(ctx, userId);
   const viewer = findUser(ctx, viewerId);
   const self = viewerId === userId;
   const contact = viewer?.contacts.includes(userId) ?? false;
+  if (opts.min) {
+    return new Api.User({
+      id: long(user.id),
+      min: true,
+      accessHash: long(viewerAccessHash(`${user.accessHash}:min`, viewerId)),
+      firstName: user.firstName,
+      ...(user.lastName ? { lastName: user.lastName } : {}),
+      ...(user.username ? { username: user.username } : {}),
+    });
+  }
   return new Api.User({
     id: long(user.id),
-    accessHash: long(user.accessHash),
+    accessHash: long(viewerAccessHash(user.accessHash, viewerId)),
     firstName: user.firstName,
     ...(user.lastName ? { lastName: user.lastName } : {}),
     ...(user.username ? { username: user.username } : {}),
@@ -57,6 +89,14 @@ export function apiChat(ctx: WorldContext, viewerId: number, chatId: number): Ap
     creator: chat.creatorId === viewerId,
     left: !member,
     deactivated: chat.deactivated,
+    ...(chat.migratedTo !== undefined && ctx.state.channels[chat.migratedTo]
+      ? {
+          migratedTo: new Api.InputChannel({
+            channelId: long(chat.migratedTo),
+            accessHash: long(viewerAccessHash(ctx.state.channels[chat.migratedTo].accessHash, viewerId)),
+          }),
+        }
+      : {}),
     noforwards: chat.noforwards,
     ...(member?.admin || chat.creatorId === viewerId
       ? { adminRights: adminRightsToApi(FULL_ADMIN_RIGHTS) }
@@ -73,7 +113,7 @@ export function apiChannel(
   if (channel.deleted) {
     return new Api.ChannelForbidden({
       id: long(channel.id),
-      accessHash: long(channel.accessHash),
+      accessHash: long(viewerAccessHash(channel.accessHash, viewerId)),
       title: channel.title,
       broadcast: !channel.megagroup,
       megagroup: channel.megagroup,
@@ -84,7 +124,7 @@ export function apiChannel(
   const rights = channel.creatorId === viewerId ? FULL_ADMIN_RIGHTS : member?.adminRights;
   return new Api.Channel({
     id: long(channel.id),
-    accessHash: long(channel.accessHash),
+    accessHash: long(viewerAccessHash(channel.accessHash, viewerId)),
     title: channel.title,
     ...(channel.username ? { username: channel.username } : {}),
     photo: new Api.ChatPhotoEmpty(),

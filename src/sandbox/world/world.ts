@@ -470,6 +470,9 @@ export class World {
   ): { channelId: number; result: Api.TypeUpdates } {
     return channels.createChannel(this.ctx, creatorId, input, origin);
   }
+  migrateChat(userId: number, chatId: number): { channelId: number; result: Api.Updates } {
+    return channels.migrateChat(this.ctx, userId, chatId);
+  }
   joinChannel(userId: number, channelId: number, inviterId?: number, origin?: Origin): Api.TypeUpdates {
     return channels.joinChannel(this.ctx, userId, channelId, inviterId, origin);
   }

@@ -134,6 +134,19 @@ export function chatRoutes(world: World): Route[] {
     },
     {
       method: 'POST',
+      path: '/chats/:id/migrate',
+      description:
+        'Migrate a basic group to a supergroup (messages.migrateChat, by the owner): answers the new -100 id.',
+      handler: ({ params }) => {
+        const key = chatOf(params.id);
+        const { kind, id } = parsePeerKey(key);
+        if (kind !== 'c') throw new ControlError(400, 'VALIDATION_FAILED', 'only basic groups migrate');
+        const { channelId } = world.migrateChat(ownerOf(key), id);
+        return { body: { id: toBotApiId(peerKey('h', channelId)), migratedFrom: params.id } };
+      },
+    },
+    {
+      method: 'POST',
       path: '/chats/:id/members',
       description: 'Add a member (by the owner unless "by" is given).',
       bodyDoc: '{"phone", "by"?: phone}',
