@@ -52,6 +52,8 @@ export interface UpdateTrackerDeps {
     chats: readonly Api.TypeChat[],
     messages?: readonly Api.TypeMessage[],
   ): void;
+  /** Whether the session knows this peer (Bot-API id) well enough to address it. */
+  knowsPeer(botApiId: string): boolean;
   dispatch(update: Api.TypeUpdate, ctx: UpdateContext): void;
   onStateChanged(): void;
   log: Logger;
@@ -133,6 +135,17 @@ function expandShort(update: Api.UpdateShortMessage | Api.UpdateShortChatMessage
   return new Api.UpdateNewMessage({ message, pts: update.pts, ptsCount: update.ptsCount });
 }
 
+/** The peers a short message names by id only: its chat, its sender, whom it forwards, its bot. */
+function peersOfShort(update: Api.UpdateShortMessage | Api.UpdateShortChatMessage): string[] {
+  const ids =
+    update instanceof Api.UpdateShortMessage
+      ? [toBotApiId('user', update.userId)]
+      : [toBotApiId('chat', update.chatId), toBotApiId('user', update.fromId)];
+  if (update.fwdFrom?.fromId) ids.push(peerToBotApiId(update.fwdFrom.fromId));
+  if (update.viaBotId) ids.push(toBotApiId('user', update.viaBotId));
+  return ids;
+}
+
 export class UpdateTracker {
   private catchingUp: Promise<void> | null = null;
   private again = false;
@@ -140,6 +153,8 @@ export class UpdateTracker {
   private stopped = false;
   private readonly pending = new Map<string, PendingUpdate[]>();
   private readonly gapTimers = new Map<string, NodeJS.Timeout>();
+  /** Identities of live short messages fetched again by getDifference for their peers. */
+  private readonly fetchingPeers = new Set<string>();
   private readonly seq: SeqOrder;
   private readonly flood: FloodWaiter;
 
@@ -228,7 +243,7 @@ export class UpdateTracker {
       this.apply(updates.update, { source, users: [], chats: [] });
       this.noteDateSeq(updates.date);
     } else if (updates instanceof Api.UpdateShortMessage || updates instanceof Api.UpdateShortChatMessage) {
-      this.apply(expandShort(updates), { source, users: [], chats: [] });
+      this.applyShort(updates, source);
       this.noteDateSeq(updates.date);
     } else if (updates instanceof Api.UpdateShortSentMessage) {
       // Our own send: only the pts moves; the message itself is in the answer the caller holds.
@@ -237,6 +252,36 @@ export class UpdateTracker {
     } else if (updates instanceof Api.UpdatesTooLong) {
       void this.catchUp();
     }
+  }
+
+  /**
+   * A short message names its peers by id only. When the session does not know one of them
+   * (a stranger's first message, a sender in a group never seen), it cannot address it or show
+   * who it is, so, as Telegram advises (https://core.telegram.org/api/updates), the message is
+   * fetched again with updates.getDifference from the pts before it, which returns it with its
+   * users and chats; it is still dispatched as live. Should that fail, the short form is used.
+   */
+  private applyShort(
+    update: Api.UpdateShortMessage | Api.UpdateShortChatMessage,
+    source: UpdateSource,
+  ): void {
+    const expanded = expandShort(update);
+    const ctx: UpdateContext = { source, users: [], chats: [] };
+    const local = this.state.pts;
+    const unknown = peersOfShort(update).some((id) => !this.deps.knowsPeer(id));
+    if (!unknown || local === undefined || local + update.ptsCount > update.pts) {
+      this.apply(expanded, ctx);
+      return;
+    }
+    const identity = updateIdentity(expanded)!;
+    this.fetchingPeers.add(identity);
+    void this.catchUp()
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'could not fetch the peers of a short message'))
+      .finally(() => {
+        this.fetchingPeers.delete(identity);
+        // A no-op when the difference had it (its pts is passed), else applied as it came.
+        if (!this.stopped) this.apply(expanded, ctx);
+      });
   }
 
   private noteDateSeq(date?: number): void {
@@ -404,7 +449,9 @@ export class UpdateTracker {
       this.deps.ingestEntities(diff.users, diff.chats, diff.newMessages);
       const ctx: UpdateContext = { source: 'difference', users: diff.users, chats: diff.chats };
       for (const message of diff.newMessages) {
-        this.safeDispatch(new Api.UpdateNewMessage({ message, pts: 0, ptsCount: 0 }), ctx);
+        const update = new Api.UpdateNewMessage({ message, pts: 0, ptsCount: 0 });
+        const live = this.fetchingPeers.delete(updateIdentity(update) ?? '');
+        this.safeDispatch(update, live ? { ...ctx, source: 'live' } : ctx);
       }
       for (const u of diff.otherUpdates) {
         if (u instanceof Api.UpdateChannelTooLong) hinted.push(toBotApiId('channel', u.channelId));

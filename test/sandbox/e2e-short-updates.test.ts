@@ -1,7 +1,8 @@
 /**
- * With `shortMessageUpdates`, the sandbox pushes Telegram's short forms (updateShortMessage,
- * updateShortChatMessage) for chats the account already has; the real client turns them into
- * the same NewMessage events, and getDifference still replays them in full.
+ * Like Telegram, the sandbox pushes new private and basic group messages in the short forms
+ * (updateShortMessage, updateShortChatMessage), with no users or chats, even a stranger's first
+ * message; getDifference replays them in full with their users. The world option
+ * `shortMessageUpdates: false` pushes full Updates instead.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,7 @@ const bobRaw: unknown[] = [];
 const bobEvents: NewMessageEvent[] = [];
 
 before(async () => {
-  sandbox = await startTestSandbox({ world: { shortMessageUpdates: true } });
+  sandbox = await startTestSandbox();
   await control(sandbox, 'POST', '/users', {
     phone: alicePhone,
     firstName: 'Alice',
@@ -53,31 +54,35 @@ after(async () => {
   await sandbox.close();
 });
 
-test('the first message comes with users, later ones as updateShortMessage, both as NewMessage', async () => {
+/** The updateShortMessage Bob's client got for a text. */
+function shortPushedToBob(text: string): Promise<Api.UpdateShortMessage> {
+  return waitFor(
+    () =>
+      bobRaw.find(
+        (u): u is Api.UpdateShortMessage => u instanceof Api.UpdateShortMessage && u.message === text,
+      ),
+    3000,
+    `short push of ${text}`,
+  );
+}
+
+test("a stranger's first message comes as updateShortMessage without users; getDifference has them", async () => {
   const state = (await bob.invoke(new Api.updates.GetState())) as Api.updates.State;
   const to = `@shortb${bobPhone.slice(-4)}`;
+  const aliceId = (await alice.getMe()).id.toString();
   await alice.sendMessage(to, { message: 'first contact' });
-  await waitFor(() => bobEvents.find((e) => e.message.message === 'first contact'), 3000, 'first message');
+  const firstShort = await shortPushedToBob('first contact');
+  assert.equal(firstShort.userId.toString(), aliceId);
   assert.ok(
-    bobRaw.some((u) => u instanceof Api.UpdateNewMessage),
-    'full form while the chat is new',
+    !bobRaw.some((u) => u instanceof Api.Updates && u.updates.some((x) => x instanceof Api.UpdateNewMessage)),
+    'no full form, though the chat is new',
   );
-  const first = bobEvents.find((e) => e.message.message === 'first contact')!;
   await alice.sendMessage(to, {
     message: 'second, short',
     replyTo: (await alice.getMessages(to, { limit: 1 }))[0].id,
   });
-  const second = await waitFor(
-    () => bobEvents.find((e) => e.message.message === 'second, short'),
-    3000,
-    'short message',
-  );
-  assert.ok(
-    bobRaw.some((u) => u instanceof Api.UpdateShortMessage),
-    'short form once the chat exists',
-  );
-  assert.equal(second.message.senderId?.toString(), (await alice.getMe()).id.toString());
-  assert.equal(second.message.replyTo?.replyToMsgId, first.message.id);
+  const second = await shortPushedToBob('second, short');
+  assert.equal((second.replyTo as Api.MessageReplyHeader | undefined)?.replyToMsgId, firstShort.id);
   const diff = (await bob.invoke(
     new Api.updates.GetDifference({ pts: state.pts, date: state.date, qts: 0 }),
   )) as Api.updates.Difference;
@@ -85,9 +90,36 @@ test('the first message comes with users, later ones as updateShortMessage, both
     diff.newMessages.map((m) => (m as Api.Message).message),
     ['first contact', 'second, short'],
   );
+  assert.ok(diff.users.some((u) => u.id.toString() === aliceId && u instanceof Api.User && !u.min));
 });
 
-test('group messages arrive as updateShortChatMessage once the group is known', async () => {
+test('with shortMessageUpdates: false, the first message comes as full Updates with its users', async () => {
+  const full = await startTestSandbox({ world: { shortMessageUpdates: false } });
+  const [carolPhone, davePhone] = [testPhone(3), testPhone(4)];
+  await control(full, 'POST', '/users', { phone: carolPhone, firstName: 'Carol' });
+  await control(full, 'POST', '/users', { phone: davePhone, firstName: 'Dave' });
+  const dave = await signedInClient(full, davePhone);
+  const raw: unknown[] = [];
+  dave.addEventHandler((u: unknown) => void raw.push(u));
+  await dave.getMe();
+  try {
+    await control(full, 'POST', '/messages', { from: carolPhone, to: davePhone, text: 'full form' });
+    // The client hands each update of an Updates on with the users and chats that came with it.
+    const pushed = await waitFor(
+      () => raw.find((u): u is Api.UpdateNewMessage => u instanceof Api.UpdateNewMessage),
+      3000,
+      'updateNewMessage',
+    );
+    const users = [...(pushed as unknown as { _entities: Map<string, unknown> })._entities.values()];
+    assert.ok(users.some((u) => u instanceof Api.User && u.firstName === 'Carol'));
+    assert.ok(!raw.some((u) => u instanceof Api.UpdateShortMessage));
+  } finally {
+    await closeClient(dave);
+    await full.close();
+  }
+});
+
+test('group messages arrive as updateShortChatMessage', async () => {
   const group = await control(sandbox, 'POST', '/chats', {
     type: 'group',
     title: 'Shorts',

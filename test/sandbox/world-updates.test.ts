@@ -131,16 +131,25 @@ test('private messages: each account numbers its own copy, pts advances by one p
   assert.equal(sent.pts, before.pts + 1);
   assert.equal(sent.ptsCount, 1);
 
+  // As on Telegram: the short form, naming the sender by id only, though Bob never met Alice.
   const pushedToBob = sink.to(bob.key);
-  const last = pushedToBob[pushedToBob.length - 1] as Api.Updates;
-  const update = last.updates[0] as Api.UpdateNewMessage;
-  const message = update.message as Api.Message;
-  assert.equal(message.id, 2, "Bob's copy has Bob's next id");
-  assert.equal(message.message, 'hi bob');
-  assert.equal(message.out, false);
-  assert.equal((message.peerId as Api.PeerUser).userId.toString(), alice.user.id.toString());
+  const short = pushedToBob[pushedToBob.length - 1] as Api.UpdateShortMessage;
+  assert.ok(short instanceof Api.UpdateShortMessage);
+  assert.equal(short.id, 2, "Bob's copy has Bob's next id");
+  assert.equal(short.message, 'hi bob');
+  assert.equal(short.out, false);
+  assert.equal(short.userId.toString(), alice.user.id.toString());
+  // getDifference from the pts before it gives the message with its sender.
+  const diff = (await call(
+    bob.key,
+    new Api.updates.GetDifference({ pts: short.pts - short.ptsCount, date: 0, qts: 0 }),
+  )) as Api.updates.Difference;
+  assert.deepEqual(
+    diff.newMessages.map((m) => m.id),
+    [2],
+  );
   assert.ok(
-    last.users.some((u) => u.id.toString() === alice.user.id.toString()),
+    diff.users.some((u) => u.id.toString() === alice.user.id.toString()),
     'sender included in users',
   );
   // The sending connection gets the result, not a push.
@@ -163,9 +172,11 @@ test("the sender's other authorizations receive the outgoing message", async () 
   );
   const pushed = sink.to(alice2.key);
   assert.equal(pushed.length, 1);
-  const message = ((pushed[0] as Api.Updates).updates[0] as Api.UpdateNewMessage).message as Api.Message;
+  const message = pushed[0] as Api.UpdateShortMessage;
+  assert.ok(message instanceof Api.UpdateShortMessage);
   assert.equal(message.out, true);
   assert.equal(message.message, 'from phone one');
+  assert.equal(message.userId.toString(), bob.user.id.toString());
 });
 
 test('getDifference returns exactly the missed events, then differenceEmpty', async () => {
@@ -449,13 +460,12 @@ test('basic groups: every member gets a copy with its own id; removing a member 
   const aliceId = ((sent.updates[1] as Api.UpdateNewMessage).message as Api.Message).id;
   const carolMessage = sink
     .to(carol.key)
-    .flatMap((u) => (u as Api.Updates).updates)
-    .filter((u) => u instanceof Api.UpdateNewMessage)
-    .map((u) => (u as Api.UpdateNewMessage).message as Api.Message)
+    .filter((u) => u instanceof Api.UpdateShortChatMessage)
     .find((m) => m.message === 'hello all');
   assert.ok(carolMessage);
   assert.notEqual(carolMessage.id, aliceId, 'per-account ids');
-  assert.equal((carolMessage.fromId as Api.PeerUser).userId.toString(), alice.user.id.toString());
+  assert.equal(carolMessage.fromId.toString(), alice.user.id.toString());
+  assert.equal(carolMessage.chatId.toString(), chat.id.toString());
   await call(
     alice.key,
     new Api.messages.DeleteChatUser({

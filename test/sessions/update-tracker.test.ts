@@ -39,6 +39,7 @@ function tracker(
     }) as never,
     inputChannel: () => undefined,
     ingestEntities: () => undefined,
+    knowsPeer: () => true,
     dispatch: (u) => {
       if (u instanceof Api.UpdateNewMessage) dispatched.push(u.message.id);
     },
@@ -117,6 +118,7 @@ test('a channel that became unreadable is dropped from catch-up; the others stil
     inputChannel: (id: string) =>
       new Api.InputChannel({ channelId: BigInt(id.replace('-100', '')) as never, accessHash: 0n as never }),
     ingestEntities: () => undefined,
+    knowsPeer: () => true,
     dispatch: () => undefined,
     onStateChanged: () => undefined,
     log: pino({ level: 'silent' }),

@@ -193,6 +193,7 @@ export class SessionRegistry {
       invoke: (req) => account.rawInvoke(req),
       inputChannel: (id) => account.inputChannel(id),
       ingestEntities: (users, chats, messages) => account.remember(users, chats, messages),
+      knowsPeer: (id) => m.peers?.has(id) ?? false,
       dispatch: (update, ctx) => this.dispatch(m, account, update, ctx),
       onStateChanged: () => this.scheduleStateSave(m),
       log: this.deps.log.child({ sessionId: m.id }),

@@ -19,8 +19,9 @@ export interface WorldOptions {
   logger?: Logger;
   /** Called after every change (persistence debounces on it). */
   onChange?: () => void;
-  /** Push updateShortMessage / updateShortChatMessage, as Telegram does, for plain messages in
-   * chats the account already has (off by default: full Updates with users and chats). */
+  /** Push new private and basic group messages as updateShortMessage / updateShortChatMessage,
+   * without users or chats, as Telegram does (the default). False: full Updates with the users
+   * and chats they mention, a convenience Telegram does not offer. */
   shortMessageUpdates?: boolean;
   /** Max pts events per updates.getDifference answer before it becomes a differenceSlice. */
   differenceSliceSize?: number;
@@ -75,7 +76,7 @@ export interface WorldContext {
 export function createWorldContext(options: WorldOptions, state?: WorldState): WorldContext {
   const resolved: ResolvedWorldOptions = {
     differenceSliceSize: 100,
-    shortMessageUpdates: false,
+    shortMessageUpdates: true,
     logRetention: 2000,
     codeTtlSeconds: 300,
     loginTokenTtlSeconds: 30,

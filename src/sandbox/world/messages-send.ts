@@ -131,7 +131,6 @@ function deliverMessage(
     };
     box.messages[copy.id] = copy;
     post.copies.push([recipient.userId, copy.id]);
-    const peerKnown = (box.dialogs[recipient.peer]?.topId ?? 0) > 0;
     const dialog = (box.dialogs[recipient.peer] ??= { topId: 0, readInboxMaxId: 0, readOutboxMaxId: 0 });
     dialog.topId = copy.id;
     if (copy.out) dialog.readInboxMaxId = Math.max(dialog.readInboxMaxId, copy.id);
@@ -141,8 +140,6 @@ function deliverMessage(
       1,
       { kind: 'new', msgId: copy.id },
       recipient.userId === fromId ? origin : undefined,
-      [],
-      peerKnown,
     );
     if (recipient.userId === fromId) {
       senderMsgId = copy.id;

@@ -174,7 +174,6 @@ export function emitAccount(
   entry: DistributiveOmit<AccountLogEntry, 'pts' | 'ptsCount' | 'date'>,
   origin?: Origin,
   extra: Api.TypeUpdate[] = [],
-  peerKnown = false,
 ): { logged: AccountLogEntry; update: Api.TypeUpdate | null; entities: EntityCollector } {
   const box = getBox(ctx, userId);
   const logged = logAccount(ctx, box, ptsCount, entry);
@@ -182,8 +181,7 @@ export function emitAccount(
   const entities = collectEntities(ctx, userId).addUser(userId);
   if (entry.kind === 'new' || entry.kind === 'edit') entities.addMessageCopy(box.messages[entry.msgId]);
   if ('peer' in entry) entities.addPeer(entry.peer);
-  const short =
-    ctx.options.shortMessageUpdates && peerKnown && !extra.length ? shortMessageUpdate(update) : undefined;
+  const short = ctx.options.shortMessageUpdates && !extra.length ? shortMessageUpdate(update) : undefined;
   if (short) pushTo(ctx, userId, short, origin?.keyId);
   else if (update || extra.length) {
     const updates = [...extra, ...(update ? [update] : [])];
@@ -222,11 +220,20 @@ export function emitChannel(
   return logged;
 }
 
-/** The short form Telegram pushes for a new plain message in a private chat or basic group. */
+/**
+ * The short form Telegram pushes for a new message in a private chat (updateShortMessage) or a
+ * basic group (updateShortChatMessage): any message its fields can carry (text, entities, a
+ * reply, a forward header), so not service messages, media or reply markup. It names the
+ * sender and chat by id only, with no users or chats, even for a stranger's first message; a
+ * client that does not know a peer it names calls updates.getDifference, which returns the
+ * message with its users and chats (https://core.telegram.org/api/updates,
+ * https://core.telegram.org/constructor/updateShortMessage). Channel messages always come in
+ * full (updateNewChannelMessage).
+ */
 function shortMessageUpdate(update: Api.TypeUpdate | null): Api.TypeUpdates | undefined {
   if (!(update instanceof Api.UpdateNewMessage) || !(update.message instanceof Api.Message)) return undefined;
   const message = update.message;
-  if (message.fwdFrom) return undefined;
+  if (message.media || message.replyMarkup) return undefined;
   const common = {
     out: message.out,
     silent: message.silent,
@@ -235,6 +242,7 @@ function shortMessageUpdate(update: Api.TypeUpdate | null): Api.TypeUpdates | un
     pts: update.pts,
     ptsCount: update.ptsCount,
     date: message.date,
+    ...(message.fwdFrom ? { fwdFrom: message.fwdFrom } : {}),
     ...(message.replyTo ? { replyTo: message.replyTo } : {}),
     ...(message.entities?.length ? { entities: message.entities } : {}),
   };
