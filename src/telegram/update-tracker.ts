@@ -514,7 +514,7 @@ export class UpdateTracker {
         return;
       }
       if (diff instanceof Api.updates.ChannelDifferenceTooLong) {
-        this.deps.ingestEntities(diff.users, diff.chats);
+        this.deps.ingestEntities(diff.users, diff.chats, diff.messages);
         const dialog = diff.dialog instanceof Api.Dialog ? diff.dialog : undefined;
         const known = this.state.channelTops?.[channelId];
         await this.dispatchHistory(
@@ -554,7 +554,7 @@ export class UpdateTracker {
     entities: { users: readonly Api.TypeUser[]; chats: readonly Api.TypeChat[] },
   ): Promise<void> {
     const fetched = await messagesSince((req) => this.call(req), channel, after, top, carried);
-    this.deps.ingestEntities(fetched.users, fetched.chats);
+    this.deps.ingestEntities(fetched.users, fetched.chats, fetched.messages);
     const ctx: UpdateContext = {
       source: 'difference',
       users: [...entities.users, ...fetched.users],
