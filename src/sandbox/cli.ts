@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the sandbox standalone, with its world kept in SANDBOX_DIR.
  * Environment: SANDBOX_HOST (127.0.0.1), SANDBOX_PORT (9443: DC 1, DCs 2-5 on 9444-9447),
- * SANDBOX_CONTROL_PORT (9448),
+ * SANDBOX_CONTROL_PORT (9444: served by DC 2's listener, which tells HTTP from MTProto),
  * SANDBOX_DIR (./data/sandbox), SANDBOX_LOG_LEVEL (info).
  */
 import { resolve } from 'node:path';
@@ -21,7 +21,7 @@ function portFrom(name: string, fallback: number): number {
 
 const host = process.env.SANDBOX_HOST || '127.0.0.1';
 const port = portFrom('SANDBOX_PORT', 9443);
-const controlPort = portFrom('SANDBOX_CONTROL_PORT', 9448);
+const controlPort = portFrom('SANDBOX_CONTROL_PORT', 9444);
 const dataDir = resolve(process.env.SANDBOX_DIR || './data/sandbox');
 const logger = pino({ level: process.env.SANDBOX_LOG_LEVEL || 'info' });
 

@@ -16,6 +16,7 @@ import { SnapshotWriter, loadWorldState } from './world/persistence.js';
 import { startControlServer } from './control/server.js';
 import type { ControlServer } from './control/server.js';
 import { DataCentreSinks, dispatcherFor, listenDataCentres } from './mtproto/data-centres.js';
+import type { Socket } from 'node:net';
 
 export const PUBLIC_KEY_PEM_FILE = PUBLIC_KEY_FILE;
 
@@ -86,7 +87,22 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
     options.rateLimits === false ? {} : (options.rateLimits ?? TELEGRAM_LIKE_BUDGETS),
   );
   const dispatcher = createRpcDispatcher({ world, faults, rateLimits, logger });
-  const servers = await listenDataCentres(options.port ?? 0, (dcId, port) => {
+  const controlOptions = { world, faults, logger, methods: dispatcher.methods() };
+  // A control port among the DCs' ports (the standalone default: 9444, DC 2's) is served by that
+  // DC's listener, which hands HTTP connections over.
+  const basePort = options.port ?? 0;
+  const sharedPort =
+    basePort > 0 &&
+    options.controlPort !== undefined &&
+    options.controlPort >= basePort &&
+    options.controlPort < basePort + 5
+      ? options.controlPort
+      : undefined;
+  const sharedControl =
+    sharedPort === undefined
+      ? undefined
+      : await startControlServer({ ...controlOptions, port: { shared: sharedPort } });
+  const servers = await listenDataCentres(basePort, (dcId, port) => {
     const server = new MtprotoServer({
       host,
       port,
@@ -94,6 +110,9 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       authKeys: world.authKeyStoreFor(dcId),
       dispatcher: dispatcherFor(dispatcher, dcId),
       logger: logger.child({ dc: dcId }),
+      ...(sharedControl && port === sharedPort
+        ? { httpHandoff: (socket: Socket) => sharedControl.acceptConnection(socket) }
+        : {}),
     });
     return server;
   });
@@ -106,13 +125,8 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   const closeServers = () => Promise.allSettled([...listeners.values()].map((s) => s.close()));
   let control: ControlServer;
   try {
-    control = await startControlServer({
-      world,
-      faults,
-      port: options.controlPort ?? 0,
-      logger,
-      methods: dispatcher.methods(),
-    });
+    control =
+      sharedControl ?? (await startControlServer({ ...controlOptions, port: options.controlPort ?? 0 }));
   } catch (error) {
     await closeServers();
     throw error;

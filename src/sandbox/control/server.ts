@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RpcError } from '../contract.js';
@@ -17,7 +17,8 @@ import type { Route } from './routes/index.js';
 export interface ControlServerOptions {
   world: World;
   faults: FaultInjector;
-  port: number;
+  /** The port to listen on (0: a free one), or `shared` with the port another listener hands over. */
+  port: number | { shared: number };
   host?: string;
   logger?: Logger;
   /** RPC methods the dispatcher answers, listed by `GET /`. */
@@ -27,6 +28,8 @@ export interface ControlServerOptions {
 export interface ControlServer {
   url: string;
   port: number;
+  /** Serves a connection another listener accepted (the MTProto port it shares), paused, its first bytes unshifted. */
+  acceptConnection(socket: Socket): void;
   close(): Promise<void>;
 }
 
@@ -205,18 +208,27 @@ export async function startControlServer(options: ControlServerOptions): Promise
     );
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      server.on('error', (error) => options.logger?.error({ err: error }, 'sandbox control: listener error'));
-      resolve();
+  const wanted = options.port;
+  if (typeof wanted === 'number') {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(wanted, host, () => {
+        server.off('error', reject);
+        server.on('error', (error) =>
+          options.logger?.error({ err: error }, 'sandbox control: listener error'),
+        );
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  }
+  const port = typeof wanted === 'number' ? (server.address() as AddressInfo).port : wanted.shared;
   return {
     url: `http://${host}:${port}`,
     port,
+    acceptConnection(socket) {
+      server.emit('connection', socket);
+      socket.resume();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

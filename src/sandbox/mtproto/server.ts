@@ -37,6 +37,20 @@ export interface MtprotoServerOptions {
   pingDisconnectGrace?: number;
   /** Results and updates larger than this many bytes travel gzip_packed (when that is smaller). */
   gzipThreshold?: number;
+  /**
+   * Takes connections that start like an HTTP request, so one port serves MTProto and HTTP (the
+   * control API shares DC 2's port by default). MTProto's obfuscation rules keep that apart: an
+   * obfuscated header never starts with HEAD, POST, GET or OPTI (core.telegram.org/mtproto/mtproto-transports
+   * "Transport obfuscation"), and the other transports start with a length or a marker byte.
+   */
+  httpHandoff?: (socket: Socket, head: Buffer) => void;
+}
+
+/** First bytes of an HTTP/1.x request line: a method name and a space. */
+const HTTP_REQUEST_START = /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS) /;
+
+function looksLikeHttp(head: Buffer): boolean {
+  return HTTP_REQUEST_START.test(head.subarray(0, 8).toString('latin1'));
 }
 
 export interface ConnectionInfo {
@@ -167,6 +181,28 @@ export class MtprotoServer implements UpdateSink {
   // Connections
 
   private accept(socket: Socket): void {
+    const handoff = this.options.httpHandoff;
+    if (!handoff) {
+      this.serve(socket);
+      return;
+    }
+    // The first bytes tell HTTP from MTProto; an HTTP request line comes in its first segment.
+    const onEarlyError = (error: Error) => this.log.debug({ err: error.message }, 'socket error');
+    socket.on('error', onEarlyError);
+    socket.once('data', (head: Buffer) => {
+      socket.pause();
+      socket.off('error', onEarlyError);
+      if (looksLikeHttp(head)) {
+        socket.unshift(head);
+        handoff(socket, head);
+        return;
+      }
+      this.serve(socket, head);
+      socket.resume();
+    });
+  }
+
+  private serve(socket: Socket, head?: Buffer): void {
     if (Date.now() < this.refuseUntil) {
       socket.destroy();
       return;
@@ -176,7 +212,7 @@ export class MtprotoServer implements UpdateSink {
     this.connections.add(connection);
     const log = this.log.child({ connectionId: connection.id });
     log.debug({ remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'connection opened');
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       if (connection.closed) return;
       try {
         for (const packet of connection.transport.push(chunk)) this.handlePacket(connection, packet, log);
@@ -195,7 +231,9 @@ export class MtprotoServer implements UpdateSink {
         }
         connection.close();
       }
-    });
+    };
+    if (head) onData(head);
+    socket.on('data', onData);
     socket.on('error', (error) => log.debug({ err: error.message }, 'socket error'));
     socket.on('close', () => {
       connection.closed = true;
