@@ -206,3 +206,41 @@ test('a basic group migrated to a supergroup: reported with its new id, and its 
   const inSandbox = await sbx.control('GET', `/chats/${migrated.id}`);
   assert.ok(JSON.stringify(inSandbox).includes(alice.phone), 'Alice is a member of the supergroup');
 });
+
+test('a channel seen only as the origin of a forwarded message (a min channel) can be looked up', async () => {
+  const alice = await signIn(t, sbx, { firstName: 'Alice' });
+  const owner = await sandboxUser('Owner');
+  const channel = await sbx.control('POST', '/chats', {
+    type: 'channel',
+    title: 'News wire',
+    owner: owner.phone,
+    username: `wire_${newPhone().slice(-6)}`,
+  });
+  const post = await sbx.control('POST', '/messages', {
+    from: owner.phone,
+    to: channel.id,
+    text: 'breaking',
+  });
+  await sbx.control('POST', '/messages/forward', {
+    from: owner.phone,
+    fromChat: channel.id,
+    messageIds: [post.id],
+    to: alice.phone,
+  });
+  await waitFor(
+    async () =>
+      (await eventsOf(t, alice.sessionId, 'message.received')).find((e) => e.message.text === 'breaking'),
+    8000,
+    'the forwarded post',
+  );
+
+  // Alice is not in the channel: Telegram sent it as `min`, so it is known only by the message
+  // it came with, and looking it up goes through that message.
+  const seen = await storedPeer(alice.sessionId, channel.id);
+  assert.equal(seen.access_hash, null);
+  assert.equal(seen.seen_chat_id, owner.id);
+  const info = await t.call('GET', `/api/v1/chats/${channel.id}?sessionId=${alice.sessionId}`);
+  assert.equal(info.status, 200, JSON.stringify(info.body));
+  assert.equal(info.body.data.id, channel.id);
+  assert.equal(info.body.data.title, 'News wire');
+});

@@ -21,6 +21,17 @@ function knowsUser(ctx: WorldContext, viewerId: number, userId: number): boolean
   return ctx.state.boxes[viewerId]?.dialogs[peerKey('u', userId)] !== undefined;
 }
 
+/**
+ * Whether the viewer has a relation to a channel that gives it the channel's full object: it is
+ * (or was) a participant. A channel met only as the origin of a forwarded message comes as a
+ * `min` channel, addressed by the message (inputPeerChannelFromMessage), as on Telegram
+ * (https://core.telegram.org/api/min).
+ */
+function knowsChannel(ctx: WorldContext, viewerId: number, channelId: number): boolean {
+  const channel = ctx.state.channels[channelId];
+  return channel?.creatorId === viewerId || channel?.participants[viewerId] !== undefined;
+}
+
 /** Users and chats an answer mentions, rendered for one viewer. */
 export function collectEntities(ctx: WorldContext, viewerId: number): EntityCollector {
   return new EntityCollector(ctx, viewerId);
@@ -33,6 +44,8 @@ export class EntityCollector {
   private readonly authors = new Set<number>();
   private readonly chats = new Set<number>();
   private readonly channels = new Set<number>();
+  /** Channels met only as the origin of a forwarded message: `min` unless the viewer knows them. */
+  private readonly origins = new Set<number>();
 
   constructor(
     private readonly ctx: WorldContext,
@@ -86,7 +99,7 @@ export class EntityCollector {
   ): void {
     addUser(fromId);
     if (fwd?.fromUserId) addUser(fwd.fromUserId);
-    if (fwd?.fromChannelId) this.addChannel(fwd.fromChannelId);
+    if (fwd?.fromChannelId) this.origins.add(fwd.fromChannelId);
     if (action) {
       const decoded = decodeTl<{ users?: unknown[]; userId?: unknown; inviterId?: unknown }>(action);
       for (const id of decoded.users ?? []) addUser(Number(String(id)));
@@ -101,6 +114,11 @@ export class EntityCollector {
       if (this.ctx.state.chats[id]) chats.push(apiChat(this.ctx, this.viewerId, id));
     for (const id of this.channels)
       if (this.ctx.state.channels[id]) chats.push(apiChannel(this.ctx, this.viewerId, id));
+    for (const id of this.origins) {
+      if (this.channels.has(id) || !this.ctx.state.channels[id]) continue;
+      const min = !knowsChannel(this.ctx, this.viewerId, id);
+      chats.push(apiChannel(this.ctx, this.viewerId, id, { min }));
+    }
     const users = [...this.users].map((id) => apiUser(this.ctx, this.viewerId, id));
     for (const id of this.authors) {
       if (this.users.has(id)) continue;

@@ -104,12 +104,30 @@ export function apiChat(ctx: WorldContext, viewerId: number, chatId: number): Ap
   });
 }
 
+/**
+ * A channel as one viewer sees it. A `min` channel (https://core.telegram.org/api/min) carries
+ * an access hash that the server refuses: it only names the channel for display.
+ */
 export function apiChannel(
   ctx: WorldContext,
   viewerId: number,
   channelId: number,
+  opts: { min?: boolean } = {},
 ): Api.Channel | Api.ChannelForbidden {
   const channel = getChannel(ctx, channelId);
+  if (opts.min && !channel.deleted) {
+    return new Api.Channel({
+      id: long(channel.id),
+      min: true,
+      accessHash: long(viewerAccessHash(`${channel.accessHash}:min`, viewerId)),
+      title: channel.title,
+      ...(channel.username ? { username: channel.username } : {}),
+      photo: new Api.ChatPhotoEmpty(),
+      date: channel.date,
+      broadcast: !channel.megagroup,
+      megagroup: channel.megagroup,
+    });
+  }
   if (channel.deleted) {
     return new Api.ChannelForbidden({
       id: long(channel.id),

@@ -1,4 +1,5 @@
 /** Control routes for what a user does in a chat: send, edit, delete, react, pin, read, typing. */
+import { randomBytes } from 'node:crypto';
 import { Api } from 'teleproto';
 import { z } from 'zod';
 import type { World } from '../../world/world.js';
@@ -36,6 +37,31 @@ export function messageRoutes(world: World): Route[] {
           status: 201,
           body: { id: sent.id, chatId: toBotApiId(key), ...copiesOf(world, from.id, key, sent.id) },
         };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/messages/forward',
+      description: 'A user forwards messages of a chat they can read to another chat, as from their app.',
+      bodyDoc: '{"from": phone, "fromChat": target as "from" sees it, "messageIds": [id], "to": target}',
+      body: z.object({
+        from: phone,
+        fromChat: target,
+        messageIds: z.array(z.number().int().positive()).min(1).max(100),
+        to: target,
+      }),
+      handler: ({ body }) => {
+        const from = userOf(body.from);
+        const key = resolveTarget(from.id, body.to);
+        const randomIds = body.messageIds.map(() => randomBytes(8).readBigInt64LE());
+        world.forwardMessages(
+          from.id,
+          resolveTarget(from.id, body.fromChat),
+          body.messageIds,
+          key,
+          randomIds,
+        );
+        return { status: 201, body: { chatId: toBotApiId(key) } };
       },
     },
     {
