@@ -32,6 +32,9 @@ export interface CallContext {
   msgId?: bigint;
   /** The data centre (1-5) whose port the call came in on. */
   dcId?: number;
+  /** Another open connection of the same auth key comes from a different remote address (the
+   * key is in use from two IP addresses at once: AUTH_KEY_DUPLICATED). */
+  keyInUseElsewhere?: boolean;
 }
 
 /** The fields of initConnection that describe the client application. */

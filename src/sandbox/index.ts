@@ -36,6 +36,8 @@ export interface StartSandboxOptions {
     codeTtlSeconds?: number;
     loginTokenTtlSeconds?: number;
     shortMessageUpdates?: boolean;
+    /** Invalidate an auth key used from two remote addresses at once (default true, as Telegram). */
+    authKeyDuplicated?: boolean;
   };
   /** Flood limits per account and method (Telegram-like by default; false: none). */
   rateLimits?: RateLimitBudgets | false;

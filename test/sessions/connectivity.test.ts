@@ -202,7 +202,7 @@ test('a key Telegram really forgot: -404 again on the fresh connection, the sess
 
 test('AUTH_KEY_DUPLICATED (the key used from two places at once): logged_out with that reason, no retrying', async () => {
   const a = await signIn(t, sbx);
-  // Telegram's verdict, injected: the sandbox runs every client on one address.
+  // Telegram's verdict, injected (auth-key-duplicated.test.ts makes the sandbox reach it itself).
   await sbx.control('POST', '/faults', {
     error: 'AUTH_KEY_DUPLICATED',
     code: 406,

@@ -39,6 +39,8 @@ export class RpcInvoker {
     private readonly dispatcher: RpcDispatcher,
     /** Results and updates larger than this many bytes travel gzip_packed (when that is smaller). */
     private readonly gzipThreshold: number,
+    /** The server's open connections (to tell whether a key is in use from another address). */
+    private readonly connections: () => Iterable<ClientConnection>,
   ) {}
 
   contextFor(connection: ClientConnection, session: SessionState, msgId?: bigint): CallContext {
@@ -50,7 +52,18 @@ export class RpcInvoker {
       layer: info?.layer,
       client: info?.client,
       msgId,
+      keyInUseElsewhere: this.keyInUseElsewhere(connection, session.authKeyId),
     };
+  }
+
+  /** Whether another open connection of this auth key comes from a different remote address. */
+  private keyInUseElsewhere(connection: ClientConnection, authKeyId: bigint): boolean {
+    const address = connection.socket.remoteAddress;
+    for (const other of this.connections()) {
+      if (other === connection || other.closed || other.authKeyId !== authKeyId) continue;
+      if (other.socket.remoteAddress !== address) return true;
+    }
+    return false;
   }
 
   /** A TL object that is no service message: a request is queued on the connection's call chain. */

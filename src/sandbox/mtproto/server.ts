@@ -92,7 +92,7 @@ export class MtprotoServer implements UpdateSink {
     const key = describeKey(options.rsaPrivateKey);
     this.handshakeKeys = { privateKey: key.privateKey, fingerprint: key.fingerprint };
     this.publicKeyPem = key.publicKeyPem;
-    this.rpc = new RpcInvoker(options.dispatcher, options.gzipThreshold ?? 512);
+    this.rpc = new RpcInvoker(options.dispatcher, options.gzipThreshold ?? 512, () => this.connections);
     this.sessions = new SessionLayer({
       salts: this.salts,
       dispatcher: options.dispatcher,

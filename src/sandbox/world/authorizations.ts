@@ -81,6 +81,31 @@ export function keyRevoked(ctx: WorldContext, keyId: bigint): boolean {
   return ctx.state.authorizations[keyId.toString()]?.revoked === true;
 }
 
+/**
+ * AUTH_KEY_DUPLICATED: Telegram invalidates an auth key used concurrently from two different IP
+ * addresses (core.telegram.org/api/errors, 406 NOT_ACCEPTABLE; Telethon: "The authorization key
+ * (session file) was used under two different IP addresses simultaneously, and can no longer be
+ * used"). The call that finds the key in use elsewhere and every later call on the key, from any
+ * address, answer 406 AUTH_KEY_DUPLICATED; the account is unbound and must sign in again.
+ */
+export function checkKeyDuplicated(ctx: WorldContext, keyId: bigint, inUseElsewhere: boolean): void {
+  if (!ctx.options.authKeyDuplicated) return;
+  const id = keyId.toString();
+  const auth = ctx.state.authorizations[id];
+  if (!auth?.duplicated) {
+    if (!inUseElsewhere) return;
+    if (auth?.userId) ctx.userKeys.get(auth.userId)?.delete(id);
+    ctx.state.authorizations[id] = {
+      keyId: id,
+      createdAt: auth?.createdAt ?? now(),
+      hash: auth?.hash ?? randomBytes(8).readBigInt64LE().toString(),
+      duplicated: true,
+    };
+    ctx.changed();
+  }
+  throw new RpcError(406, 'AUTH_KEY_DUPLICATED');
+}
+
 /** Terminates every authorization of a user (control API: as if from another device). */
 export function revokeUser(ctx: WorldContext, userId: number): number {
   const keys = keysOf(ctx, userId);

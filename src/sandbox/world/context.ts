@@ -23,6 +23,10 @@ export interface WorldOptions {
    * without users or chats, as Telegram does (the default). False: full Updates with the users
    * and chats they mention, a convenience Telegram does not offer. */
   shortMessageUpdates?: boolean;
+  /** An auth key used from two remote addresses at once is invalidated, as on Telegram (the
+   * default): its calls answer 406 AUTH_KEY_DUPLICATED and its account is signed out. False:
+   * a key may be shared between addresses, a convenience Telegram does not offer. */
+  authKeyDuplicated?: boolean;
   /** Max pts events per updates.getDifference answer before it becomes a differenceSlice. */
   differenceSliceSize?: number;
   /** Pts events kept per account/channel; older gaps answer ...TooLong. */
@@ -77,6 +81,7 @@ export function createWorldContext(options: WorldOptions, state?: WorldState): W
   const resolved: ResolvedWorldOptions = {
     differenceSliceSize: 100,
     shortMessageUpdates: true,
+    authKeyDuplicated: true,
     logRetention: 2000,
     codeTtlSeconds: 300,
     loginTokenTtlSeconds: 30,

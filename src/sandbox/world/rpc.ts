@@ -55,6 +55,7 @@ export function createRpcDispatcher({
     async invoke(ctx, request) {
       const className = (request as { className?: string }).className ?? 'unknown';
       const method = methodName(request);
+      world.checkKeyDuplicated(ctx.authKeyId, ctx.keyInUseElsewhere === true);
       const userId = world.userIdForKey(ctx.authKeyId);
       const phone = userId !== undefined ? world.findUser(userId)?.phone : phoneOf(request);
       rateLimits?.check(method, userId);

@@ -38,6 +38,8 @@ export interface AuthorizationRecord {
   deviceModel?: string;
   /** Terminated from elsewhere: the key stays, its calls answer 401 SESSION_REVOKED. */
   revoked?: boolean;
+  /** Used from two IP addresses at once: every call on the key answers 406 AUTH_KEY_DUPLICATED. */
+  duplicated?: boolean;
 }
 
 /** Content shared by every account's copy of one message (private chats, basic groups). */

@@ -140,6 +140,9 @@ export class World {
   keyRevoked(keyId: bigint): boolean {
     return authorizations.keyRevoked(this.ctx, keyId);
   }
+  checkKeyDuplicated(keyId: bigint, inUseElsewhere: boolean): void {
+    authorizations.checkKeyDuplicated(this.ctx, keyId, inUseElsewhere);
+  }
   revokeUser(userId: number): number {
     return authorizations.revokeUser(this.ctx, userId);
   }
