@@ -6,9 +6,8 @@
  * and the recipient, reading with a real teleproto client, sees the message exactly once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,6 +20,7 @@ import { RpcError } from '../../src/sandbox/contract.js';
 import type { World } from '../../src/sandbox/index.js';
 import { TEST_SECRETS, testDatabaseUrl } from '../helpers/app.js';
 import { closeClient, signedInClient, testPhone } from '../helpers/sandbox.js';
+import { freePort, startServer } from '../helpers/server-process.js';
 import {
   createTelegramTestApp,
   newPhone,
@@ -30,8 +30,6 @@ import {
   type TestSandbox,
 } from '../helpers/telegram.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-
 let sbx: TestSandbox;
 let bob: TelegramClient;
 const bobPhone = testPhone(5);
@@ -40,34 +38,12 @@ let dataDir: string;
 let database: { url: string; drop: () => Promise<void> };
 let env: Record<string, string>;
 let teleflow: ChildProcess | undefined;
-let output = '';
 let sessionId: string;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts TeleFlow (src/server.ts) in its own process and waits for /health. */
 async function startTeleflow(): Promise<void> {
   env.PORT = String(await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += String(c)));
-  child.stderr!.on('data', (c: Buffer) => (output += String(c)));
-  teleflow = child;
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(`${base()}/health`).catch(() => undefined))?.status !== 200) {
-    if (child.exitCode !== null) throw new Error(`TeleFlow exited: ${output}`);
-    if (Date.now() > deadline) throw new Error(`TeleFlow did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  teleflow = (await startServer(env)).child;
 }
 
 const base = () => `http://127.0.0.1:${env.PORT}`;

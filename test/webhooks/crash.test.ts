@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,54 +10,8 @@ import { systemClock } from '../../src/lib/clock.js';
 import { EventsService } from '../../src/modules/events/events.service.js';
 import { WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';
 import { TEST_SECRETS, testDatabaseUrl } from '../helpers/app.js';
+import { freePort, startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Server {
-  child: ChildProcess;
-  /** Everything the process wrote, for failure messages. */
-  output: () => string;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += String(c)));
-  child.stderr!.on('data', (c: Buffer) => (output += String(c)));
-  const end = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${env.PORT}/health`);
-      if (res.status === 200) return { child, output: () => output };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > end) throw new Error(`server did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer(server: Server | undefined, signal: NodeJS.Signals): Promise<void> {
-  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((r) => server.child.once('exit', r));
-  server.child.kill(signal);
-  await exited;
-}
 
 /**
  * The 100 events are published from this test process through the same EventsService and
@@ -89,7 +42,7 @@ test('SIGKILL with 100 deliveries pending: after a restart all 100 arrive, none 
     WEBHOOK_POLL_INTERVAL_MS: '200',
     ...TEST_SECRETS,
   };
-  let server: Server | undefined;
+  let server: ServerProcess | undefined;
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
   const db = openDatabase(dbInfo.url);
   try {
