@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 
+const BLANK = /^\s*$/;
+
 /** A body that was not sent is validated as `{}`: all-optional bodies pass, required fields are named. */
 const emptyBodyAsObject: preValidationHookHandler = (request: FastifyRequest, _reply, done) => {
   if (request.body === undefined) request.body = {};
@@ -17,7 +19,8 @@ export const jsonBodyPlugin = fp(
     const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      if ((body as string).trim() === '') {
+      // A test, not trim(): no copy of a large body on every request.
+      if (BLANK.test(body as string)) {
         done(null, undefined);
         return;
       }
