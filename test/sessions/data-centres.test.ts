@@ -2,11 +2,16 @@
  * Accounts on different data centres (https://core.telegram.org/api/datacenter): the sandbox runs
  * five DCs, TeleFlow starts every new session on DC 2 and follows PHONE_MIGRATE_X (code and 2FA
  * sign-in) and auth.loginTokenMigrateTo (QR login) to the account's home DC; the session string
- * keeps that DC, so exports, imports, restarts and reconnects go straight there.
+ * keeps that DC, so exports, imports, restarts and reconnects go straight there. A session whose
+ * key was authorized on another DC meets USER_MIGRATE_X and is carried home by an authorization
+ * transfer.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Api } from 'teleproto';
 import { StringSession } from 'teleproto/sessions/index.js';
+import { createSandboxClient } from '../helpers/sandbox-client.js';
+import { closeClient } from '../helpers/sandbox.js';
 import {
   createTelegramTestApp,
   newPhone,
@@ -151,4 +156,68 @@ test('restart and import: sessions of DCs 1, 2 and 4 come back on their DCs', as
   } finally {
     await other.close();
   }
+});
+
+/** A teleproto client of the test itself on the sandbox's DCs (a new session on `dcId`). */
+function rawClient(opts: { session?: string; dcId?: number }) {
+  return createSandboxClient({
+    host: sbx.sandbox.host,
+    port: sbx.sandbox.port,
+    dcs: sbx.sandbox.dcs,
+    publicKeyPem: sbx.sandbox.publicKeyPem,
+    ...opts,
+  });
+}
+
+/**
+ * A session string for `homeString`'s account on DC `dc`: a new key there, signed in by
+ * exporting the account's authorization at home and importing it (core.telegram.org/api/datacenter).
+ */
+async function authorizedAway(homeString: string, dc: number): Promise<string> {
+  const home = rawClient({ session: homeString });
+  const away = rawClient({ dcId: dc });
+  try {
+    await home.connect();
+    const exported = await home.invoke(new Api.auth.ExportAuthorization({ dcId: dc }));
+    await away.connect();
+    await away.invoke(new Api.auth.ImportAuthorization({ id: exported.id, bytes: exported.bytes }));
+    return String(away.session.save());
+  } finally {
+    await closeClient(home);
+    await closeClient(away);
+  }
+}
+
+test('a session string authorized away from home: USER_MIGRATE_4 moves it home, signed in', async () => {
+  const home = await signIn(t, sbx, { dc: 4 });
+  const homeString = (await t.call('POST', `/api/v1/sessions/${home.sessionId}/export`)).body.data
+    .sessionString as string;
+  const sessionString = await authorizedAway(homeString, 2);
+  assert.equal(new StringSession(sessionString).dcId, 2);
+  assert.deepEqual(keyDcs(home.userId).sort(), [2, 4], 'the home key and the key authorized on DC 2');
+
+  // The first call on DC 2 is answered USER_MIGRATE_4: the session moves home with a new key,
+  // signed in there by importing the account's authorization exported on DC 2.
+  const imported = await t.call('POST', '/api/v1/sessions/import', { sessionString, name: 'moved home' });
+  assert.equal(imported.status, 201, JSON.stringify(imported.body));
+  assert.equal(imported.body.data.status, 'connected');
+  assert.equal(imported.body.data.user.id, home.userId);
+  const sessionId = imported.body.data.id as string;
+  await sendToSelf(t, sessionId, 'sent after USER_MIGRATE_4');
+  const history = await t.call('GET', `/api/v1/messages/history?sessionId=${sessionId}&chatId=me&limit=5`);
+  assert.equal(history.status, 200, JSON.stringify(history.body));
+  assert.ok(history.body.data.some((m: { text?: string }) => m.text === 'sent after USER_MIGRATE_4'));
+  assert.equal(await exportedDc(t, sessionId), 4, 'the session string now names the home DC');
+  const keys = keyDcs(home.userId).sort();
+  assert.deepEqual(keys, [2, 4, 4], 'a second authorized key, on DC 4');
+
+  t = await t.restart();
+  await waitFor(
+    async () => (await sessionOf(t, sessionId)).status === 'connected',
+    10_000,
+    'the moved session back after the restart',
+  );
+  await sendToSelf(t, sessionId, 'after the restart');
+  assert.equal(await exportedDc(t, sessionId), 4);
+  assert.deepEqual(keyDcs(home.userId).sort(), keys, 'the restart went straight to DC 4 with its key');
 });
