@@ -14,6 +14,7 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
+import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
 import { EventStreams } from './modules/events/streams.js';
@@ -258,6 +259,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     windowMs: config.rateLimit.windowMs,
   });
   await app.register(openapiPlugin, { version: VERSION });
+  // The web dashboard's built assets at /dashboard/ (GET / leads there).
+  await app.register(dashboardRoutes);
 
   await app.register(healthRoutes, {
     source: {

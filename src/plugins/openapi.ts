@@ -50,8 +50,6 @@ export const openapiPlugin = fp<{ version: string }>(
       // when TeleFlow is reached over plain http at any host but localhost.
       transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
     });
-    // Until there is a dashboard, the root leads to the API documentation.
-    app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs', 302));
   },
   { name: 'openapi' },
 );

@@ -56,9 +56,9 @@ test(
       );
       assert.deepEqual(failed, [], 'every asset loaded over plain http');
       assert.match(await page.locator('.info .title').innerText(), /TeleFlow/);
-      // The root leads there too.
-      await page.goto(`http://${HOST}:${port}/`, { waitUntil: 'load' });
-      assert.match(new URL(page.url()).pathname, /^\/docs/);
+      // The root leads to the dashboard; /docs is reached by name.
+      await page.goto(`http://${HOST}:${port}/`, { waitUntil: 'commit' });
+      assert.match(new URL(page.url()).pathname, /^\/dashboard/);
     } finally {
       await browser.close();
       await t.close();

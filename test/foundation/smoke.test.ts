@@ -68,14 +68,14 @@ test('a known path asked with a method it lacks is a 405 METHOD_NOT_ALLOWED nami
   }
 });
 
-test('GET / leads to the API documentation', async () => {
+test('GET / leads to the dashboard', async () => {
   const t = await createTestApp();
   try {
     const root = await t.app.inject({ method: 'GET', url: '/' });
     assert.equal(root.statusCode, 302);
-    assert.equal(root.headers.location, '/docs');
-    const docs = await t.app.inject({ method: 'GET', url: String(root.headers.location) });
-    assert.ok(docs.statusCode === 200 || docs.statusCode === 302, `docs: ${docs.statusCode}`);
+    assert.equal(root.headers.location, '/dashboard');
+    const dashboard = await t.app.inject({ method: 'GET', url: String(root.headers.location) });
+    assert.match(String(dashboard.headers['content-type']), /^text\/html/, `dashboard: ${dashboard.statusCode}`);
   } finally {
     await t.close();
   }
