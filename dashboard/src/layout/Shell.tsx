@@ -1,0 +1,99 @@
+import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { useEffect, useRef } from 'react';
+import { useSandboxInfo } from '../api/sandbox';
+import { useAuth } from '../auth/AuthContext';
+import { ROUTES } from '../routes';
+import { href, useRoute } from '../router';
+import { NotFoundPage } from './NotFoundPage';
+
+/** The signed-in layout: header (key, sign-out), menu (a burger on small screens), the page. */
+export function Shell() {
+  const { me, can, signOut } = useAuth();
+  const route = useRoute();
+  const [menuOpen, menu] = useDisclosure(false);
+  const sandbox = useSandboxInfo(can.sandbox);
+  const sandboxRunning = Boolean(sandbox.data);
+  const visible = ROUTES.filter((r) => r.visible(can, sandboxRunning));
+  // A page the key may not use is not found, like a page that does not exist (the Sandbox
+  // page waits for the check before deciding).
+  const current = visible.find((r) => r.path === route.path);
+  const pending = !current && route.path === '/sandbox' && sandbox.loading;
+  const Page = current?.page ?? (pending ? null : NotFoundPage);
+
+  // After navigating: close the menu on phones and move focus to the page for screen readers.
+  const main = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
+  useEffect(() => {
+    menu.close();
+    if (firstRender.current) firstRender.current = false;
+    else main.current?.focus();
+    document.title = `${current?.label ?? 'Not found'} · TeleFlow`;
+  }, [route.path]);
+
+  return (
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !menuOpen } }}
+      padding="md"
+    >
+      <a
+        href="#main"
+        className="tf-skip-link"
+        onClick={(event) => {
+          // The hash is the router's: focus the page instead of following the link.
+          event.preventDefault();
+          main.current?.focus();
+        }}
+      >
+        Skip to content
+      </a>
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
+            <Burger
+              opened={menuOpen}
+              onClick={menu.toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label={menuOpen ? 'Close menu' : 'Open menu'}
+              aria-expanded={menuOpen}
+              aria-controls="tf-navbar"
+              data-testid="menu-toggle"
+            />
+            <Title order={2} size="h4">
+              TeleFlow
+            </Title>
+          </Group>
+          <Group gap="sm" wrap="nowrap">
+            <Text size="sm" truncate maw={220} visibleFrom="xs" data-testid="signed-in-key">
+              {me.apiKey.name} <span className="tf-mono">({me.apiKey.prefix}…)</span>
+            </Text>
+            <Badge variant="light" data-testid="signed-in-role">
+              {me.role}
+            </Badge>
+            <Button variant="default" size="xs" onClick={() => void signOut()} data-testid="sign-out">
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" id="tf-navbar" component="nav" aria-label="Main">
+        {visible.map((r) => (
+          <NavLink
+            key={r.path}
+            component="a"
+            href={href(r.path)}
+            label={r.label}
+            active={r.path === route.path}
+            aria-current={r.path === route.path ? 'page' : undefined}
+            data-testid={`nav-${r.path === '/' ? 'overview' : r.path.slice(1)}`}
+          />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main id="main" ref={main} tabIndex={-1}>
+        {Page && <Page />}
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,5 @@
+import { ComingSoon } from '../../layout/ComingSoon';
+
+export function OverviewPage() {
+  return <ComingSoon title="Overview" />;
+}
