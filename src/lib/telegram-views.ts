@@ -55,6 +55,44 @@ export const messageEntityObject = z
   .meta({ id: 'MessageEntity' });
 export type MessageEntityView = z.infer<typeof messageEntityObject>;
 
+export const MEDIA_KINDS = [
+  'photo',
+  'video',
+  'document',
+  'audio',
+  'voice',
+  'video_note',
+  'animation',
+  'sticker',
+] as const;
+export type MediaKind = (typeof MEDIA_KINDS)[number];
+
+/** A file attached to a message; nothing is downloaded until GET /api/v1/media/:mediaId asks. */
+export const mediaObject = z
+  .object({
+    mediaId: z.string().meta({
+      description: 'Opaque, stable id of the file (chat, message and file): GET /api/v1/media/{mediaId}',
+    }),
+    kind: z.enum(MEDIA_KINDS),
+    mimeType: z.string(),
+    fileName: z.string().optional(),
+    size: z.number().int().meta({ description: 'Bytes of the file (for a photo: of its largest size)' }),
+    width: z.number().int().optional(),
+    height: z.number().int().optional(),
+    duration: z.number().optional().meta({ description: 'Seconds (video, audio, voice, video notes)' }),
+    thumbnails: z
+      .array(
+        z.object({
+          size: z.string().meta({ description: "Telegram's size type letter: GET ...?thumb=<size>" }),
+          width: z.number().int(),
+          height: z.number().int(),
+        }),
+      )
+      .meta({ description: 'Smaller images of the file, downloadable with thumb=<size>' }),
+  })
+  .meta({ id: 'Media' });
+export type MediaView = z.infer<typeof mediaObject>;
+
 export const messageObject = z
   .object({
     id: z.number().int(),
@@ -73,6 +111,7 @@ export const messageObject = z
       .optional(),
     reactions: z.array(z.object({ emoji: z.string(), count: z.number().int() })).optional(),
     pinned: z.boolean().optional(),
+    media: mediaObject.nullable().meta({ description: 'The attached file; null for text messages' }),
   })
   .meta({ id: 'Message' });
 export type MessageView = z.infer<typeof messageObject>;

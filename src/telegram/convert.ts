@@ -7,6 +7,7 @@ import type {
   MessageView,
   TelegramUserView,
 } from '../lib/telegram-views.js';
+import { mediaView } from './convert-media.js';
 import { entityBotApiId, peerToBotApiId } from './ids.js';
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
@@ -83,6 +84,7 @@ export function messageView(msg: Api.TypeMessage, selfId: string): MessageView {
       date: iso(0),
       text: '',
       out: false,
+      media: null,
     };
   }
   const chatId = peerToBotApiId(msg.peerId);
@@ -99,6 +101,7 @@ export function messageView(msg: Api.TypeMessage, selfId: string): MessageView {
     text: msg instanceof Api.Message ? (msg.message ?? '') : '',
     ...(msg instanceof Api.Message ? entityViews(msg.entities) : {}),
     out: Boolean(msg.out),
+    media: mediaView(msg),
   };
   if (msg.replyTo instanceof Api.MessageReplyHeader && msg.replyTo.replyToMsgId !== undefined)
     view.replyToMessageId = msg.replyTo.replyToMsgId;

@@ -96,6 +96,7 @@ export class MessagesService {
         date: new Date(res.date * 1000).toISOString(),
         text: message,
         out: true,
+        media: null,
         ...(replyTo ? { replyToMessageId: replyTo } : {}),
         // Telegram echoes entities only when it changed them (e.g. links it detected).
         ...entityViews(res.entities ?? entities),

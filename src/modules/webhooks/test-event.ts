@@ -27,6 +27,7 @@ function sampleData(at: string): SampleData {
     date: at,
     text: 'TeleFlow test event',
     out: false,
+    media: null,
   };
   const group = { id: '-4001', type: 'group' as const, title: 'Test group' };
   const channel = { id: '-1001234567890', type: 'channel' as const, title: 'Test channel' };
