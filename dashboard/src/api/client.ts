@@ -72,10 +72,8 @@ function toApiError(status: number, body: unknown): ApiError {
   return new ApiError(status, 'HTTP_ERROR', `The server answered ${status}`);
 }
 
-/** Awaits a call; resolves to the success body or throws an ApiError with the error's code. */
-async function settle<T>(
-  call: Promise<FetchResult<T>>,
-): Promise<{ data: Payload<T>; meta?: { nextCursor?: string | null } }> {
+/** Awaits a call; resolves to the body of a 2xx answer or throws an ApiError with the error's code. */
+export async function apiBody<T>(call: Promise<FetchResult<T>>): Promise<T> {
   let result: FetchResult<T>;
   try {
     result = await call;
@@ -84,8 +82,10 @@ async function settle<T>(
   }
   if (!result.response.ok || result.data === undefined)
     throw toApiError(result.response.status, result.error);
-  return result.data as { data: Payload<T>; meta?: { nextCursor?: string | null } };
+  return result.data;
 }
+
+type Envelope<T> = { data: Payload<T>; meta?: { nextCursor?: string | null } };
 
 /**
  * Awaits a client call and unwraps the contract's envelope: resolves to `data` or throws an
@@ -94,14 +94,14 @@ async function settle<T>(
  *   const sessions = await api(client.GET('/api/v1/sessions'));
  */
 export async function api<T>(call: Promise<FetchResult<T>>): Promise<Payload<T>> {
-  return (await settle(call)).data;
+  return ((await apiBody(call)) as Envelope<T>).data;
 }
 
 /** Like `api`, for paged lists: the payload and the cursor of the next page (null: no more). */
 export async function apiPage<T>(
   call: Promise<FetchResult<T>>,
 ): Promise<{ items: Payload<T>; nextCursor: string | null }> {
-  const body = await settle(call);
+  const body = (await apiBody(call)) as Envelope<T>;
   return { items: body.data, nextCursor: body.meta?.nextCursor ?? null };
 }
 

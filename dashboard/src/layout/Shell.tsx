@@ -1,14 +1,48 @@
 import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useEffect, useRef } from 'react';
+import { LiveEventsProvider, useStreamStatus, type StreamStatus } from '../api/events';
 import { useSandboxInfo } from '../api/sandbox';
 import { useAuth } from '../auth/AuthContext';
 import { ROUTES } from '../routes';
 import { href, useRoute } from '../router';
 import { NotFoundPage } from './NotFoundPage';
 
-/** The signed-in layout: header (key, sign-out), menu (a burger on small screens), the page. */
+/** The signed-in layout, with the tab's live event stream open for every page. */
 export function Shell() {
+  const { token, signOut } = useAuth();
+  return (
+    <LiveEventsProvider token={token} onUnauthorized={() => void signOut()}>
+      <Layout />
+    </LiveEventsProvider>
+  );
+}
+
+const STREAM_LABELS: Record<StreamStatus, string> = {
+  connecting: 'connecting',
+  open: 'live',
+  reconnecting: 'reconnecting',
+  closed: 'offline',
+};
+
+function StreamIndicator() {
+  const status = useStreamStatus();
+  return (
+    <Badge
+      variant="dot"
+      color={status === 'open' ? 'green' : 'gray'}
+      visibleFrom="xs"
+      title="Live event stream"
+      data-testid="live-status"
+      data-status={status}
+    >
+      {STREAM_LABELS[status]}
+    </Badge>
+  );
+}
+
+/** Header (key, sign-out), menu (a burger on small screens), the page. */
+function Layout() {
   const { me, can, signOut } = useAuth();
   const route = useRoute();
   const [menuOpen, menu] = useDisclosure(false);
@@ -66,7 +100,8 @@ export function Shell() {
             </Title>
           </Group>
           <Group gap="sm" wrap="nowrap">
-            <Text size="sm" truncate maw={220} visibleFrom="xs" data-testid="signed-in-key">
+            <StreamIndicator />
+            <Text size="sm" truncate maw={220} visibleFrom="sm" data-testid="signed-in-key">
               {me.apiKey.name} <span className="tf-mono">({me.apiKey.prefix}…)</span>
             </Text>
             <Badge variant="light" data-testid="signed-in-role">
