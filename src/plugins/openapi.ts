@@ -26,6 +26,7 @@ export const openapiPlugin = fp<{ version: string }>(
           { name: 'webhooks', description: 'Signed, retried event delivery' },
           { name: 'events', description: 'Server-Sent Events and WebSocket streams' },
           { name: 'operations', description: 'Health and version' },
+          { name: 'sandbox', description: 'The embedded sandbox: its users, login codes, acting as them (admin)' },
         ],
         components: {
           securitySchemes: {

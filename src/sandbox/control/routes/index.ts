@@ -5,6 +5,7 @@
 import type { World } from '../../world/world.js';
 import type { FaultInjector } from '../../world/faults.js';
 import { chatRoutes } from './chats.js';
+import { directoryRoutes } from './directory.js';
 import { faultAndConnectionRoutes } from './faults-and-connections.js';
 import { loginRoutes } from './login.js';
 import { messageRoutes } from './messages.js';
@@ -47,6 +48,7 @@ export function buildRoutes({
         },
       }),
     },
+    ...directoryRoutes(world),
     ...userRoutes(world),
     ...loginRoutes(world),
     ...chatRoutes(world),
