@@ -288,6 +288,8 @@ export class AccountClient implements TelegramAccount {
   /** Answers carry users/chats (and Updates carry pts): both are recorded. */
   private absorb(result: unknown): void {
     if (!result || typeof result !== 'object') return;
+    // Adding members answers messages.invitedUsers: its updates carry the service message's pts.
+    if (result instanceof Api.messages.InvitedUsers) return this.absorb(result.updates);
     if (isUpdates(result)) {
       if (this.tracker) this.tracker.feed(result, 'own');
       else if ('users' in result) this.opts.peers.ingest(result.users, result.chats);

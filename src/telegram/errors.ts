@@ -29,8 +29,11 @@ export const SIGNED_OUT_ERRORS = new Set([
  *     USERNAME_NOT_OCCUPIED, INVITE_HASH_INVALID, INVITE_HASH_EXPIRED -> 404 CHAT_NOT_FOUND
  *   MESSAGE_ID_INVALID, REPLY_MESSAGE_ID_INVALID                   -> 404 MESSAGE_NOT_FOUND
  *   CHAT_ADMIN_REQUIRED, CHAT_WRITE_FORBIDDEN, USER_PRIVACY_RESTRICTED, USER_BANNED_IN_CHANNEL,
- *     CHAT_FORWARDS_RESTRICTED, MESSAGE_EDIT_TIME_EXPIRED, PEER_FLOOD, *_FORBIDDEN,
+ *     CHAT_FORWARDS_RESTRICTED, MESSAGE_EDIT_TIME_EXPIRED, PEER_FLOOD, USER_NOT_MUTUAL_CONTACT,
+ *     USER_CHANNELS_TOO_MUCH, USER_KICKED, USER_BLOCKED, *_FORBIDDEN,
  *     other 403s                                                   -> 403 FORBIDDEN
+ *   USER_ALREADY_PARTICIPANT                                       -> 409 CONFLICT
+ *   USERS_TOO_MUCH, BOTS_TOO_MUCH, USER_BOT, CHAT_MEMBER_ADD_FAILED -> 400 BAD_REQUEST
  *   PHONE_CODE_INVALID and the other login errors                  -> 400, their own codes
  *   MESSAGE_TOO_LONG, MESSAGE_EMPTY, MESSAGE_NOT_MODIFIED, ENTITY_BOUNDS_INVALID,
  *     REACTION_INVALID, other 400s and 406s                        -> 400 BAD_REQUEST
@@ -89,19 +92,32 @@ names('FORBIDDEN', 'Telegram does not allow this account to do that here', [
   'CHAT_WRITE_FORBIDDEN',
   'CHAT_RESTRICTED',
   'CHAT_FORWARDS_RESTRICTED',
-  'USER_PRIVACY_RESTRICTED',
   'USER_BANNED_IN_CHANNEL',
   'USER_IS_BLOCKED',
   'USER_IS_BOT',
   'YOU_BLOCKED_USER',
   'USER_RESTRICTED',
-  'USER_NOT_MUTUAL_CONTACT',
   'MESSAGE_AUTHOR_REQUIRED',
   'RIGHT_FORBIDDEN',
   'FROZEN_METHOD_INVALID',
 ]);
 names('FORBIDDEN', 'This message can no longer be edited', ['MESSAGE_EDIT_TIME_EXPIRED']);
 names('FORBIDDEN', 'Telegram restricts this account for spam; retrying does not lift it', ['PEER_FLOOD']);
+// Adding members (core.telegram.org/method/channels.inviteToChannel, /method/messages.addChatUser).
+names('FORBIDDEN', "The user's privacy settings do not allow this (e.g. adding them to chats)", [
+  'USER_PRIVACY_RESTRICTED',
+]);
+names('FORBIDDEN', 'Only a mutual contact of the user can do this (e.g. add them back after they left)', [
+  'USER_NOT_MUTUAL_CONTACT',
+]);
+names('FORBIDDEN', 'The user is already in too many channels and supergroups', ['USER_CHANNELS_TOO_MUCH']);
+names('FORBIDDEN', 'The user was removed from this chat; unban them first', ['USER_KICKED']);
+names('FORBIDDEN', 'The user has blocked this account', ['USER_BLOCKED']);
+names('CONFLICT', 'The user is already a member of this chat', ['USER_ALREADY_PARTICIPANT']);
+names('BAD_REQUEST', 'The chat has reached its member limit', ['USERS_TOO_MUCH']);
+names('BAD_REQUEST', 'The chat has too many bots', ['BOTS_TOO_MUCH']);
+names('BAD_REQUEST', 'Bots can only be admins in channels', ['USER_BOT']);
+names('BAD_REQUEST', 'Telegram could not add this member', ['CHAT_MEMBER_ADD_FAILED']);
 names('BAD_REQUEST', 'Telegram allows 4096 UTF-16 code units of text', ['MESSAGE_TOO_LONG']);
 names('BAD_REQUEST', 'The text is empty', ['MESSAGE_EMPTY']);
 names('BAD_REQUEST', 'The message already has this text and formatting', ['MESSAGE_NOT_MODIFIED']);

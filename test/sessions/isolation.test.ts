@@ -37,7 +37,7 @@ test('roles on the session, message and chat routes: 401 without a key, 403 belo
   const checked = await assertRouteAuth(t, {
     only: (r) => /^\/api\/v1\/(sessions|messages|chats)/.test(r.url),
   });
-  assert.equal(checked.length, 28, `checked ${checked.length} routes`);
+  assert.equal(checked.length, 30, `checked ${checked.length} routes`);
   const exportRoute = checked.find((r) => r.url.endsWith('/:id/export'));
   assert.equal(exportRoute?.minRole, 'admin');
 });
@@ -74,6 +74,11 @@ test('a key limited to one session sees no other: 404 on every route, and cannot
     'POST /api/v1/chats/join': { body: { sessionId: s, target: '@somewhere' } },
     'POST /api/v1/chats/leave': { body: { sessionId: s, chatId: '-100123' } },
     'POST /api/v1/chats/search': { body: { sessionId: s, query: 'x' } },
+    'POST /api/v1/chats/:id/members': { params: { id: '-100123' }, body: { sessionId: s, userIds: ['42'] } },
+    'DELETE /api/v1/chats/:id/members/:userId': {
+      params: { id: '-100123', userId: '42' },
+      query: { sessionId: s },
+    },
   };
   await assertSessionIsolation(t, samples, { mustCover: telegramRoute });
 

@@ -4,6 +4,8 @@ import { errorResponses, ok } from '../../lib/schemas.js';
 import { assertSessionAccess } from '../../plugins/auth.js';
 import { messageObject } from '../../lib/telegram-views.js';
 import {
+  addMembersBody,
+  addMembersResult,
   chatObject,
   chatParams,
   chatQuery,
@@ -12,7 +14,9 @@ import {
   leaveResult,
   listChatsQuery,
   memberObject,
+  memberParams,
   membersQuery,
+  removeMemberResult,
   searchBody,
 } from './chats.schema.js';
 import type { ChatsService } from './chats.service.js';
@@ -100,6 +104,49 @@ export const chatsRoutes: FastifyPluginAsyncZod<{ chats: ChatsService }> = async
     async (request) => {
       assertSessionAccess(request.principal, request.query.sessionId);
       return { success: true as const, data: await chats.members(request.params.id, request.query) };
+    },
+  );
+
+  app.post(
+    '/:id/members',
+    {
+      schema: {
+        tags,
+        summary: 'Add users to a group, supergroup or channel',
+        description:
+          'Each user is added on its own; the answer lists who was added and who Telegram refused, with ' +
+          "the reason under Telegram's name (USER_PRIVACY_RESTRICTED: their privacy settings forbid it; " +
+          'USER_ALREADY_PARTICIPANT, USER_KICKED, USER_NOT_MUTUAL_CONTACT, USER_CHANNELS_TOO_MUCH, ...). ' +
+          'When no one was added, the answer is the error of the first refusal, with every refusal in ' +
+          'details.refused. Errors about the chat (CHAT_ADMIN_REQUIRED, USERS_TOO_MUCH, FLOOD_WAIT) stop the request.',
+        params: chatParams,
+        body: addMembersBody,
+        response: { 200: ok(addMembersResult), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.body.sessionId);
+      return { success: true as const, data: await chats.addMembers(request.params.id, request.body) };
+    },
+  );
+
+  app.delete(
+    '/:id/members/:userId',
+    {
+      schema: {
+        tags,
+        summary: 'Remove a member from a group, supergroup or channel',
+        description:
+          'In a supergroup or channel the user is banned (channels.editBanned), as Telegram removes members there.',
+        params: memberParams,
+        querystring: chatQuery,
+        response: { 200: ok(removeMemberResult), ...telegramErrors },
+      },
+    },
+    async (request) => {
+      assertSessionAccess(request.principal, request.query.sessionId);
+      const { id, userId } = request.params;
+      return { success: true as const, data: await chats.removeMember(id, userId, request.query.sessionId) };
     },
   );
 

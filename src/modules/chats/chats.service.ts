@@ -7,7 +7,8 @@ import { chatView, memberRole, memberView, messageView, participantUserId } from
 import { entityBotApiId, parseBotApiId, peerToBotApiId } from '../../telegram/ids.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { ChatView, MemberView, MessageView } from '../../lib/telegram-views.js';
-import type { membersQuery, searchBody } from './chats.schema.js';
+import type { AddMembersResult, membersQuery, searchBody } from './chats.schema.js';
+import { addMembers, removeMember } from './chat-members.js';
 
 export interface ChatsServiceDeps {
   sessions: SessionManager;
@@ -216,6 +217,23 @@ export class ChatsService {
       return members.slice(query.offset, query.offset + query.limit);
     }
     throw new AppError('BAD_REQUEST', 'A private chat has no member list');
+  }
+
+  /** Adds users to a group or channel: who was added, who was refused and why (chat-members.ts). */
+  async addMembers(
+    chatId: string,
+    input: { sessionId: string; userIds: string[] },
+  ): Promise<AddMembersResult> {
+    const account = await this.deps.sessions.account(input.sessionId);
+    return addMembers(account, chatId, input.userIds);
+  }
+
+  async removeMember(
+    chatId: string,
+    userId: string,
+    sessionId: string,
+  ): Promise<{ chatId: string; userId: string; removed: true }> {
+    return removeMember(await this.deps.sessions.account(sessionId), chatId, userId);
   }
 
   private toMembers(

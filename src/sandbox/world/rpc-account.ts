@@ -117,6 +117,10 @@ export const accountHandlers: HandlerTable = {
       world.exportAuthorization(userId, ctx.dcId, req.dcId),
     'auth.AcceptLoginToken': ({ world, userId }, req: Api.auth.AcceptLoginToken) =>
       world.acceptLoginToken(userId, Buffer.from(req.token)),
+    'account.GetPrivacy': ({ world, userId }, req: Api.account.GetPrivacy) =>
+      world.getPrivacy(userId, req.key),
+    'account.SetPrivacy': ({ world, userId, ctx }, req: Api.account.SetPrivacy) =>
+      world.setPrivacy(userId, req.key, req.rules, (user) => resolveUser(world, userId, user), ctx.authKeyId),
     'account.UpdateStatus': ({ world, userId }, req: Api.account.UpdateStatus) => {
       world.setOnline(userId, !req.offline);
       return true;

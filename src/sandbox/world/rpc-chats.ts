@@ -3,11 +3,23 @@ import { Api } from 'teleproto';
 import { RpcError } from '../contract.js';
 import type { HandlerTable } from './rpc.js';
 import { resolveChannel, resolvePeer, resolveUser } from './rpc-peers.js';
-import { UNSUPPORTED_METHOD_ERROR, adminRightsFromApi, long, num, parsePeerKey } from './tl.js';
+import { UNSUPPORTED_METHOD_ERROR, adminRightsFromApi, long, now, num, parsePeerKey } from './tl.js';
 
-function invitedUsers(updates: Api.TypeUpdates): Api.messages.InvitedUsers {
-  return new Api.messages.InvitedUsers({ updates, missingInvitees: [] });
+/** help.getConfig's chat_size_max (rpc-account.ts): members a basic group holds at most. */
+const CHAT_SIZE_MAX = 200;
+
+/**
+ * messages.invitedUsers: the updates of the invitation and the users left out because their
+ * privacy settings forbid it (privacy.ts; core.telegram.org/constructor/missingInvitee).
+ */
+function invitedUsers(
+  updates: Api.TypeUpdates,
+  missingInvitees: Api.TypeMissingInvitee[] = [],
+): Api.messages.InvitedUsers {
+  return new Api.messages.InvitedUsers({ updates, missingInvitees });
 }
+
+const noUpdates = (): Api.Updates => new Api.Updates({ updates: [], users: [], chats: [], date: 0, seq: 0 });
 
 export const chatHandlers: HandlerTable = {
   authorized: {
@@ -37,19 +49,27 @@ export const chatHandlers: HandlerTable = {
     },
     'messages.CreateChat': (call, req: Api.messages.CreateChat) => {
       const members = req.users.map((u) => resolveUser(call.world, call.userId, u));
+      const { allowed, missing } = call.world.checkInvitees(call.userId, members);
       return invitedUsers(
-        call.world.createChat(call.userId, req.title, members, { keyId: call.ctx.authKeyId }).result,
+        call.world.createChat(call.userId, req.title, allowed, { keyId: call.ctx.authKeyId }).result,
+        missing,
       );
     },
-    'messages.AddChatUser': (call, req: Api.messages.AddChatUser) =>
-      invitedUsers(
-        call.world.addChatUser(
-          call.userId,
-          num(req.chatId),
-          resolveUser(call.world, call.userId, req.userId),
-          { keyId: call.ctx.authKeyId },
-        ),
-      ),
+    'messages.AddChatUser': (call, req: Api.messages.AddChatUser) => {
+      const chatId = num(req.chatId);
+      const user = resolveUser(call.world, call.userId, req.userId);
+      const chat = call.world.chat(chatId);
+      const inChat = (id: number) => chat.participants.some((p) => p.userId === id);
+      // Telegram's checks come before the invitee's privacy: the adder must be in the group
+      // (else 403 CHAT_WRITE_FORBIDDEN, as for writing there), the invitee not yet, and the
+      // group not full (help.getConfig's chat_size_max; core.telegram.org/method/messages.addChatUser).
+      if (!inChat(call.userId)) throw new RpcError(403, 'CHAT_WRITE_FORBIDDEN');
+      if (inChat(user)) throw new RpcError(400, 'USER_ALREADY_PARTICIPANT');
+      if (chat.participants.length >= CHAT_SIZE_MAX) throw new RpcError(400, 'USERS_TOO_MUCH');
+      const { missing } = call.world.checkInvitees(call.userId, [user]);
+      if (missing.length) return invitedUsers(noUpdates(), missing);
+      return invitedUsers(call.world.addChatUser(call.userId, chatId, user, { keyId: call.ctx.authKeyId }));
+    },
     'messages.DeleteChatUser': (call, req: Api.messages.DeleteChatUser) =>
       call.world.deleteChatUser(
         call.userId,
@@ -89,11 +109,27 @@ export const chatHandlers: HandlerTable = {
       const channelId = resolveChannel(call.world, call.userId, req.channel);
       const channel = call.world.channel(channelId);
       if (!call.world.channelRights(channel, call.userId)?.inviteUsers)
-        throw new RpcError(400, 'CHAT_ADMIN_REQUIRED');
-      let last: Api.TypeUpdates = new Api.Updates({ updates: [], users: [], chats: [], date: 0, seq: 0 });
-      for (const user of req.users)
-        last = call.world.joinChannel(resolveUser(call.world, call.userId, user), channelId, call.userId);
-      return invitedUsers(last);
+        throw new RpcError(403, 'CHAT_ADMIN_REQUIRED');
+      const users = req.users.map((user) => resolveUser(call.world, call.userId, user));
+      // core.telegram.org/method/channels.inviteToChannel: a removed (banned) user is refused
+      // with USER_KICKED until unbanned; one already in, USER_ALREADY_PARTICIPANT.
+      for (const id of users) {
+        const participant = channel.participants[id];
+        if (participant?.banned) throw new RpcError(400, 'USER_KICKED');
+        if (participant && !participant.left) throw new RpcError(400, 'USER_ALREADY_PARTICIPANT');
+      }
+      const { allowed, missing } = call.world.checkInvitees(call.userId, users);
+      for (const id of allowed) call.world.joinChannel(id, channelId, call.userId);
+      // The answer is the inviter's view (access hashes are per viewer), not the invitees'.
+      const entities = call.world.entities(call.userId).addChannel(channelId);
+      for (const id of allowed) entities.addUser(id);
+      const updates = new Api.Updates({
+        updates: allowed.length ? [new Api.UpdateChannel({ channelId: long(channelId) })] : [],
+        ...entities.build(),
+        date: now(),
+        seq: 0,
+      });
+      return invitedUsers(updates, missing);
     },
     'channels.EditAdmin': (call, req: Api.channels.EditAdmin) =>
       call.world.editChannelAdmin(

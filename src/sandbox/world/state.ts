@@ -24,6 +24,22 @@ export interface UserRecord {
   peerFlood?: boolean;
   /** Home data centre (1-5); absent in snapshots from before there were five: DC 2. */
   dc?: number;
+  /** Privacy rules per key (privacy.ts); absent: Telegram's defaults. */
+  privacy?: { chatInvite?: PrivacyRuleRecord[] };
+}
+
+/** One privacy rule (core.telegram.org/api/privacy); `ids`: users, or chats and channels. */
+export interface PrivacyRuleRecord {
+  kind:
+    | 'allowAll'
+    | 'allowContacts'
+    | 'disallowAll'
+    | 'disallowContacts'
+    | 'allowUsers'
+    | 'disallowUsers'
+    | 'allowChatParticipants'
+    | 'disallowChatParticipants';
+  ids?: number[];
 }
 
 export interface AuthorizationRecord {

@@ -42,6 +42,7 @@ import * as channels from './channels.js';
 import * as invites from './invites.js';
 import * as entities from './entities.js';
 import * as restrictions from './restrictions.js';
+import * as privacy from './privacy.js';
 import * as dataCentres from './data-centres.js';
 
 export type { MessageContent, Origin, WorldOptions } from './context.js';
@@ -530,6 +531,33 @@ export class World {
   }
   ageMessage(userId: number, peer: PeerKey, msgId: number, seconds: number): void {
     restrictions.ageMessage(this.ctx, userId, peer, msgId, seconds);
+  }
+
+  // ---------------------------------------------------------------- privacy.ts
+
+  getPrivacy(userId: number, key: Api.TypeInputPrivacyKey): Api.account.PrivacyRules {
+    return privacy.getPrivacy(this.ctx, userId, key);
+  }
+  setPrivacy(
+    userId: number,
+    key: Api.TypeInputPrivacyKey,
+    rules: Api.TypeInputPrivacyRule[],
+    resolveUser: (input: Api.TypeInputUser) => number,
+    originKey?: bigint,
+  ): Api.account.PrivacyRules {
+    return privacy.setPrivacy(this.ctx, userId, key, rules, resolveUser, originKey);
+  }
+  setInvitePrivacy(userId: number, choice: privacy.PrivacyChoice): void {
+    privacy.setInvitePrivacy(this.ctx, userId, choice);
+  }
+  invitePrivacyChoice(userId: number): privacy.PrivacyChoice | 'custom' {
+    return privacy.invitePrivacyChoice(this.ctx, userId);
+  }
+  checkInvitees(
+    inviterId: number,
+    inviteeIds: number[],
+  ): { allowed: number[]; missing: Api.MissingInvitee[] } {
+    return privacy.checkInvitees(this.ctx, inviterId, inviteeIds);
   }
 
   // ---------------------------------------------------------------- entities.ts

@@ -5,6 +5,9 @@ import { lookupsFor } from './lookups.js';
 import { phone } from './route.js';
 import type { Route } from './route.js';
 
+/** Who may add a user to groups and channels, as the apps offer it (privacy.ts). */
+const privacyBody = z.strictObject({ invites: z.enum(['everybody', 'contacts', 'nobody']) });
+
 export function userRoutes(world: World): Route[] {
   const { userOf } = lookupsFor(world);
 
@@ -20,6 +23,7 @@ export function userRoutes(world: World): Route[] {
       lastSeen: user.lastSeen,
       twoFactor: user.password !== undefined,
       dc: world.homeDcOf(user.id),
+      privacy: { invites: world.invitePrivacyChoice(user.id) },
       authorizations: world.keysOf(id).length,
       pts: world.box(id).pts,
     };
@@ -30,8 +34,9 @@ export function userRoutes(world: World): Route[] {
       method: 'POST',
       path: '/users',
       description:
-        'Create a user (a password turns on 2FA; dc: its home data centre 1-5, DC 2 when omitted).',
-      bodyDoc: '{"phone", "firstName"?, "lastName"?, "username"?, "password"?, "dc"?}',
+        'Create a user (a password turns on 2FA; dc: its home data centre 1-5, DC 2 when omitted; privacy.invites: who may add them to groups and channels, everybody by default).',
+      bodyDoc:
+        '{"phone", "firstName"?, "lastName"?, "username"?, "password"?, "dc"?, "privacy"?: {"invites": "everybody"|"contacts"|"nobody"}}',
       body: z.object({
         phone,
         firstName: z.string().min(1).max(64).optional(),
@@ -39,9 +44,12 @@ export function userRoutes(world: World): Route[] {
         username: z.string().min(1).max(32).optional(),
         password: z.string().min(1).optional(),
         dc: z.number().int().min(1).max(5).optional(),
+        privacy: privacyBody.optional(),
       }),
       handler: ({ body }) => {
-        const user = world.createUser(body);
+        const { privacy, ...input } = body;
+        const user = world.createUser(input);
+        if (privacy) world.setInvitePrivacy(user.id, privacy.invites);
         return {
           status: 201,
           body: {
@@ -122,6 +130,19 @@ export function userRoutes(world: World): Route[] {
         const user = userOf(params.phone);
         world.setPeerFlood(user.id, body.peerFlood);
         return { body: { phone: user.phone, peerFlood: body.peerFlood } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/users/:phone/privacy',
+      description:
+        'Privacy settings: who may add the user to groups and channels (inputPrivacyKeyChatInvite); the others are left out of invitations as missing_invitees.',
+      bodyDoc: '{"invites": "everybody"|"contacts"|"nobody"}',
+      body: privacyBody,
+      handler: ({ params, body }) => {
+        const user = userOf(params.phone);
+        world.setInvitePrivacy(user.id, body.invites);
+        return { body: { phone: user.phone, privacy: { invites: world.invitePrivacyChoice(user.id) } } };
       },
     },
     {
