@@ -3,7 +3,9 @@ import { createRoot } from 'react-dom/client';
 import { MantineProvider } from '@mantine/core';
 import './styles';
 import { App } from './App';
-import { styleNonce, theme } from './theme';
+import { shareStyleNonce, styleNonce, theme } from './theme';
+
+shareStyleNonce();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

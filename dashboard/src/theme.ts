@@ -11,3 +11,15 @@ export const theme = createTheme({});
 export function styleNonce(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content ?? '';
 }
+
+declare global {
+  // Read by get-nonce, which Mantine's Modal and Drawer use (through react-remove-scroll) for
+  // the <style> element that locks page scrolling while they are open.
+  var __webpack_nonce__: string | undefined;
+}
+
+/** Gives the CSP nonce to every library that writes <style> elements. */
+export function shareStyleNonce(): void {
+  const nonce = styleNonce();
+  if (nonce) globalThis.__webpack_nonce__ = nonce;
+}
