@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -22,6 +23,10 @@ import { attachUpdateEvents } from './modules/events/update-listener.js';
 import { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
+import { MediaCache } from './modules/media/cache.js';
+import { MediaLinks } from './modules/media/links.js';
+import { mediaLinkRoutes, mediaRoutes } from './modules/media/media.routes.js';
+import { MediaService } from './modules/media/media.service.js';
 import { IdempotencyStore } from './modules/messages/idempotency.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
@@ -189,6 +194,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     log: telegramLog,
   });
   const chats = new ChatsService({ sessions, log: telegramLog });
+  const media = new MediaService({
+    sessions,
+    cache: new MediaCache(join(config.dataDir, 'media-cache'), config.mediaCache.maxBytes, telegramLog),
+    links: new MediaLinks(config.jwtSecret),
+    clock,
+    log: telegramLog,
+  });
   const lifecycle = { shuttingDown: false };
   const routes: RouteInfo[] = [];
   app.decorate('services', {
@@ -262,6 +274,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // The web dashboard's built assets at /dashboard/ (GET / leads there).
   await app.register(dashboardRoutes);
 
+  await app.register(mediaLinkRoutes, { media });
   await app.register(healthRoutes, {
     source: {
       version: VERSION,
@@ -285,6 +298,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         messages,
       });
       await api.register(chatsRoutes, { prefix: '/chats', chats });
+      await api.register(mediaRoutes, { prefix: '/media', media });
       await api.register(webhooksRoutes, { prefix: '/webhooks', webhooks });
       await api.register(eventsRoutes, { streams, existingSessionIds });
       await api.register(sandboxRoutes, { telegram });

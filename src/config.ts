@@ -102,6 +102,8 @@ export const envSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** Disk cache of downloaded media under DATA_DIR/media-cache, in bytes; 0 turns it off. */
+  MEDIA_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(0),
   GIT_COMMIT: z.string().optional(),
 });
 
@@ -166,6 +168,8 @@ export interface Config {
     pollIntervalMs: number;
   };
   streams: { heartbeatMs: number; maxQueuedEvents: number; maxBufferedBytes: number };
+  /** Downloads: the disk cache's cap in bytes (0: no cache). */
+  mediaCache: { maxBytes: number };
   /** Secrets generated for development, so a fresh clone starts with no setup. */
   generatedSecrets: string[];
   /** Those of generatedSecrets created by this start (the rest came from the data directory). */
@@ -352,6 +356,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxQueuedEvents: env.STREAM_MAX_QUEUED_EVENTS,
       maxBufferedBytes: env.STREAM_MAX_BUFFERED_BYTES,
     },
+    mediaCache: { maxBytes: env.MEDIA_CACHE_MAX_BYTES },
     generatedSecrets,
     newSecrets,
     commit: env.GIT_COMMIT ?? null,

@@ -10,6 +10,7 @@ import { LogLevel } from 'teleproto/extensions/Logger.js';
 import { StringSession } from 'teleproto/sessions/index.js';
 import { AppError } from '../lib/errors.js';
 import type { TelegramEndpoint } from './endpoint.js';
+import { MediaDownloader, type MediaFile } from './media-download.js';
 import { isSignedOutError, toAppErrorFromTelegram } from './errors.js';
 import { peerToBotApiId } from './ids.js';
 import type { PeerCache } from './peer-cache.js';
@@ -31,6 +32,8 @@ export interface TelegramAccount {
   inputUser(botApiId: string): Api.TypeInputUser | undefined;
   /** Tells the update state about an AffectedMessages/AffectedHistory answer. */
   affected(result: { pts: number; ptsCount: number }, channelId?: string): void;
+  /** A message's file (or its thumbnail) by mediaId, read from Telegram as asked (media-download.ts). */
+  openMedia(mediaId: string, thumb?: string): Promise<MediaFile>;
   /** Records users and chats (resolve results) in the peer cache. */
   remember(
     users: readonly Api.TypeUser[],
@@ -283,6 +286,50 @@ export class AccountClient implements TelegramAccount {
       }
       throw toAppErrorFromTelegram(err);
     }
+  }
+
+  private downloader: MediaDownloader | undefined;
+
+  openMedia(mediaId: string, thumb?: string): Promise<MediaFile> {
+    this.downloader ??= new MediaDownloader({
+      invokeOnDc: (request, dcId) => this.rawInvokeOnDc(request, dcId),
+      homeDc: () => this.dcId,
+      fetchMessage: (chatId, messageId) => this.fetchMessage(chatId, messageId),
+    });
+    return this.downloader.open(mediaId, thumb);
+  }
+
+  /** A call on another DC (a file kept there) through the library's connection to it. */
+  private async rawInvokeOnDc<R extends Api.AnyRequest>(
+    request: R,
+    dcId: number | undefined,
+  ): Promise<R['__response']> {
+    const client = this.client;
+    if (!client || this.closed)
+      throw new AppError('SESSION_NOT_CONNECTED', 'The session is not connected', undefined, 5);
+    if (dcId === undefined) return this.rawInvoke(request);
+    return withTimeout(
+      Promise.race([client.invoke(request, dcId), this.closedSignal]),
+      this.opts.callTimeoutMs,
+      request.className,
+    );
+  }
+
+  /** A fresh copy of one message of a chat (messages.getMessages, channels.getMessages for channels). */
+  private async fetchMessage(chatId: string, messageId: number): Promise<Api.TypeMessage | undefined> {
+    const { peer, id } = await this.resolvePeer(chatId);
+    const ids = [new Api.InputMessageID({ id: messageId })];
+    const channel =
+      peer instanceof Api.InputPeerChannel || peer instanceof Api.InputPeerChannelFromMessage
+        ? this.inputChannel(id)
+        : undefined;
+    const res = channel
+      ? await this.invoke(new Api.channels.GetMessages({ channel, id: ids }))
+      : await this.invoke(new Api.messages.GetMessages({ id: ids }));
+    if (res instanceof Api.messages.MessagesNotModified) return undefined;
+    return res.messages.find(
+      (m) => m instanceof Api.Message && m.id === messageId && peerToBotApiId(m.peerId) === chatId,
+    );
   }
 
   /** Answers carry users/chats (and Updates carry pts): both are recorded. */
