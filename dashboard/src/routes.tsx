@@ -1,12 +1,6 @@
-import type { ComponentType } from 'react';
+import { lazy, type ComponentType } from 'react';
 import type { Permissions } from './auth/permissions';
-import { ApiKeysPage } from './pages/keys/ApiKeysPage';
-import { ChatsPage } from './pages/chats/ChatsPage';
-import { EventsPage } from './pages/events/EventsPage';
 import { OverviewPage } from './pages/overview/OverviewPage';
-import { SandboxPage } from './pages/sandbox/SandboxPage';
-import { SessionsPage } from './pages/sessions/SessionsPage';
-import { WebhooksPage } from './pages/webhooks/WebhooksPage';
 
 export interface PageRoute {
   /** The hash path: `#/sessions`. */
@@ -18,6 +12,20 @@ export interface PageRoute {
 }
 
 const always = () => true;
+
+// Pages other than the overview load when first opened, keeping the first load small.
+const SessionsPage = lazy(() =>
+  import('./pages/sessions/SessionsPage').then((m) => ({ default: m.SessionsPage })),
+);
+const ChatsPage = lazy(() => import('./pages/chats/ChatsPage').then((m) => ({ default: m.ChatsPage })));
+const EventsPage = lazy(() => import('./pages/events/EventsPage').then((m) => ({ default: m.EventsPage })));
+const WebhooksPage = lazy(() =>
+  import('./pages/webhooks/WebhooksPage').then((m) => ({ default: m.WebhooksPage })),
+);
+const ApiKeysPage = lazy(() => import('./pages/keys/ApiKeysPage').then((m) => ({ default: m.ApiKeysPage })));
+const SandboxPage = lazy(() =>
+  import('./pages/sandbox/SandboxPage').then((m) => ({ default: m.SandboxPage })),
+);
 
 /** The dashboard's pages, in menu order. */
 export const ROUTES: PageRoute[] = [

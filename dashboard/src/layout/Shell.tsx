@@ -1,6 +1,6 @@
-import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title } from '@mantine/core';
+import { AppShell, Badge, Burger, Button, Group, Loader, NavLink, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useEffect, useRef } from 'react';
+import { Suspense, useEffect, useRef } from 'react';
 import { LiveEventsProvider, useStreamStatus, type StreamStatus } from '../api/events';
 import { useSandboxInfo } from '../api/sandbox';
 import { useAuth } from '../auth/AuthContext';
@@ -127,7 +127,7 @@ function Layout() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main id="main" ref={main} tabIndex={-1}>
-        {Page && <Page />}
+        <Suspense fallback={<Loader aria-label="Loading the page" />}>{Page && <Page />}</Suspense>
       </AppShell.Main>
     </AppShell>
   );
