@@ -38,6 +38,8 @@ export interface StartSandboxOptions {
     shortMessageUpdates?: boolean;
     /** Invalidate an auth key used from two remote addresses at once (default true, as Telegram). */
     authKeyDuplicated?: boolean;
+    /** Lifetime of file references (default 2 hours), then FILE_REFERENCE_EXPIRED. */
+    fileReferenceTtlMs?: number;
   };
   /** Flood limits per account and method (Telegram-like by default; false: none). */
   rateLimits?: RateLimitBudgets | false;
@@ -80,7 +82,14 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   const state = dataDir ? loadWorldState(dataDir) : undefined;
   let snapshots: SnapshotWriter | undefined;
   const world = new World(
-    { host, port: options.port ?? 0, logger, onChange: () => snapshots?.schedule(), ...options.world },
+    {
+      host,
+      port: options.port ?? 0,
+      logger,
+      onChange: () => snapshots?.schedule(),
+      ...(dataDir ? { dataDir } : {}),
+      ...options.world,
+    },
     state,
   );
   if (dataDir) snapshots = new SnapshotWriter(dataDir, () => world.state, 100, logger);

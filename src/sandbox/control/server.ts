@@ -55,10 +55,11 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   send(res, status, { error: { code, message } }, status === 413 ? { connection: 'close' } : {});
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, maxBody = MAX_BODY): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_BODY)
-    throw new ControlError(413, 'PAYLOAD_TOO_LARGE', 'Body larger than 1 MB');
+  const tooLarge = () =>
+    new ControlError(413, 'PAYLOAD_TOO_LARGE', `Body larger than ${Math.round(maxBody / 1024 / 1024)} MB`);
+  if (Number.isFinite(declared) && declared > maxBody) throw tooLarge();
   // Listeners rather than for-await: leaving that loop early would destroy the socket before
   // the 413 could be written.
   const raw = await new Promise<Buffer>((resolve, reject) => {
@@ -66,10 +67,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
+      if (size > maxBody) {
         req.off('data', onData);
         req.off('end', onEnd);
-        reject(new ControlError(413, 'PAYLOAD_TOO_LARGE', 'Body larger than 1 MB'));
+        reject(tooLarge());
       } else chunks.push(chunk);
     };
     const onEnd = () => resolve(Buffer.concat(chunks));
@@ -148,7 +149,7 @@ async function handle(
     const params = Object.fromEntries(
       Object.entries(found.params).map(([name, value]) => [name, decodeSegment(value)]),
     );
-    const body = method === 'GET' || method === 'HEAD' ? {} : await readJson(req);
+    const body = method === 'GET' || method === 'HEAD' ? {} : await readJson(req, found.route.maxBody);
     const parsed = found.route.body
       ? found.route.body.safeParse(body)
       : { success: true as const, data: body };

@@ -7,7 +7,8 @@ import type { Api } from 'teleproto';
 import type { Logger } from 'pino';
 import type { UpdateSink } from '../contract.js';
 import type { SrpChallenge } from './srp.js';
-import type { PostRecord, WorldState } from './state.js';
+import type { MessageMediaRecord, PostRecord, WorldState } from './state.js';
+import { FileStore } from './files.js';
 import { emptyState } from './state.js';
 
 export interface WorldOptions {
@@ -33,10 +34,15 @@ export interface WorldOptions {
   logRetention?: number;
   codeTtlSeconds?: number;
   loginTokenTtlSeconds?: number;
+  /** Where files are stored (`<dataDir>/files`); in memory when omitted. */
+  dataDir?: string;
+  /** How long a file reference handed out with a message stays valid before
+   * FILE_REFERENCE_EXPIRED (https://core.telegram.org/api/file_reference); default 2 hours. */
+  fileReferenceTtlMs?: number;
 }
 
-export type ResolvedWorldOptions = Required<Omit<WorldOptions, 'logger' | 'onChange'>> &
-  Pick<WorldOptions, 'logger' | 'onChange'>;
+export type ResolvedWorldOptions = Required<Omit<WorldOptions, 'logger' | 'onChange' | 'dataDir'>> &
+  Pick<WorldOptions, 'logger' | 'onChange' | 'dataDir'>;
 
 export interface MessageContent {
   text: string;
@@ -45,6 +51,8 @@ export interface MessageContent {
   silent?: boolean;
   fwdFrom?: PostRecord['fwdFrom'];
   action?: Api.TypeMessageAction;
+  media?: MessageMediaRecord;
+  groupedId?: string;
 }
 
 /** Where a change comes from: the caller's auth key is answered directly, not pushed to. */
@@ -73,6 +81,12 @@ export interface WorldContext {
   readonly challenges: Map<string, { userId: number; challenge: SrpChallenge }>;
   readonly loginTokens: Map<string, LoginToken>;
   readonly userKeys: Map<number, Set<string>>;
+  /** Blobs and uploads in progress. */
+  readonly files: FileStore;
+  /** File references issued before these times (ms) are expired: per user id, and 0 for all. */
+  readonly fileReferencesExpiredBefore: Map<number, number>;
+  /** upload.saveFilePart / saveBigFilePart calls per account (memory only). */
+  readonly uploadCalls: Map<number, { saveFilePart: number; saveBigFilePart: number }>;
   /** Tells persistence the state changed. */
   changed(): void;
 }
@@ -85,6 +99,7 @@ export function createWorldContext(options: WorldOptions, state?: WorldState): W
     logRetention: 2000,
     codeTtlSeconds: 300,
     loginTokenTtlSeconds: 30,
+    fileReferenceTtlMs: 2 * 60 * 60 * 1000,
     dcs: [],
     ...options,
   };
@@ -95,6 +110,9 @@ export function createWorldContext(options: WorldOptions, state?: WorldState): W
     challenges: new Map(),
     loginTokens: new Map(),
     userKeys: new Map(),
+    files: new FileStore(options.dataDir),
+    fileReferencesExpiredBefore: new Map(),
+    uploadCalls: new Map(),
     changed: () => resolved.onChange?.(),
   };
 }

@@ -153,7 +153,7 @@ export function getChannelDifference(
         notifySettings: new Api.PeerNotifySettings({}),
         pts: channel.pts,
       }),
-      messages: ids.map((mid) => apiChannelMessage(userId, channel, mid)),
+      messages: ids.map((mid) => apiChannelMessage(ctx, userId, channel, mid)),
       ...entities.build(),
     });
   }
@@ -165,13 +165,13 @@ export function getChannelDifference(
   const entities = collectEntities(ctx, userId).addChannel(channelId);
   for (const entry of taken) {
     if (entry.kind === 'new') {
-      const message = apiChannelMessage(userId, channel, entry.msgId);
+      const message = apiChannelMessage(ctx, userId, channel, entry.msgId);
       if (message instanceof Api.MessageEmpty) continue;
       newMessages.push(message);
       entities.addChannelMessage(channel.messages[entry.msgId]);
       continue;
     }
-    const update = renderChannelEntry(userId, channel, entry);
+    const update = renderChannelEntry(ctx, userId, channel, entry);
     if (update) otherUpdates.push(update);
     if (entry.kind === 'edit') entities.addChannelMessage(channel.messages[entry.msgId]);
   }

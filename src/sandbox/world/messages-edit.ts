@@ -38,7 +38,7 @@ export function editMessage(
     msg.editDate = date;
     const logged = emitChannel(ctx, channel, 1, { kind: 'edit', msgId }, { ...origin, userId });
     ctx.changed();
-    const update = renderChannelEntry(userId, channel, logged);
+    const update = renderChannelEntry(ctx, userId, channel, logged);
     return new Api.Updates({
       updates: update ? [update] : [],
       ...collectEntities(ctx, userId).addChannel(channel.id).build(),

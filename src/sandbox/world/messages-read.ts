@@ -2,7 +2,7 @@
  * Reading: unread counts, read receipts (inbox and outbox) and message history listings.
  */
 import { Api } from 'teleproto';
-import type { AccountBox, ChannelRecord, PeerKey } from './state.js';
+import type { AccountBox, ChannelRecord, MessageMediaRecord, PeerKey } from './state.js';
 import { long, now, parsePeerKey, peerKey } from './tl.js';
 import type { WorldContext, Origin } from './context.js';
 import { getBox, readableChannel } from './lookups.js';
@@ -120,11 +120,16 @@ export function readChannelHistory(
 }
 
 /** The peer key of a private-chat partner, group or channel, checked for access. */
-export function historyOf(
-  ctx: WorldContext,
-  userId: number,
-  peer: PeerKey,
-): Array<{ id: number; date: number; text: string; fromId?: number; pinned: boolean }> {
+export interface HistoryItem {
+  id: number;
+  date: number;
+  text: string;
+  fromId?: number;
+  pinned: boolean;
+  media?: MessageMediaRecord;
+}
+
+export function historyOf(ctx: WorldContext, userId: number, peer: PeerKey): HistoryItem[] {
   const { kind, id } = parsePeerKey(peer);
   if (kind === 'h') {
     const channel = readableChannel(ctx, userId, id);
@@ -134,6 +139,7 @@ export function historyOf(
       text: m.text,
       pinned: m.pinned,
       ...(m.fromId ? { fromId: m.fromId } : {}),
+      ...(m.media ? { media: m.media } : {}),
     }));
   }
   const box = getBox(ctx, userId);
@@ -141,6 +147,13 @@ export function historyOf(
     .filter((copy) => copy.peer === peer)
     .map((copy) => {
       const post = ctx.state.posts[copy.postId];
-      return { id: copy.id, date: post.date, text: post.text, fromId: post.fromId, pinned: post.pinned };
+      return {
+        id: copy.id,
+        date: post.date,
+        text: post.text,
+        fromId: post.fromId,
+        pinned: post.pinned,
+        ...(post.media ? { media: post.media } : {}),
+      };
     });
 }

@@ -29,13 +29,27 @@ import {
 import { emitAccount, emitChannel, renderAccountEntry, renderChannelEntry } from './updates.js';
 import { collectEntities } from './entities.js';
 import { checkForwardable, checkPeerFlood } from './restrictions.js';
+import { MAX_CAPTION_LENGTH } from './media.js';
 
 /** How many of an account's latest random ids are remembered for RANDOM_ID_DUPLICATE. */
 const RANDOM_IDS_KEPT = 10_000;
 
-export function checkText(content: MessageContent): void {
+export function checkText(content: Pick<MessageContent, 'text' | 'action' | 'media'>): void {
+  if (content.media) {
+    // A caption may be empty, and is at most 1024 characters (https://core.telegram.org/api/config).
+    if (content.text.length > MAX_CAPTION_LENGTH) throw new RpcError(400, 'MEDIA_CAPTION_TOO_LONG');
+    return;
+  }
   if (!content.action && !content.text.trim()) throw new RpcError(400, 'MESSAGE_EMPTY');
   if (content.text.length > 4096) throw new RpcError(400, 'MESSAGE_TOO_LONG');
+}
+
+/** The media and album fields a message record takes from its content. */
+function mediaFields(content: MessageContent): Pick<PostRecord, 'media' | 'groupedId'> {
+  return {
+    ...(content.media ? { media: content.media } : {}),
+    ...(content.groupedId ? { groupedId: content.groupedId } : {}),
+  };
 }
 
 /**
@@ -117,6 +131,7 @@ function deliverMessage(
     ...(content.fwdFrom ? { fwdFrom: content.fwdFrom } : {}),
     ...(content.action ? { action: content.action.getBytes().toString('base64') } : {}),
     ...(replyToPostId !== undefined ? { replyToPostId } : {}),
+    ...mediaFields(content),
   };
   ctx.state.posts[post.id] = post;
   let senderMsgId = 0;
@@ -148,7 +163,9 @@ function deliverMessage(
   }
   ctx.changed();
   if (!senderEntry) throw new RpcError(500, 'INTERNAL');
-  if (kind === 'u' && !content.fwdFrom && !content.action) {
+  // Media messages are answered in full: updateShortSentMessage would only carry the media, not the
+  // message the client shows.
+  if (kind === 'u' && !content.fwdFrom && !content.action && !content.media) {
     return {
       id: senderMsgId,
       result: new Api.UpdateShortSentMessage({
@@ -200,6 +217,7 @@ function sendChannelMessage(
     ...(content.fwdFrom ? { fwdFrom: content.fwdFrom } : {}),
     ...(content.action ? { action: content.action.getBytes().toString('base64') } : {}),
     ...(content.replyToId !== undefined ? { replyToId: content.replyToId } : {}),
+    ...mediaFields(content),
   };
   channel.messages[msg.id] = msg;
   const logged = emitChannel(ctx, channel, 1, { kind: 'new', msgId: msg.id }, { ...origin, userId: fromId });
@@ -207,7 +225,7 @@ function sendChannelMessage(
   const updates: Api.TypeUpdate[] = [];
   if (origin?.randomId !== undefined)
     updates.push(new Api.UpdateMessageID({ id: msg.id, randomId: long(origin.randomId) }));
-  const rendered = renderChannelEntry(fromId, channel, logged);
+  const rendered = renderChannelEntry(ctx, fromId, channel, logged);
   if (rendered) updates.push(rendered);
   const entities = collectEntities(ctx, fromId).addChannel(channel.id).addUser(fromId);
   return { id: msg.id, result: new Api.Updates({ updates, ...entities.build(), date: msg.date, seq: 0 }) };
@@ -232,12 +250,14 @@ export function forwardMessages(
     let text: string;
     let entities: Api.TypeMessageEntity[];
     let fwdFrom: PostRecord['fwdFrom'];
+    let media: PostRecord['media'];
     if (from.kind === 'h') {
       const channel = readableChannel(ctx, userId, from.id);
       const msg = channel.messages[mid];
       if (!msg || msg.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
       text = msg.text;
       entities = decodeTlList(msg.entities);
+      media = msg.media;
       fwdFrom =
         msg.fwdFrom ??
         (msg.post
@@ -248,13 +268,14 @@ export function forwardMessages(
       if (post.action) throw new RpcError(400, 'MESSAGE_ID_INVALID');
       text = post.text;
       entities = decodeTlList(post.entities);
+      media = post.media;
       fwdFrom = post.fwdFrom ?? { fromUserId: post.fromId, date: post.date };
     }
     const sent = sendMessage(
       ctx,
       userId,
       toPeer,
-      { text, entities, fwdFrom },
+      { text, entities, fwdFrom, ...(media ? { media } : {}) },
       { keyId: origin?.keyId, randomId: randomIds[index] },
     );
     if (sent.result instanceof Api.Updates) {

@@ -101,7 +101,7 @@ export function pin(
     msg.pinned = pinned;
     const logged = emitChannel(ctx, channel, 1, { kind: 'pin', ids: [msgId], pinned }, { ...origin, userId });
     ctx.changed();
-    const update = renderChannelEntry(userId, channel, logged);
+    const update = renderChannelEntry(ctx, userId, channel, logged);
     return new Api.Updates({
       updates: update ? [update] : [],
       ...collectEntities(ctx, userId).addChannel(channel.id).build(),

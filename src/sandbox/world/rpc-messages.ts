@@ -5,6 +5,7 @@ import type { Call, HandlerTable } from './rpc.js';
 import { resolveChannel, resolvePeer } from './rpc-peers.js';
 import type { PeerKey } from './state.js';
 import type { World } from './world.js';
+import type { MediaKind } from './media.js';
 import { UNSUPPORTED_METHOD_ERROR, num, parsePeerKey, peerKey, peerToApi, toBigint } from './tl.js';
 
 interface Listed {
@@ -194,30 +195,31 @@ function dialogsPayload(
   };
 }
 
-/** Search filters: the sandbox has text only, so media filters match nothing; filters it
- * cannot answer truthfully are refused. */
-const MEDIA_FILTERS = [
-  Api.InputMessagesFilterPhotos,
-  Api.InputMessagesFilterVideo,
-  Api.InputMessagesFilterPhotoVideo,
-  Api.InputMessagesFilterDocument,
-  Api.InputMessagesFilterGif,
-  Api.InputMessagesFilterVoice,
-  Api.InputMessagesFilterMusic,
-  Api.InputMessagesFilterChatPhotos,
-  Api.InputMessagesFilterRoundVoice,
-  Api.InputMessagesFilterRoundVideo,
-  Api.InputMessagesFilterGeo,
-  Api.InputMessagesFilterContacts,
-  Api.InputMessagesFilterPhoneCalls,
+/** Search filters by the media kinds they match (https://core.telegram.org/api/search#search-filters);
+ * filters for what the sandbox has no messages of (geo, contacts, calls, chat photos) match
+ * nothing; others it cannot answer truthfully are refused. */
+const MEDIA_FILTERS: Array<[abstract new (...args: never[]) => Api.TypeMessagesFilter, MediaKind[]]> = [
+  [Api.InputMessagesFilterPhotos, ['photo']],
+  [Api.InputMessagesFilterVideo, ['video']],
+  [Api.InputMessagesFilterPhotoVideo, ['photo', 'video']],
+  [Api.InputMessagesFilterDocument, ['document', 'audio', 'gif']],
+  [Api.InputMessagesFilterGif, ['gif']],
+  [Api.InputMessagesFilterVoice, ['voice']],
+  [Api.InputMessagesFilterMusic, ['audio']],
+  [Api.InputMessagesFilterRoundVoice, ['round', 'voice']],
+  [Api.InputMessagesFilterRoundVideo, ['round']],
+  [Api.InputMessagesFilterChatPhotos, []],
+  [Api.InputMessagesFilterGeo, []],
+  [Api.InputMessagesFilterContacts, []],
+  [Api.InputMessagesFilterPhoneCalls, []],
 ];
 
 function searchIn(world: World, userId: number, peer: PeerKey, req: Api.messages.Search): Listed[] {
   const q = req.q.toLowerCase();
   const filter = req.filter;
-  if (MEDIA_FILTERS.some((type) => filter instanceof type)) return [];
+  const kinds = MEDIA_FILTERS.find(([type]) => filter instanceof type)?.[1];
   const pinnedOnly = filter instanceof Api.InputMessagesFilterPinned;
-  if (!pinnedOnly && filter && !(filter instanceof Api.InputMessagesFilterEmpty)) {
+  if (!kinds && !pinnedOnly && filter && !(filter instanceof Api.InputMessagesFilterEmpty)) {
     throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
   }
   const fromId = req.fromId ? parsePeerKey(resolvePeer(world, userId, req.fromId)).id : undefined;
@@ -227,6 +229,7 @@ function searchIn(world: World, userId: number, peer: PeerKey, req: Api.messages
       (m) =>
         (!q || m.text.toLowerCase().includes(q)) &&
         (!pinnedOnly || m.pinned) &&
+        (!kinds || kinds.includes(world.media.kindOf(m.media) as MediaKind)) &&
         (fromId === undefined || m.fromId === fromId) &&
         (!req.minDate || m.date >= req.minDate) &&
         (!req.maxDate || m.date <= req.maxDate),

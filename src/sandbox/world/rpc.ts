@@ -14,6 +14,7 @@ import { UNSUPPORTED_METHOD_ERROR, methodName } from './tl.js';
 import { accountHandlers } from './rpc-account.js';
 import { messageHandlers } from './rpc-messages.js';
 import { chatHandlers } from './rpc-chats.js';
+import { mediaHandlers } from './rpc-media.js';
 
 export interface Call {
   ctx: CallContext;
@@ -46,7 +47,7 @@ export function createRpcDispatcher({
 }: DispatcherOptions): RpcDispatcher & { methods(): string[] } {
   const anonymous: Record<string, Handler> = {};
   const authorized: Record<string, Handler> = {};
-  for (const table of [accountHandlers, messageHandlers, chatHandlers]) {
+  for (const table of [accountHandlers, messageHandlers, chatHandlers, mediaHandlers]) {
     Object.assign(anonymous, table.anonymous ?? {});
     Object.assign(authorized, table.authorized);
   }
@@ -67,7 +68,10 @@ export function createRpcDispatcher({
         throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
       }
       if (!anonymousHandler && userId === undefined)
-        throw new RpcError(401, world.keyRevoked(ctx.authKeyId) ? 'SESSION_REVOKED' : 'AUTH_KEY_UNREGISTERED');
+        throw new RpcError(
+          401,
+          world.keyRevoked(ctx.authKeyId) ? 'SESSION_REVOKED' : 'AUTH_KEY_UNREGISTERED',
+        );
       world.checkDataCentre(ctx.dcId, className, request, userId);
       return handler({ ctx, world, logger, userId: userId ?? 0 }, request);
     },

@@ -58,6 +58,62 @@ export interface AuthorizationRecord {
   duplicated?: boolean;
 }
 
+/** A message's photo or document (ids into WorldState.photos / documents). */
+export interface MessageMediaRecord {
+  photo?: string;
+  document?: string;
+  spoiler?: boolean;
+}
+
+/** One stored size of a photo or thumbnail: a JPEG in the file store. */
+export interface PhotoSizeRecord {
+  type: string;
+  w: number;
+  h: number;
+  size: number;
+  sha256: string;
+}
+
+/** What photos and documents share: ids and hashes as decimal strings, the DC they live on
+ * (the uploader's home DC) and the secret their file references are made with. */
+interface FileObjectRecord {
+  id: string;
+  accessHash: string;
+  /** Keys the file references handed out for this file (hex). */
+  secret: string;
+  dc: number;
+  date: number;
+  ownerId: number;
+}
+
+export interface PhotoRecord extends FileObjectRecord {
+  sizes: PhotoSizeRecord[];
+  /** The photoStrippedSize "i" bytes (base64). */
+  stripped: string;
+}
+
+export interface DocumentRecord extends FileObjectRecord {
+  mimeType: string;
+  size: number;
+  sha256: string;
+  /** DocumentAttribute objects as base64 TL bytes. */
+  attributes: string[];
+  thumbs?: PhotoSizeRecord[];
+  /** Stripped thumbnail (base64) when the document has thumbs. */
+  stripped?: string;
+}
+
+/** A file an account uploaded (upload.saveFilePart / saveBigFilePart, or the control API). */
+export interface UploadedFileRecord {
+  id: string;
+  dc: number;
+  size: number;
+  sha256: string;
+  parts: number;
+  big: boolean;
+  date: number;
+}
+
 /** Content shared by every account's copy of one message (private chats, basic groups). */
 export interface PostRecord {
   id: number;
@@ -75,6 +131,9 @@ export interface PostRecord {
   /** Service message action as base64 TL bytes. */
   action?: string;
   replyToPostId?: number;
+  media?: MessageMediaRecord;
+  /** Album id (decimal): the messages of one album share it. */
+  groupedId?: string;
   /** [userId, that account's message id] for every copy. */
   copies: Array<[number, number]>;
 }
@@ -166,6 +225,8 @@ export interface ChannelMessage {
   post: boolean;
   action?: string;
   replyToId?: number;
+  media?: MessageMediaRecord;
+  groupedId?: string;
 }
 
 export type ChannelLogEntry = { pts: number; ptsCount: number; date: number } & (
@@ -224,6 +285,11 @@ export interface WorldState {
   chats: Record<string, ChatRecord>;
   channels: Record<string, ChannelRecord>;
   invites: Record<string, InviteRecord>;
+  /** Photos and documents by id (absent in snapshots from before media). */
+  photos?: Record<string, PhotoRecord>;
+  documents?: Record<string, DocumentRecord>;
+  /** userId -> the files that account uploaded, oldest first. */
+  uploadedFiles?: Record<string, UploadedFileRecord[]>;
 }
 
 export function emptyState(): WorldState {
@@ -241,5 +307,8 @@ export function emptyState(): WorldState {
     chats: {},
     channels: {},
     invites: {},
+    photos: {},
+    documents: {},
+    uploadedFiles: {},
   };
 }

@@ -134,6 +134,7 @@ export function renderAccountEntry(
 }
 
 export function renderChannelEntry(
+  ctx: WorldContext,
   viewerId: number,
   channel: ChannelRecord,
   entry: ChannelLogEntry,
@@ -142,13 +143,13 @@ export function renderChannelEntry(
   const channelId = long(channel.id);
   switch (entry.kind) {
     case 'new': {
-      const message = apiChannelMessage(viewerId, channel, entry.msgId);
+      const message = apiChannelMessage(ctx, viewerId, channel, entry.msgId);
       return message instanceof Api.MessageEmpty
         ? null
         : new Api.UpdateNewChannelMessage({ message, pts, ptsCount });
     }
     case 'edit': {
-      const message = apiChannelMessage(viewerId, channel, entry.msgId);
+      const message = apiChannelMessage(ctx, viewerId, channel, entry.msgId);
       return message instanceof Api.MessageEmpty
         ? null
         : new Api.UpdateEditChannelMessage({ message, pts, ptsCount });
@@ -205,7 +206,7 @@ export function emitChannel(
 ): ChannelLogEntry {
   const logged = logChannel(ctx, channel, ptsCount, entry);
   for (const memberId of recipients ?? channelMembers(channel)) {
-    const update = renderChannelEntry(memberId, channel, logged);
+    const update = renderChannelEntry(ctx, memberId, channel, logged);
     if (!update) continue;
     const entities = collectEntities(ctx, memberId).addChannel(channel.id);
     if (entry.kind === 'new' || entry.kind === 'edit')

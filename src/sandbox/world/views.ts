@@ -17,6 +17,8 @@ import {
   peerKey,
   peerToApi,
 } from './tl.js';
+import type { Long } from './tl.js';
+import { apiMessageMedia } from './media.js';
 import type { WorldContext } from './context.js';
 import { channelMembers, findUser, getBox, getChannel, getChat, getUser } from './lookups.js';
 
@@ -220,12 +222,30 @@ export function apiMessage(ctx: WorldContext, userId: number, msgId: number): Ap
     ...(post.fwdFrom ? { fwdFrom: apiFwd(post.fwdFrom) } : {}),
     ...(post.editDate ? { editDate: post.editDate } : {}),
     ...(reactions ? { reactions } : {}),
+    ...messageMedia(ctx, userId, post),
     pinned: post.pinned,
     silent: post.silent,
   });
 }
 
-export function apiChannelMessage(viewerId: number, channel: ChannelRecord, msgId: number): Api.TypeMessage {
+/** The media and grouped_id fields of a message as one viewer sees it. */
+function messageMedia(
+  ctx: WorldContext,
+  viewerId: number,
+  record: Pick<PostRecord, 'media' | 'groupedId'>,
+): { media?: Api.TypeMessageMedia; groupedId?: Long } {
+  return {
+    ...(record.media ? { media: apiMessageMedia(ctx, viewerId, record.media) } : {}),
+    ...(record.groupedId ? { groupedId: long(record.groupedId) } : {}),
+  };
+}
+
+export function apiChannelMessage(
+  ctx: WorldContext,
+  viewerId: number,
+  channel: ChannelRecord,
+  msgId: number,
+): Api.TypeMessage {
   const msg = channel.messages[msgId];
   if (!msg) return new Api.MessageEmpty({ id: msgId, peerId: peerToApi(peerKey('h', channel.id)) });
   const base = {
@@ -247,6 +267,7 @@ export function apiChannelMessage(viewerId: number, channel: ChannelRecord, msgI
     ...(msg.fwdFrom ? { fwdFrom: apiFwd(msg.fwdFrom) } : {}),
     ...(msg.editDate ? { editDate: msg.editDate } : {}),
     ...(reactions ? { reactions } : {}),
+    ...messageMedia(ctx, viewerId, msg),
     pinned: msg.pinned,
     silent: msg.silent,
   });
@@ -334,6 +355,6 @@ export function renderPeerMessage(
 ): Api.TypeMessage {
   const { kind, id } = parsePeerKey(peer);
   return kind === 'h'
-    ? apiChannelMessage(userId, getChannel(ctx, id), msgId)
+    ? apiChannelMessage(ctx, userId, getChannel(ctx, id), msgId)
     : apiMessage(ctx, userId, msgId);
 }

@@ -44,6 +44,7 @@ import * as entities from './entities.js';
 import * as restrictions from './restrictions.js';
 import * as privacy from './privacy.js';
 import * as dataCentres from './data-centres.js';
+import { MediaService } from './media-service.js';
 
 export type { MessageContent, Origin, WorldOptions } from './context.js';
 export { EntityCollector } from './entities.js';
@@ -51,12 +52,15 @@ export { normalizePhone } from './lookups.js';
 
 export class World {
   private readonly ctx: WorldContext;
+  /** Files, uploads, photos and documents (media-service.ts). */
+  readonly media: MediaService;
   /** The auth keys of DC 2 (the default home DC); `authKeyStoreFor(dcId)` gives any DC's. */
   readonly authKeyStore: AuthKeyStore;
 
   constructor(options: WorldOptions, state?: WorldState) {
     this.ctx = createWorldContext(options, state);
     this.authKeyStore = authorizations.createAuthKeyStore(this.ctx, dataCentres.DEFAULT_HOME_DC);
+    this.media = new MediaService(this.ctx);
     for (const auth of Object.values(this.ctx.state.authorizations))
       if (auth.userId) authorizations.bindKey(this.ctx, auth.userId, auth.keyId);
   }
@@ -266,7 +270,7 @@ export class World {
     return views.apiMessage(this.ctx, userId, msgId);
   }
   apiChannelMessage(viewerId: number, channel: ChannelRecord, msgId: number): Api.TypeMessage {
-    return views.apiChannelMessage(viewerId, channel, msgId);
+    return views.apiChannelMessage(this.ctx, viewerId, channel, msgId);
   }
   apiChatParticipants(chat: ChatRecord): Api.ChatParticipants {
     return views.apiChatParticipants(chat);
@@ -298,7 +302,7 @@ export class World {
     channel: ChannelRecord,
     entry: ChannelLogEntry,
   ): Api.TypeUpdate | null {
-    return updateStreams.renderChannelEntry(viewerId, channel, entry);
+    return updateStreams.renderChannelEntry(this.ctx, viewerId, channel, entry);
   }
 
   // ---------------------------------------------------------------- differences.ts
@@ -426,10 +430,7 @@ export class World {
   readChannelHistory(userId: number, channelId: number, maxIdInput: number, origin?: Origin): boolean {
     return reading.readChannelHistory(this.ctx, userId, channelId, maxIdInput, origin);
   }
-  historyOf(
-    userId: number,
-    peer: PeerKey,
-  ): Array<{ id: number; date: number; text: string; fromId?: number; pinned: boolean }> {
+  historyOf(userId: number, peer: PeerKey): reading.HistoryItem[] {
     return reading.historyOf(this.ctx, userId, peer);
   }
 

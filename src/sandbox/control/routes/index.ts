@@ -9,6 +9,7 @@ import { directoryRoutes } from './directory.js';
 import { faultAndConnectionRoutes } from './faults-and-connections.js';
 import { loginRoutes } from './login.js';
 import { messageRoutes } from './messages.js';
+import { mediaRoutes } from './media.js';
 import type { Route } from './route.js';
 import { userRoutes } from './users.js';
 
@@ -53,6 +54,7 @@ export function buildRoutes({
     ...loginRoutes(world),
     ...chatRoutes(world),
     ...messageRoutes(world),
+    ...mediaRoutes(world),
     ...faultAndConnectionRoutes(world, faults),
   ];
   return routes;

@@ -8,6 +8,7 @@ import { parsePeerKey } from '../../world/tl.js';
 import { lookupsFor } from './lookups.js';
 import { emoji, phone, target, toBotApiId } from './route.js';
 import type { Route } from './route.js';
+import { MEDIA_BODY_DOC, MEDIA_MAX_BODY, mediaItem, sendControlMedia } from './media.js';
 
 export function messageRoutes(world: World): Route[] {
   const { userOf, resolveTarget } = lookupsFor(world);
@@ -16,20 +17,41 @@ export function messageRoutes(world: World): Route[] {
     {
       method: 'POST',
       path: '/messages',
-      description: 'A user sends a message, exactly as from their own app.',
-      bodyDoc: '{"from": phone, "to": phone | "@username" | chat id, "text", "replyToMessageId"?, "silent"?}',
-      body: z.object({
-        from: phone,
-        to: target,
-        text: z.string().min(1).max(4096),
-        replyToMessageId: z.number().int().positive().optional(),
-        silent: z.boolean().optional(),
-      }),
-      handler: ({ body }) => {
+      description:
+        'A user sends a message, a photo or file, or an album, exactly as from their own app (files are stored on their home DC).',
+      bodyDoc: `{"from": phone, "to": phone | "@username" | chat id, "text"?, "replyToMessageId"?, "silent"?, ${MEDIA_BODY_DOC}}; "text" or media is required`,
+      maxBody: MEDIA_MAX_BODY,
+      body: z
+        .object({
+          from: phone,
+          to: target,
+          text: z.string().min(1).max(4096).optional(),
+          replyToMessageId: z.number().int().positive().optional(),
+          silent: z.boolean().optional(),
+          media: mediaItem.optional(),
+          album: z.array(mediaItem).optional(),
+        })
+        .refine((b) => !(b.media && b.album), { message: 'either "media" or "album", not both' })
+        .refine((b) => b.text !== undefined || b.media || b.album, {
+          message: '"text", "media" or "album" is required',
+        }),
+      handler: async ({ body }) => {
         const from = userOf(body.from);
         const key = resolveTarget(from.id, body.to);
+        if (body.media || body.album) {
+          const sent = await sendControlMedia(world, from.id, key, body);
+          return {
+            status: 201,
+            body: {
+              id: sent.ids[0],
+              ...(body.album ? { ids: sent.ids, groupedId: sent.groupedId } : {}),
+              chatId: toBotApiId(key),
+              ...copiesOf(world, from.id, key, sent.ids[0]),
+            },
+          };
+        }
         const sent = world.sendMessage(from.id, key, {
-          text: body.text,
+          text: body.text ?? '',
           ...(body.replyToMessageId ? { replyToId: body.replyToMessageId } : {}),
           ...(body.silent ? { silent: true } : {}),
         });

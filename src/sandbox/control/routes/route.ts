@@ -29,6 +29,8 @@ export interface Route {
   /** A human-readable sketch of the body for `GET /`. */
   bodyDoc?: string;
   body?: z.ZodType;
+  /** Largest JSON body accepted (default 1 MB). */
+  maxBody?: number;
   handler(
     input: RouteInput,
   ): { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
