@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { precompress } from './vite-precompress';
 
 // The dev server proxies the API to a running TeleFlow (TELEFLOW_URL, default port 3000), so
 // the dashboard talks to the same origin in development as it does when TeleFlow serves it.
@@ -9,7 +10,7 @@ const target = process.env.TELEFLOW_URL ?? 'http://127.0.0.1:3000';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/dashboard/',
-  plugins: [react()],
+  plugins: [react(), precompress()],
   build: {
     outDir: '../dist/dashboard',
     emptyOutDir: true,
