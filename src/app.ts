@@ -27,6 +27,8 @@ import { MediaCache } from './modules/media/cache.js';
 import { MediaLinks } from './modules/media/links.js';
 import { mediaLinkRoutes, mediaRoutes } from './modules/media/media.routes.js';
 import { MediaService } from './modules/media/media.service.js';
+import { metricsPlugin } from './modules/metrics/metrics.routes.js';
+import { MetricsRegistry, type MetricsSources } from './modules/metrics/metrics.service.js';
 import { IdempotencyStore } from './modules/messages/idempotency.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
@@ -98,6 +100,9 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** What a metrics source answers (annotated: the sources refer to services built after them). */
+type Source<K extends 'sessionsByStatus' | 'ownedSessions' | 'streams' | 'deliveryBacklog' | 'newestEvent'> =
+  ReturnType<MetricsSources[K]>;
 
 /** Builds the whole application as a Fastify instance; never listens (server.ts does). */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -132,6 +137,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const db = options.db ?? openDatabase(config.databaseUrl);
   await migrateToLatest(db);
   const clock = options.clock ?? systemClock;
+  // Read at scrape time only, by when every service below exists.
+  const metrics: MetricsRegistry | undefined = config.metrics.enabled
+    ? new MetricsRegistry({
+        instanceId: config.instanceId,
+        version: VERSION,
+        commit: config.commit,
+        sessionsByStatus: (): Source<'sessionsByStatus'> => sessions.countByStatus(),
+        ownedSessions: (): Source<'ownedSessions'> => sessions.owned(),
+        streams: (): Source<'streams'> => streams.stats(),
+        deliveryBacklog: (): Source<'deliveryBacklog'> => webhooks.dispatcher.backlog(),
+        newestEvent: (): Source<'newestEvent'> => events.newest(),
+        now: () => clock.now(),
+      })
+    : undefined;
   const auth = new AuthService({
     repo: new AuthRepository(db.db),
     bootstrapApiKey: config.apiKey,
@@ -146,6 +165,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     log: app.log,
     retentionDays: config.events.retentionDays,
     pruneIntervalMs: config.events.pruneIntervalMs,
+    metrics,
   });
   // Webhook and stream filters may only name sessions that exist.
   const sessionRows = new SessionsRepository(db.db);
@@ -164,6 +184,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     pollIntervalMs: config.webhooks.pollIntervalMs,
     retentionDays: config.events.retentionDays,
     userAgent: `TeleFlow/${VERSION}`,
+    metrics,
   });
   const streams = new EventStreams(events, config.streams, auth);
   const telegramLog = (options.logger ?? pino({ level: 'silent' })) as Logger;
@@ -183,6 +204,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     log: telegramLog.child({ component: 'sessions' }),
     events,
     floodSleepThresholdSeconds: config.telegram.floodSleepThresholdSeconds,
+    metrics,
     ...options.sessionManager,
   });
   // chat.*, group.*, channel.*, user.* and others' message changes, from incoming updates.
@@ -191,6 +213,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     sessions,
     idempotency: new IdempotencyStore(db.db, clock),
     pacer: new SendPacer(config.telegram.pacing),
+    metrics,
     log: telegramLog,
   });
   const chats = new ChatsService({ sessions, log: telegramLog });
@@ -274,6 +297,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // The web dashboard's built assets at /dashboard/ (GET / leads there).
   await app.register(dashboardRoutes);
 
+  if (metrics) await app.register(metricsPlugin, { metrics, auth, token: config.metrics.token });
   await app.register(mediaLinkRoutes, { media });
   await app.register(healthRoutes, {
     source: {
@@ -282,6 +306,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       isShuttingDown: () => lifecycle.shuttingDown,
       pingDatabase: () => db.ping(),
       sessionsByStatus: () => sessions.countByStatus(),
+      instanceId: config.instanceId,
+      ownedSessions: () => sessions.owned(),
     },
   });
 

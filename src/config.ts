@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { makePrivateDir } from './lib/files.js';
@@ -79,6 +80,15 @@ export const envSchema = z.object({
     .default(1024 * 1024),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
+  /** This process's name in /health and /metrics; hostname-pid when unset. */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, '1-64 letters, digits, dots, colons, dashes or underscores')
+    .optional(),
+  /** GET /metrics (Prometheus) and the counters behind it. */
+  METRICS_ENABLED: bool.default(true),
+  /** A bearer token for GET /metrics (Prometheus's `authorization`); admin credentials work too. */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   TRUST_PROXY: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE: bool.optional(),
   EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
@@ -175,6 +185,9 @@ export interface Config {
   /** Those of generatedSecrets created by this start (the rest came from the data directory). */
   newSecrets: string[];
   commit: string | null;
+  /** Names this process in /health and /metrics (INSTANCE_ID, or hostname-pid). */
+  instanceId: string;
+  metrics: { enabled: boolean; token: string | null };
 }
 
 export class ConfigError extends Error {
@@ -343,6 +356,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: env.TRUST_PROXY,
+    instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    metrics: { enabled: env.METRICS_ENABLED, token: env.METRICS_TOKEN ?? null },
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE ?? !isProduction,
     events: { retentionDays: env.EVENT_RETENTION_DAYS, pruneIntervalMs: env.EVENT_PRUNE_INTERVAL_MS },
     webhooks: {

@@ -11,6 +11,7 @@ import { StringSession } from 'teleproto/sessions/index.js';
 import { AppError } from '../lib/errors.js';
 import type { TelegramEndpoint } from './endpoint.js';
 import { MediaDownloader, type MediaFile } from './media-download.js';
+import { floodWaitSeconds } from './flood-wait.js';
 import { isSignedOutError, toAppErrorFromTelegram } from './errors.js';
 import { peerToBotApiId } from './ids.js';
 import type { PeerCache } from './peer-cache.js';
@@ -71,12 +72,26 @@ export interface AccountClientOptions {
   onConnectionState(state: ConnectionState): void;
   /** A call answered that the account is signed out. */
   onSignedOut(error: { code: string; message: string }): void;
+  /** Telegram answered FLOOD_WAIT_X to a call (whether the library sleeps through it or not). */
+  onFloodWait?(seconds: number): void;
 }
+
+/** teleproto's client/users.js `invoke`, before it sleeps through a short flood wait. */
+const FLOOD_SLEEP = /^Sleeping for (\d+)s on flood wait/;
 
 /** Bridges teleproto's logger to pino at debug level: its warnings are routine reconnect chatter. */
 class PinoBridgeLogger extends Logger {
-  constructor(private readonly pinoLog: PinoLogger) {
+  constructor(
+    private readonly pinoLog: PinoLogger,
+    private readonly onFloodSleep?: (seconds: number) => void,
+  ) {
     super(pinoLog.isLevelEnabled('debug') ? LogLevel.DEBUG : LogLevel.NONE);
+  }
+  /** The library says only here that it sleeps through a FLOOD_WAIT under floodSleepThreshold. */
+  override info(message: string): void {
+    const flood = FLOOD_SLEEP.exec(message);
+    if (flood) this.onFloodSleep?.(Number(flood[1]));
+    super.info(message);
   }
   override log(level: LogLevel, message: string): void {
     if (level === LogLevel.ERROR || level === LogLevel.WARN)
@@ -137,7 +152,7 @@ export class AccountClient implements TelegramAccount {
       timeout: 10,
       autoReconnect: true,
       floodSleepThreshold: this.opts.floodSleepThresholdSeconds,
-      baseLogger: new PinoBridgeLogger(this.opts.log),
+      baseLogger: new PinoBridgeLogger(this.opts.log, this.opts.onFloodWait),
       deviceModel: 'TeleFlow',
       systemVersion: process.platform,
       appVersion: '1.0',
@@ -268,7 +283,11 @@ export class AccountClient implements TelegramAccount {
       Promise.race([client.invoke(request), this.closedSignal]),
       this.opts.callTimeoutMs,
       request.className,
-    );
+    ).catch((err: unknown) => {
+      const seconds = floodWaitSeconds(err);
+      if (seconds !== undefined) this.opts.onFloodWait?.(seconds);
+      throw err;
+    });
     this.absorb(result);
     return result;
   }

@@ -3,6 +3,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database, EventsTable } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { EVENT_TYPES, type EventPublisher, type EventType, type NewEvent } from '../../lib/events.js';
+import type { EventLogMetrics } from '../../lib/metrics.js';
 import { EVENT_DATA_SCHEMAS, type EventEnvelope } from './events.schema.js';
 
 /** An event as recorded: its envelope and the envelope's JSON, serialised once for every consumer. */
@@ -46,6 +47,7 @@ export interface EventsServiceDeps {
   log: FastifyBaseLogger;
   retentionDays: number;
   pruneIntervalMs: number;
+  metrics?: EventLogMetrics;
 }
 
 interface Pending {
@@ -179,6 +181,7 @@ export class EventsService implements EventPublisher {
     }
     batch.forEach((p, i) => p.resolve(results[i]!));
     if (stored.length === 0) return;
+    this.deps.metrics?.eventsCommitted(stored);
     for (const after of afterCommit) {
       try {
         after();
@@ -261,6 +264,17 @@ export class EventsService implements EventPublisher {
     if (filter.sessionIds) q = q.where('session_id', 'in', [...filter.sessionIds]);
     const rows = await q.orderBy('id').limit(limit).execute();
     return rows.map(storedOf);
+  }
+
+  /** The newest event in the log (for /metrics); undefined while the log is empty. */
+  async newest(): Promise<{ id: number; createdAt: string } | undefined> {
+    const row = await this.deps.db
+      .selectFrom('events')
+      .select(['id', 'created_at'])
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { id: Number(row.id), createdAt: row.created_at } : undefined;
   }
 
   async getById(id: number): Promise<StoredEvent | undefined> {

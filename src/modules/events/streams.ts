@@ -17,6 +17,7 @@ export interface StreamLimits {
 
 /** How a stream client writes: SSE and WebSocket differ only here. */
 interface Transport {
+  readonly kind: 'sse' | 'ws';
   write(event: StoredEvent): void;
   buffered(): number;
   /** Resolves when the socket buffer has drained (or the client is gone). */
@@ -75,6 +76,14 @@ class StreamClient {
     private readonly onClosed: (client: StreamClient) => void,
   ) {
     this.lastId = 0;
+  }
+
+  get kind(): 'sse' | 'ws' {
+    return this.transport.kind;
+  }
+
+  buffered(): number {
+    return this.closed ? 0 : this.transport.buffered();
   }
 
   async start(since: number | null): Promise<void> {
@@ -221,6 +230,16 @@ export class EventStreams {
     return this.clients.size;
   }
 
+  /** Open clients by transport, and the bytes waiting in their sockets (for /metrics). */
+  stats(): { sse: number; ws: number; bufferedBytes: number } {
+    const out = { sse: 0, ws: 0, bufferedBytes: 0 };
+    for (const client of this.clients) {
+      out[client.kind]++;
+      out.bufferedBytes += client.buffered();
+    }
+    return out;
+  }
+
   /** Types from `?types=`, sessions from `?sessionId=` within what the caller's key may see. */
   filterFor(principal: Principal, query: StreamQuery): EventFilter {
     const types: Set<EventType> | null = query.types ? expandEventPatterns(query.types.split(',')) : null;
@@ -268,6 +287,7 @@ export class EventStreams {
     res.socket?.setNoDelay(true);
     const log = request.log;
     const transport: Transport = {
+      kind: 'sse',
       write: (event) => {
         res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.json}\n\n`);
       },
@@ -317,6 +337,7 @@ export class EventStreams {
       alive = true;
     });
     const transport: Transport = {
+      kind: 'ws',
       write: (event) => socket.send(event.json),
       buffered: () => socket.bufferedAmount,
       drained: () =>

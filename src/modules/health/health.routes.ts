@@ -8,6 +8,10 @@ export interface HealthSource {
   pingDatabase(): Promise<boolean>;
   /** Sessions by status; filled in once the session manager exists. */
   sessionsByStatus(): Promise<Record<string, number>>;
+  /** This process's name (INSTANCE_ID). */
+  instanceId: string;
+  /** The sessions this process runs, with their status (ids only: never a phone). */
+  ownedSessions(): Promise<{ id: string; status: string }[]>;
 }
 
 const healthBody = z
@@ -16,6 +20,12 @@ const healthBody = z
     uptimeSeconds: z.number(),
     database: z.object({ ok: z.boolean() }),
     sessions: z.record(z.string(), z.number()),
+    instance: z.object({
+      id: z.string().meta({ description: 'The answering instance (INSTANCE_ID)' }),
+      sessions: z
+        .array(z.object({ id: z.string(), status: z.string() }))
+        .meta({ description: 'The sessions this instance runs' }),
+    }),
   })
   .meta({ id: 'Health' });
 
@@ -35,12 +45,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{ source: HealthSource }> = asy
       const dbOk = await source.pingDatabase();
       const shutting = source.isShuttingDown();
       const sessions = dbOk ? await source.sessionsByStatus().catch(() => ({})) : {};
+      const owned = dbOk ? await source.ownedSessions().catch(() => []) : [];
       const status = shutting ? 'shutting_down' : dbOk ? 'ok' : 'degraded';
       return reply.status(status === 'ok' ? 200 : 503).send({
         status,
         uptimeSeconds: Math.round(process.uptime()),
         database: { ok: dbOk },
         sessions,
+        instance: { id: source.instanceId, sessions: owned },
       });
     },
   );

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Api, helpers } from 'teleproto';
 import type { z } from 'zod';
 import { AppError } from '../../lib/errors.js';
+import { countSend, type SendMetrics } from '../../lib/metrics.js';
 import type { TelegramAccount } from '../../telegram/account.js';
 import { entityViews, messageView } from '../../telegram/convert.js';
 import { formatMessageText } from '../../telegram/formatting.js';
@@ -30,6 +31,7 @@ export interface MessagesServiceDeps {
   idempotency: IdempotencyStore;
   pacer: SendPacer;
   log: Logger;
+  metrics?: SendMetrics;
 }
 
 const isChannelId = (id: string) => parseBotApiId(id)?.kind === 'channel';
@@ -39,7 +41,7 @@ export class MessagesService {
   constructor(private readonly deps: MessagesServiceDeps) {}
 
   send(input: In<typeof sendBody>, idempotencyKey?: string): Promise<MessageView> {
-    return this.deps.idempotency.run(`send:${input.sessionId}`, idempotencyKey, input, (attempt) =>
+    const sent = this.deps.idempotency.run(`send:${input.sessionId}`, idempotencyKey, input, (attempt) =>
       this.sendText(
         attempt,
         input.sessionId,
@@ -50,12 +52,14 @@ export class MessagesService {
         input.silent,
       ),
     );
+    return countSend(this.deps.metrics, input.sessionId, sent);
   }
 
   reply(input: In<typeof replyBody>, idempotencyKey?: string): Promise<MessageView> {
-    return this.deps.idempotency.run(`reply:${input.sessionId}`, idempotencyKey, input, (attempt) =>
+    const sent = this.deps.idempotency.run(`reply:${input.sessionId}`, idempotencyKey, input, (attempt) =>
       this.sendText(attempt, input.sessionId, input.chatId, input.text, input.parseMode, input.messageId),
     );
+    return countSend(this.deps.metrics, input.sessionId, sent);
   }
 
   private async sendText(

@@ -21,7 +21,7 @@ import {
   type SessionManagerOptions,
   type UpdateListener,
 } from './session-registry.js';
-import type { SessionView } from './sessions.schema.js';
+import type { SessionStatus, SessionView } from './sessions.schema.js';
 import type { SessionsService } from './sessions.service.js';
 
 export type { SessionManagerOptions, UpdateListener } from './session-registry.js';
@@ -105,6 +105,15 @@ export class SessionManager implements SessionsService {
 
   async countByStatus(): Promise<Record<string, number>> {
     return this.r.deps.repo.countByStatus();
+  }
+
+  /** The sessions this process runs (a client open, a reconnect or a QR login under way). */
+  async owned(): Promise<{ id: string; status: SessionStatus }[]> {
+    const ids = [...this.r.sessions.values()]
+      .filter((m) => m.account || m.reconnectTimer || m.qr)
+      .map((m) => m.id);
+    const rows = await this.r.deps.repo.list(ids);
+    return rows.map((row) => ({ id: row.id, status: row.status as SessionStatus }));
   }
 
   /** The connected account of a session, for the message and chat services. */

@@ -10,6 +10,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { messageEventKey, type EventPublisher, type EventType } from '../../lib/events.js';
+import type { FloodWaitMetrics } from '../../lib/metrics.js';
 import { AccountClient, type ConnectionState } from '../../telegram/account.js';
 import { messageView } from '../../telegram/convert.js';
 import type { TelegramEndpoint } from '../../telegram/endpoint.js';
@@ -42,6 +43,7 @@ export interface SessionManagerOptions {
   qrLoginTtlMs?: number;
   /** How many sessions connect at once at start-up. */
   startupConcurrency?: number;
+  metrics?: FloodWaitMetrics;
 }
 
 type Tunables = Required<
@@ -160,6 +162,7 @@ export class SessionRegistry {
       onUpdates: (updates) => this.hooks.onUpdates(m, account, updates),
       onConnectionState: (state) => this.hooks.onConnectionState(m, account, state),
       onSignedOut: (error) => this.hooks.onSignedOut(m, account, error),
+      onFloodWait: (seconds) => this.deps.metrics?.floodWait(m.id, seconds),
     });
     m.account = account;
     await account.open(sessionString);

@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../../lib/clock.js';
 import type { SecretBox } from '../../lib/crypto.js';
+import type { DeliveryMetrics } from '../../lib/metrics.js';
 import { envelopeJson } from '../events/events.service.js';
-import type { QueuedDelivery, WebhooksRepository } from './webhooks.repository.js';
+import { OPEN_STATUSES, type QueuedDelivery, type WebhooksRepository } from './webhooks.repository.js';
 import type { AttemptResult, WebhookSender } from './sender.js';
 
 export interface DispatcherDeps {
@@ -15,6 +16,7 @@ export interface DispatcherDeps {
   retryScheduleMs: number[];
   maxConsecutiveFailures: number;
   pollIntervalMs: number;
+  metrics?: DeliveryMetrics;
 }
 
 const BATCH = 100;
@@ -159,6 +161,7 @@ class Lane {
         await this.sleep(dueIn);
         break; // re-read: a redelivery or an edit may have changed the queue meanwhile
       }
+      const startedAt = this.d.clock.now();
       const content = bodyOf(delivery);
       const result: AttemptResult = content
         ? await this.d.sender.send(webhook.url, {
@@ -178,6 +181,8 @@ class Lane {
       // Abandoned by a shutdown: leave it open, the next start sends it again.
       if (this.isStopping() && !result.ok) return true;
       const outcome = await this.record(delivery, result, consecutive, log);
+      const dueAt = delivery.next_attempt_at ?? delivery.created_at;
+      this.d.metrics?.deliveryAttempted(outcome.status, dueAt, startedAt);
       consecutive = outcome.consecutive;
       if (outcome.disabled) return true;
       if (outcome.retry) break;
@@ -195,7 +200,7 @@ class Lane {
     result: AttemptResult,
     consecutive: number,
     log: FastifyBaseLogger,
-  ): Promise<{ consecutive: number; retry: boolean; disabled: boolean }> {
+  ): Promise<{ status: Outcome['status']; consecutive: number; retry: boolean; disabled: boolean }> {
     const now = this.d.clock.now();
     const attempts = d.attempts + 1;
     const schedule = this.d.retryScheduleMs;
@@ -214,7 +219,7 @@ class Lane {
     const disable = status === 'dead' && max > 0 && newConsecutive >= max;
     this.unsaved.push(outcome);
     if (newConsecutive !== consecutive) this.consecutiveToSave = newConsecutive;
-    if (status === 'succeeded') return { consecutive: newConsecutive, retry: false, disabled: false };
+    if (status === 'succeeded') return { status, consecutive: newConsecutive, retry: false, disabled: false };
 
     await this.flush(disable ? { at: outcome.at, count: newConsecutive } : undefined);
     log.debug({ deliveryId: d.id, attempts, status, error: result.error }, 'webhook delivery attempt failed');
@@ -226,7 +231,7 @@ class Lane {
         'webhook disabled after too many consecutive failed deliveries; PUT enabled:true to resume',
       );
     }
-    return { consecutive: newConsecutive, retry: status === 'failed', disabled: disable };
+    return { status, consecutive: newConsecutive, retry: status === 'failed', disabled: disable };
   }
 
   /** Writes the outcomes not yet stored, and the webhook's failure count, in one transaction. */
@@ -316,6 +321,21 @@ export class WebhookDispatcher {
   async poll(): Promise<void> {
     const ids = await this.deps.repo.webhooksWithWork();
     for (const id of ids) if (!this.lanes.get(id)?.running) this.kick(id);
+  }
+
+  /** Open deliveries of enabled webhooks and the earliest due time among them (for /metrics). */
+  async backlog(): Promise<{ open: number; oldestDueAt: string | null }> {
+    const row = await this.deps.repo.kysely
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('n'),
+        eb.fn.min<string | null>(eb.fn.coalesce('d.next_attempt_at', 'd.created_at')).as('oldest'),
+      ])
+      .where('d.status', 'in', [...OPEN_STATUSES])
+      .where('w.enabled', '=', 1)
+      .executeTakeFirst();
+    return { open: Number(row?.n ?? 0), oldestDueAt: row?.oldest ?? null };
   }
 
   start(): void {

@@ -7,6 +7,7 @@ import { SecretBox } from '../../lib/crypto.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import type { EventType } from '../../lib/events.js';
 import { newId } from '../../lib/ids.js';
+import type { DeliveryMetrics } from '../../lib/metrics.js';
 import { expandEventPatterns } from '../events/events.schema.js';
 import {
   matchesFilter,
@@ -47,6 +48,7 @@ export interface WebhooksServiceDeps {
   userAgent: string;
   /** Which of these session ids exist (a filter naming an unknown session is refused). */
   existingSessionIds: (ids: string[]) => Promise<string[]>;
+  metrics?: DeliveryMetrics;
 }
 
 export function generateWebhookSecret(): string {
@@ -121,6 +123,7 @@ export class WebhooksService {
       retryScheduleMs: deps.retryScheduleMs,
       maxConsecutiveFailures: deps.maxConsecutiveFailures,
       pollIntervalMs: deps.pollIntervalMs,
+      metrics: deps.metrics,
     });
     deps.events.addRecordHook((trx, events) => this.createDeliveries(trx, events));
   }

@@ -1,0 +1,189 @@
+/**
+ * The operations metrics of one TeleFlow process, in Prometheus's text format (prom-client).
+ * Counters and histograms are fed as things happen (the services report through the small
+ * interfaces of src/lib/metrics.ts); gauges of state (sessions, streams, the delivery backlog,
+ * the newest event) are read when Prometheus scrapes. Every name starts with `teleflow_`; the
+ * README's "Metrics" section lists them.
+ *
+ * Several instances on one database are told apart by `teleflow_instance_info{instance_id}` and
+ * by the `owner` label of `teleflow_sessions`; Prometheus adds its own `instance` target label,
+ * which is why ours is called `instance_id`.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CommittedEvent, OperationsMetrics } from '../../lib/metrics.js';
+import { StateGauges, type MetricsSources } from './state-gauges.js';
+
+export type { MetricsSources };
+
+const PREFIX = 'teleflow_';
+
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const DELIVERY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/**
+ * Process metrics (CPU, memory, event loop, GC) describe the process, not an app: collected
+ * once per process however many apps it builds (tests build many), into their own registry.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: PREFIX });
+  }
+  return processRegistry;
+}
+
+type HttpChild = { count: Counter.Internal; duration: Histogram.Internal<string> };
+
+export class MetricsRegistry implements OperationsMetrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter;
+  private readonly httpDuration: Histogram;
+  /** Label children by "method route class": prom-client hashes labels on every call otherwise. */
+  private readonly httpChildren = new Map<string, HttpChild>();
+  private readonly sends: Counter;
+  /** The results each session has a series for, so a deleted session's series can be removed. */
+  private readonly sendResults = new Map<string, Set<string>>();
+  private readonly floodWaits: Counter;
+  private readonly floodWaitSeconds: Counter;
+  private readonly eventsCommittedTotal: Counter;
+  private readonly commitDelay: Histogram;
+  private readonly deliveryDelay: Histogram;
+  private readonly deliveryAttempts: Counter;
+  private readonly deliveriesDead: Counter;
+  private readonly state: StateGauges;
+
+  constructor(private readonly sources: MetricsSources) {
+    const registers = [this.registry];
+    processMetrics();
+    new Gauge({
+      name: `${PREFIX}instance_info`,
+      help: 'This TeleFlow instance: always 1, with its id, version and commit as labels',
+      labelNames: ['instance_id', 'version', 'commit'],
+      registers,
+    }).set({ instance_id: sources.instanceId, version: sources.version, commit: sources.commit ?? '' }, 1);
+
+    const labels = ['method', 'route', 'status_class'];
+    this.httpRequests = new Counter({
+      name: `${PREFIX}http_requests_total`,
+      help: 'HTTP requests answered, by method, route pattern and status class (2xx, 4xx...)',
+      labelNames: labels,
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: `${PREFIX}http_request_duration_seconds`,
+      help: 'Time from request to response, by method, route pattern and status class',
+      labelNames: labels,
+      buckets: HTTP_BUCKETS,
+      registers,
+    });
+
+    this.sends = new Counter({
+      name: `${PREFIX}sends_total`,
+      help: 'Send requests (send, reply) answered, by session and result: ok or the error code',
+      labelNames: ['session_id', 'result'],
+      registers,
+    });
+    this.floodWaits = new Counter({
+      name: `${PREFIX}flood_waits_total`,
+      help: 'FLOOD_WAIT answers from Telegram, by session (slept through or returned as 429)',
+      labelNames: ['session_id'],
+      registers,
+    });
+    this.floodWaitSeconds = new Counter({
+      name: `${PREFIX}flood_wait_seconds_total`,
+      help: 'Seconds Telegram asked to wait in FLOOD_WAIT answers, by session',
+      labelNames: ['session_id'],
+      registers,
+    });
+
+    this.eventsCommittedTotal = new Counter({
+      name: `${PREFIX}events_committed_total`,
+      help: 'Events committed to the event log by this instance, by type',
+      labelNames: ['type'],
+      registers,
+    });
+    this.commitDelay = new Histogram({
+      name: `${PREFIX}event_commit_delay_seconds`,
+      help: 'Time from an event being created to its commit to the log (before any stream or webhook hears of it)',
+      buckets: COMMIT_BUCKETS,
+      registers,
+    });
+    this.deliveryDelay = new Histogram({
+      name: `${PREFIX}webhook_delivery_delay_seconds`,
+      help: 'Time from a delivery being due (created, or its retry time) to the start of its attempt',
+      buckets: DELIVERY_BUCKETS,
+      registers,
+    });
+    this.deliveryAttempts = new Counter({
+      name: `${PREFIX}webhook_delivery_attempts_total`,
+      help: 'Webhook delivery attempts by result: succeeded, failed (a retry is due) or dead (the last one failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.deliveriesDead = new Counter({
+      name: `${PREFIX}webhook_deliveries_dead_total`,
+      help: 'Webhook deliveries that failed their last attempt',
+      registers,
+    });
+    this.state = new StateGauges(sources, PREFIX, registers);
+  }
+
+  /** One answered HTTP request; `route` is the pattern (`/api/v1/sessions/:id`), never the URL. */
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    const statusClass = `${Math.floor(statusCode / 100)}xx`;
+    const key = `${method} ${route} ${statusClass}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      const labels = { method, route, status_class: statusClass };
+      child = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      this.httpChildren.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(seconds);
+  }
+
+  sendCompleted(sessionId: string, result: string): void {
+    this.sends.inc({ session_id: sessionId, result });
+    let results = this.sendResults.get(sessionId);
+    if (!results) this.sendResults.set(sessionId, (results = new Set()));
+    results.add(result);
+  }
+
+  floodWait(sessionId: string, seconds: number): void {
+    this.floodWaits.inc({ session_id: sessionId });
+    this.floodWaitSeconds.inc({ session_id: sessionId }, seconds);
+  }
+
+  eventsCommitted(events: readonly CommittedEvent[]): void {
+    const now = this.sources.now().getTime();
+    for (const event of events) {
+      this.eventsCommittedTotal.inc({ type: event.type });
+      this.commitDelay.observe(Math.max(0, now - Date.parse(event.envelope.timestamp)) / 1000);
+      // A deleted session's series go with it: labels stay bounded by the sessions that exist.
+      if (event.type === 'session.deleted') this.forgetSession(event.sessionId);
+    }
+  }
+
+  deliveryAttempted(outcome: 'succeeded' | 'failed' | 'dead', dueAt: string, startedAt: Date): void {
+    this.deliveryDelay.observe(Math.max(0, startedAt.getTime() - Date.parse(dueAt)) / 1000);
+    this.deliveryAttempts.inc({ result: outcome });
+    if (outcome === 'dead') this.deliveriesDead.inc();
+  }
+
+  private forgetSession(sessionId: string | null): void {
+    if (!sessionId) return;
+    for (const counter of [this.floodWaits, this.floodWaitSeconds]) counter.remove({ session_id: sessionId });
+    for (const result of this.sendResults.get(sessionId) ?? [])
+      this.sends.remove({ session_id: sessionId, result });
+    this.sendResults.delete(sessionId);
+  }
+
+  /** The text Prometheus scrapes: this app's metrics and the process's. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    await this.state.refresh();
+    const [own, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return { contentType: this.registry.contentType, body: `${own}\n${proc}` };
+  }
+}
