@@ -28,7 +28,7 @@ test(
       assert.match(key, /^tf_/);
       await screenshot(page, 'api-key-created');
       await page.getByTestId('created-key-done').click();
-    await page.getByTestId('created-key-value').waitFor({ state: 'detached' });
+      await page.getByTestId('created-key-value').waitFor({ state: 'detached' });
 
       // The key works, with that role and session limit.
       const me = await h.t.app.inject({ url: '/api/v1/auth/me', headers: { 'x-api-key': key } });
