@@ -1,7 +1,15 @@
 import { createTheme } from '@mantine/core';
 
-/** Mantine's default theme: its CSS variables also ship in default-css-variables.css. */
-export const theme = createTheme({});
+/**
+ * Mantine's default theme (its CSS variables also ship in default-css-variables.css), with
+ * accessible names where Mantine leaves an icon-only control unnamed.
+ */
+export const theme = createTheme({
+  components: {
+    // A plain object rather than Modal.extend, which would pull Modal into the first load.
+    Modal: { defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } },
+  },
+});
 
 /**
  * Mantine writes a few <style> elements (layout media queries, responsive props). When the
