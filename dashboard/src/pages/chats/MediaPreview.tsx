@@ -1,8 +1,8 @@
 import '@mantine/core/styles/Image.css';
-import { Button, Group, Image, Text } from '@mantine/core';
+import { Anchor, Group, Image, Text } from '@mantine/core';
 import { useEffect, useState } from 'react';
-import { api, client, type Schemas } from '../../api/client';
-import { useAction } from '../../api/useAction';
+import { api, client, errorText, type Schemas } from '../../api/client';
+import { useApi } from '../../api/useApi';
 
 type Media = Schemas['Media'];
 
@@ -63,43 +63,64 @@ function Thumbnail({ sessionId, media }: { sessionId: string; media: Media }) {
   );
 }
 
-/** A message's file: a preview where there is one, its name and size, and a download. */
-export function MediaPreview({ sessionId, media }: { sessionId: string; media: Media }) {
-  const { run, busy, error } = useAction();
-  const download = () =>
-    void run(async () => {
-      // A signed link downloads without credentials, so the browser can fetch it as a file.
-      const link = await api(
+const LINK_SECONDS = 3600;
+
+/**
+ * A signed link to the file (POST /media/:id/link), renewed before it expires: it downloads
+ * without credentials, so a plain link with `download` saves it (even files Telegram serves
+ * inline, such as text) without leaving the dashboard.
+ */
+function useSignedLink(sessionId: string, mediaId: string) {
+  const [renewals, setRenewals] = useState(0);
+  const link = useApi(
+    () =>
+      api(
         client.POST('/api/v1/media/{mediaId}/link', {
-          params: { path: { mediaId: media.mediaId } },
-          body: { sessionId, expiresIn: 300 },
+          params: { path: { mediaId } },
+          body: { sessionId, expiresIn: LINK_SECONDS },
         }),
-      );
-      window.location.assign(link.url);
-    });
+      ),
+    [sessionId, mediaId, renewals],
+  );
+  const expiresAt = link.data?.expiresAt;
+  useEffect(() => {
+    if (!expiresAt) return;
+    const timer = setTimeout(
+      () => setRenewals((n) => n + 1),
+      Math.max(0, Date.parse(expiresAt) - Date.now() - 60_000),
+    );
+    return () => clearTimeout(timer);
+  }, [expiresAt]);
+  return link;
+}
+
+/** A message's file: a preview where there is one, its name and size, and a download link. */
+export function MediaPreview({ sessionId, media }: { sessionId: string; media: Media }) {
+  const link = useSignedLink(sessionId, media.mediaId);
+  const name = media.fileName ?? media.kind;
   return (
     <div data-testid="message-media" data-media-kind={media.kind}>
       {PREVIEW_KINDS.has(media.kind) && <Thumbnail sessionId={sessionId} media={media} />}
       <Group gap="xs" mt={4}>
         <Text size="xs">
-          {media.fileName ?? media.kind} · {formatSize(media.size)}
+          {name} · {formatSize(media.size)}
         </Text>
-        <Button
-          size="compact-xs"
-          variant="default"
-          loading={busy}
-          onClick={download}
-          aria-label={`Download ${media.fileName ?? media.kind}`}
-          data-testid="media-download"
-        >
-          Download
-        </Button>
+        {link.data ? (
+          <Anchor
+            href={link.data.url}
+            download={media.fileName ?? ''}
+            size="xs"
+            aria-label={`Download ${name}`}
+            data-testid="media-download"
+          >
+            Download
+          </Anchor>
+        ) : link.error ? (
+          <Text size="xs" c="red" role="alert">
+            {errorText(link.error)}
+          </Text>
+        ) : null}
       </Group>
-      {error && (
-        <Text size="xs" c="red" role="alert">
-          {error}
-        </Text>
-      )}
     </div>
   );
 }
