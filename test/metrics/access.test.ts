@@ -88,10 +88,21 @@ test('HTTP requests are counted by route pattern and status class, never by raw 
     1,
     'the 200 is a series of its own',
   );
-  assert.ok(
-    valueOf(samples, 'teleflow_http_request_duration_seconds_count', route) >= 3,
-    'the duration histogram counts them too',
+  const durations = valueOf(samples, 'teleflow_http_request_duration_seconds_count', route);
+  assert.ok(durations >= 3, 'the duration histogram counts them too');
+  const buckets = samples.filter(
+    (s) =>
+      s.name === 'teleflow_http_request_duration_seconds_bucket' &&
+      s.labels.route === route.route &&
+      s.labels.status_class === '4xx',
   );
+  assert.equal(buckets.at(-1)?.labels.le, '+Inf');
+  assert.equal(buckets.at(-1)?.value, durations);
+  assert.ok(
+    buckets.every((b, i) => i === 0 || b.value >= buckets[i - 1]!.value),
+    'buckets are cumulative',
+  );
+  assert.ok(valueOf(samples, 'teleflow_http_request_duration_seconds_sum', route) > 0);
   assert.ok(
     valueOf(samples, 'teleflow_http_requests_total', { route: 'unmatched', status_class: '4xx' }) >= 1,
   );

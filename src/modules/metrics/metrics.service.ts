@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CommittedEvent, OperationsMetrics } from '../../lib/metrics.js';
+import { HttpStats } from './http-stats.js';
 import { StateGauges, type MetricsSources } from './state-gauges.js';
 
 export type { MetricsSources };
@@ -34,14 +35,10 @@ function processMetrics(): Registry {
   return processRegistry;
 }
 
-type HttpChild = { count: Counter.Internal; duration: Histogram.Internal<string> };
-
 export class MetricsRegistry implements OperationsMetrics {
   readonly registry = new Registry();
-  private readonly httpRequests: Counter;
-  private readonly httpDuration: Histogram;
-  /** Label children by "method route class": prom-client hashes labels on every call otherwise. */
-  private readonly httpChildren = new Map<string, HttpChild>();
+  /** Plain numbers, not prom-client metrics: they are touched on every request. */
+  private readonly http: HttpStats;
   private readonly sends: Counter;
   /** The results each session has a series for, so a deleted session's series can be removed. */
   private readonly sendResults = new Map<string, Set<string>>();
@@ -64,20 +61,14 @@ export class MetricsRegistry implements OperationsMetrics {
       registers,
     }).set({ instance_id: sources.instanceId, version: sources.version, commit: sources.commit ?? '' }, 1);
 
-    const labels = ['method', 'route', 'status_class'];
-    this.httpRequests = new Counter({
-      name: `${PREFIX}http_requests_total`,
-      help: 'HTTP requests answered, by method, route pattern and status class (2xx, 4xx...)',
-      labelNames: labels,
-      registers,
-    });
-    this.httpDuration = new Histogram({
-      name: `${PREFIX}http_request_duration_seconds`,
-      help: 'Time from request to response, by method, route pattern and status class',
-      labelNames: labels,
-      buckets: HTTP_BUCKETS,
-      registers,
-    });
+    this.http = new HttpStats(
+      { requests: `${PREFIX}http_requests_total`, duration: `${PREFIX}http_request_duration_seconds` },
+      {
+        requests: 'HTTP requests answered, by method, route pattern and status class (2xx, 4xx...)',
+        duration: 'Time from request to response, by method, route pattern and status class',
+      },
+      HTTP_BUCKETS,
+    );
 
     this.sends = new Counter({
       name: `${PREFIX}sends_total`,
@@ -132,16 +123,7 @@ export class MetricsRegistry implements OperationsMetrics {
 
   /** One answered HTTP request; `route` is the pattern (`/api/v1/sessions/:id`), never the URL. */
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    const statusClass = `${Math.floor(statusCode / 100)}xx`;
-    const key = `${method} ${route} ${statusClass}`;
-    let child = this.httpChildren.get(key);
-    if (!child) {
-      const labels = { method, route, status_class: statusClass };
-      child = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
-      this.httpChildren.set(key, child);
-    }
-    child.count.inc();
-    child.duration.observe(seconds);
+    this.http.observe(method, route, statusCode, seconds);
   }
 
   sendCompleted(sessionId: string, result: string): void {
@@ -184,6 +166,6 @@ export class MetricsRegistry implements OperationsMetrics {
   async scrape(): Promise<{ contentType: string; body: string }> {
     await this.state.refresh();
     const [own, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
-    return { contentType: this.registry.contentType, body: `${own}\n${proc}` };
+    return { contentType: this.registry.contentType, body: `${own}\n${this.http.render()}\n${proc}` };
   }
 }
