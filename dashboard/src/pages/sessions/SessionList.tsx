@@ -1,6 +1,6 @@
 import { Anchor, Button, Group, Paper, Stack, Text } from '@mantine/core';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useRef } from 'react';
+import { memo, useRef } from 'react';
 import type { Session } from '../../api/client';
 import { sessionLabel } from '../../api/sessions';
 import type { Permissions } from '../../auth/permissions';
@@ -29,7 +29,7 @@ const ACTION_LABELS: Record<SessionAction, string> = {
   delete: 'Delete',
 };
 
-function SessionRow({
+const SessionRow = memo(function SessionRow({
   session,
   can,
   busy,
@@ -89,7 +89,7 @@ function SessionRow({
       </Group>
     </Group>
   );
-}
+});
 
 /**
  * Sessions as a virtualised list: only the rows in view (and a few around) are rendered, so a
@@ -113,6 +113,8 @@ export function SessionList({
     estimateSize: () => 76,
     overscan: 8,
     getItemKey: (index) => sessions[index].id,
+    // Scrolling re-renders in React's own batches rather than synchronously per scroll event.
+    useFlushSync: false,
   });
   return (
     <Paper withBorder className="tf-virtual-scroller" ref={scroller} data-testid="session-list">

@@ -51,7 +51,7 @@ export function SessionsPage() {
   );
 
   const onAction = useCallback(
-    async (action: SessionAction, session: Session) => {
+    async (action: SessionAction, session: Session): Promise<void> => {
       if (action === 'delete') return setDeleting(session);
       if (action === 'export') return setExporting(session);
       if (action === 'continue') return openAdd(session);
@@ -123,9 +123,7 @@ export function SessionsPage() {
           No sessions yet.{can.addSessions ? ' Add a Telegram account to start.' : ''}
         </Text>
       )}
-      {visible.length > 0 && (
-        <SessionList sessions={visible} can={can} busyId={busyId} onAction={(a, s) => void onAction(a, s)} />
-      )}
+      {visible.length > 0 && <SessionList sessions={visible} can={can} busyId={busyId} onAction={onAction} />}
       <AddSessionModal
         key={addKey}
         opened={adding !== null}
