@@ -87,6 +87,8 @@ export interface WorldContext {
   readonly fileReferencesExpiredBefore: Map<number, number>;
   /** upload.saveFilePart / saveBigFilePart calls per account (memory only). */
   readonly uploadCalls: Map<number, { saveFilePart: number; saveBigFilePart: number }>;
+  /** Set while pushes are held back to go out as one batch (updates.ts batchPushes). */
+  pushBatch?: Array<{ userId: number; updates: Api.TypeUpdates; exceptKey?: bigint }>;
   /** Tells persistence the state changed. */
   changed(): void;
 }

@@ -20,7 +20,7 @@ import type {
 import type { AssembledUpload, StoredBlob } from './files.js';
 import { checkFileReference, issueFileReference } from './file-references.js';
 import { decodePhoto, fitBox, photoSizes, scaleImage } from './photo-sizes.js';
-import { decodeTlList, encodeTl, long, now, num, toBigint } from './tl.js';
+import { decodeTlList, encodeTl, long, now, toBigint } from './tl.js';
 import { homeDcOf } from './data-centres.js';
 
 /** Captions are at most 1024 characters (https://core.telegram.org/api/config#caption-length-limit). */
@@ -283,7 +283,7 @@ export function apiMessageMedia(
 }
 
 /** What a search filter sees of a message's media. */
-export type MediaKind = 'photo' | 'video' | 'round' | 'voice' | 'audio' | 'gif' | 'document';
+export type MediaKind = 'photo' | 'video' | 'round' | 'voice' | 'audio' | 'gif' | 'sticker' | 'document';
 
 export function mediaKind(ctx: WorldContext, media: MessageMediaRecord | undefined): MediaKind | undefined {
   if (!media) return undefined;
@@ -291,6 +291,7 @@ export function mediaKind(ctx: WorldContext, media: MessageMediaRecord | undefin
   const document = media.document ? documentsOf(ctx)[media.document] : undefined;
   if (!document) return undefined;
   const attributes = decodeTlList<Api.TypeDocumentAttribute>(document.attributes);
+  if (attributes.some((a) => a instanceof Api.DocumentAttributeSticker)) return 'sticker';
   if (attributes.some((a) => a instanceof Api.DocumentAttributeAnimated)) return 'gif';
   const video = attributes.find((a) => a instanceof Api.DocumentAttributeVideo);
   if (video) return video.roundMessage ? 'round' : 'video';
@@ -299,8 +300,12 @@ export function mediaKind(ctx: WorldContext, media: MessageMediaRecord | undefin
   return 'document';
 }
 
-/** Duration of a voice or video message, for clients that ask (num keeps doubles as ints). */
-export function mediaDuration(attribute: Api.TypeDocumentAttribute): number | undefined {
-  const duration = (attribute as { duration?: unknown }).duration;
-  return duration === undefined ? undefined : num(duration);
+/**
+ * Which media may share an album (https://core.telegram.org/api/files#albums-grouped-media):
+ * photos and videos together, or documents only, or music only; other kinds never.
+ */
+export function albumGroupOf(kind: MediaKind | undefined): 'visual' | 'document' | 'audio' | undefined {
+  if (kind === 'photo' || kind === 'video') return 'visual';
+  if (kind === 'document' || kind === 'audio') return kind;
+  return undefined;
 }

@@ -31,7 +31,7 @@ export function editMessage(
       throw new RpcError(403, 'MESSAGE_AUTHOR_REQUIRED');
     if (text !== undefined && text === msg.text && !entities) throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
     if (text !== undefined) {
-      checkText({ text });
+      checkText({ text, media: msg.media });
       msg.text = text;
     }
     msg.entities = encodeEntities(entities);
@@ -52,7 +52,7 @@ export function editMessage(
   checkEditTime(post.date, date);
   if (text !== undefined && text === post.text && !entities) throw new RpcError(400, 'MESSAGE_NOT_MODIFIED');
   if (text !== undefined) {
-    checkText({ text });
+    checkText({ text, media: post.media });
     post.text = text;
   }
   post.entities = encodeEntities(entities);

@@ -26,7 +26,7 @@ import {
   ownCopy,
   readableChannel,
 } from './lookups.js';
-import { emitAccount, emitChannel, renderAccountEntry, renderChannelEntry } from './updates.js';
+import { emitAccount, emitChannel, mergeUpdates, renderAccountEntry, renderChannelEntry } from './updates.js';
 import { collectEntities } from './entities.js';
 import { checkForwardable, checkPeerFlood } from './restrictions.js';
 import { MAX_CAPTION_LENGTH } from './media.js';
@@ -242,9 +242,7 @@ export function forwardMessages(
 ): Api.TypeUpdates {
   checkRandomIds(ctx, userId, randomIds);
   checkForwardable(ctx, fromPeer);
-  const updates: Api.TypeUpdate[] = [];
-  const users: Api.TypeUser[] = [];
-  const chats: Api.TypeChat[] = [];
+  const results: Api.TypeUpdates[] = [];
   const from = parsePeerKey(fromPeer);
   ids.forEach((mid, index) => {
     let text: string;
@@ -278,25 +276,11 @@ export function forwardMessages(
       { text, entities, fwdFrom, ...(media ? { media } : {}) },
       { keyId: origin?.keyId, randomId: randomIds[index] },
     );
-    if (sent.result instanceof Api.Updates) {
-      updates.push(...sent.result.updates);
-      users.push(...sent.result.users);
-      chats.push(...sent.result.chats);
-    }
+    results.push(sent.result);
   });
-  return new Api.Updates({ updates, users: dedupe(users), chats: dedupe(chats), date: now(), seq: 0 });
+  return mergeUpdates(results);
 }
 
 export function encodeEntities(entities: Api.TypeMessageEntity[] | undefined): string[] {
   return (entities ?? []).map((entity) => entity.getBytes().toString('base64'));
-}
-
-function dedupe<T extends { id?: unknown }>(items: T[]): T[] {
-  const seen = new Set<string>();
-  return items.filter((item) => {
-    const key = `${(item as { className?: string }).className}:${String(item.id)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

@@ -17,10 +17,67 @@ export function pushTo(
   updates: Api.TypeUpdates,
   exceptKey?: bigint,
 ): void {
+  if (ctx.pushBatch) {
+    ctx.pushBatch.push({ userId, updates, exceptKey });
+    return;
+  }
   const numbered = exceptKey === undefined ? withSeq(ctx, userId, updates) : updates;
   if (!ctx.sink) return;
   const keys = keysOf(ctx, userId).filter((key) => key !== exceptKey);
   if (keys.length) ctx.sink.push(keys, numbered);
+}
+
+/**
+ * Runs `send` with its pushes held back, then pushes what each connection would have got as one
+ * Updates: an album (messages.sendMultiMedia) reaches the other side as one batch, as on
+ * Telegram. Short updates (which cannot be merged) still go one by one.
+ */
+export function batchPushes<T>(ctx: WorldContext, send: () => T): T {
+  if (ctx.pushBatch) return send();
+  const batch: NonNullable<WorldContext['pushBatch']> = [];
+  ctx.pushBatch = batch;
+  try {
+    return send();
+  } finally {
+    ctx.pushBatch = undefined;
+    const groups = new Map<string, typeof batch>();
+    for (const push of batch) {
+      const key = `${push.userId}:${String(push.exceptKey)}`;
+      groups.set(key, [...(groups.get(key) ?? []), push]);
+    }
+    for (const pushes of groups.values()) {
+      const { userId, exceptKey } = pushes[0];
+      if (pushes.every((p) => p.updates instanceof Api.Updates))
+        pushTo(ctx, userId, mergeUpdates(pushes.map((p) => p.updates)), exceptKey);
+      else for (const push of pushes) pushTo(ctx, userId, push.updates, exceptKey);
+    }
+  }
+}
+
+/** Several Updates as one: their updates in order, users and chats once each. */
+export function mergeUpdates(results: Api.TypeUpdates[]): Api.Updates {
+  const updates: Api.TypeUpdate[] = [];
+  const users: Api.TypeUser[] = [];
+  const chats: Api.TypeChat[] = [];
+  let date = now();
+  for (const result of results) {
+    if (!(result instanceof Api.Updates)) continue;
+    updates.push(...result.updates);
+    users.push(...result.users);
+    chats.push(...result.chats);
+    date = result.date;
+  }
+  return new Api.Updates({ updates, users: dedupe(users), chats: dedupe(chats), date, seq: 0 });
+}
+
+function dedupe<T extends { id?: unknown }>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = `${(item as { className?: string }).className}:${String(item.id)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

@@ -294,6 +294,10 @@ export class World {
   pushTo(userId: number, updates: Api.TypeUpdates, exceptKey?: bigint): void {
     updateStreams.pushTo(this.ctx, userId, updates, exceptKey);
   }
+  /** Runs `send` and pushes what it caused to each connection as one Updates (albums). */
+  batchPushes<T>(send: () => T): T {
+    return updateStreams.batchPushes(this.ctx, send);
+  }
   renderAccountEntry(userId: number, entry: AccountLogEntry): Api.TypeUpdate | null {
     return updateStreams.renderAccountEntry(this.ctx, userId, entry);
   }

@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import type { World } from '../../world/world.js';
-import type { PeerKey } from '../../world/state.js';
+import type { MessageMediaRecord, PeerKey } from '../../world/state.js';
 import { CONTROL_MEDIA_KINDS, type ControlMediaInput } from '../../world/media-service.js';
 import { ALBUM_MAX, ALBUM_MIN, newGroupedId } from '../../world/rpc-media.js';
+import { albumGroupOf, type MediaKind } from '../../world/media.js';
 import { lookupsFor } from './lookups.js';
 import { ControlError, phone } from './route.js';
 import type { Route } from './route.js';
@@ -62,14 +63,17 @@ function toInput(item: MediaItem): ControlMediaInput {
   };
 }
 
-/** Which items may share an album: photos and videos together, else one kind of file only
- * (https://core.telegram.org/api/files#albums-grouped-media). */
-function albumGroup(kind: MediaItem['kind']): string {
-  if (kind === 'photo' || kind === 'video') return 'visual';
-  if (kind === 'audio') return 'audio';
-  if (kind === 'document') return 'document';
-  return kind;
-}
+/** The media kind each control kind makes (for the album rule, media.ts albumGroupOf). */
+const KIND_OF: Record<MediaItem['kind'], MediaKind> = {
+  photo: 'photo',
+  video: 'video',
+  document: 'document',
+  audio: 'audio',
+  voice: 'voice',
+  video_note: 'round',
+  animation: 'gif',
+  sticker: 'sticker',
+};
 
 /**
  * A user sends one media message or an album to `key`, the text as the caption (of the first
@@ -91,8 +95,8 @@ export async function sendControlMedia(
   if (input.album) {
     if (input.album.length < ALBUM_MIN || input.album.length > ALBUM_MAX)
       throw new ControlError(400, 'ALBUM_INVALID', `An album has ${ALBUM_MIN}-${ALBUM_MAX} items`);
-    const groups = new Set(input.album.map((item) => albumGroup(item.kind)));
-    if (groups.size > 1 || !['visual', 'audio', 'document'].includes([...groups][0]))
+    const groups = new Set(input.album.map((item) => albumGroupOf(KIND_OF[item.kind])));
+    if (groups.size > 1 || groups.has(undefined))
       throw new ControlError(
         400,
         'ALBUM_INVALID',
@@ -100,18 +104,21 @@ export async function sendControlMedia(
       );
   }
   const groupedId = input.album ? newGroupedId() : undefined;
-  const ids: number[] = [];
-  for (const [index, item] of items.entries()) {
-    const media = await world.media.fromControl(fromId, toInput(item));
-    const sent = world.sendMessage(fromId, key, {
-      text: index === 0 ? (input.text ?? '') : '',
-      media,
-      ...(groupedId ? { groupedId } : {}),
-      ...(input.replyToMessageId ? { replyToId: input.replyToMessageId } : {}),
-      ...(input.silent ? { silent: true } : {}),
-    });
-    ids.push(sent.id);
-  }
+  const media: MessageMediaRecord[] = [];
+  for (const item of items) media.push(await world.media.fromControl(fromId, toInput(item)));
+  // The messages of an album reach the other side as one batch of updates.
+  const ids = world.batchPushes(() =>
+    media.map(
+      (record, index) =>
+        world.sendMessage(fromId, key, {
+          text: index === 0 ? (input.text ?? '') : '',
+          media: record,
+          ...(groupedId ? { groupedId } : {}),
+          ...(input.replyToMessageId ? { replyToId: input.replyToMessageId } : {}),
+          ...(input.silent ? { silent: true } : {}),
+        }).id,
+    ),
+  );
   return { ids, ...(groupedId ? { groupedId } : {}) };
 }
 
