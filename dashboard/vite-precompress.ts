@@ -22,7 +22,8 @@ export function precompress(): Plugin {
     apply: 'build',
     async writeBundle(options, bundle) {
       const dir = options.dir;
-      if (!dir) return;
+      // `vite build --watch` (npm run dev) rebuilds often on loopback: not worth the time there.
+      if (!dir || this.meta.watchMode) return;
       await Promise.all(
         Object.keys(bundle)
           .filter((name) => COMPRESSIBLE.test(name))

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
-import { precompress } from './vite-precompress';
+import { precompress } from './vite-precompress.js';
 
 // The dev server proxies the API to a running TeleFlow (TELEFLOW_URL, default port 3000), so
 // the dashboard talks to the same origin in development as it does when TeleFlow serves it.
