@@ -1,5 +1,5 @@
 import { AppShell, Badge, Burger, Button, Group, Loader, NavLink, Text, Title } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { Suspense, useEffect, useRef } from 'react';
 import { LiveEventsProvider, useStreamStatus, type StreamStatus } from '../api/events';
 import { useSandboxInfo } from '../api/sandbox';
@@ -46,6 +46,8 @@ function Layout() {
   const { me, can, signOut } = useAuth();
   const route = useRoute();
   const [menuOpen, menu] = useDisclosure(false);
+  // On small screens the closed menu only slides off-screen: keep its links out of the tab order.
+  const smallScreen = useMediaQuery('(max-width: 47.99em)');
   const sandbox = useSandboxInfo(can.sandbox);
   const sandboxRunning = Boolean(sandbox.data);
   const visible = ROUTES.filter((r) => r.visible(can, sandboxRunning));
@@ -113,7 +115,13 @@ function Layout() {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" id="tf-navbar" component="nav" aria-label="Main">
+      <AppShell.Navbar
+        p="xs"
+        id="tf-navbar"
+        component="nav"
+        aria-label="Main"
+        inert={smallScreen && !menuOpen}
+      >
         {visible.map((r) => (
           <NavLink
             key={r.path}

@@ -53,11 +53,14 @@ function ImportLogin({ onSession, onClose }: { onSession: (session: Session) => 
 /** The "Add an account" dialog: by phone, by QR code, or from a session string. */
 export function AddSessionModal({
   opened,
+  opening,
   resume,
   onClose,
   onSession,
 }: {
   opened: boolean;
+  /** Changes with each opening: the steps start afresh (the dialog itself stays, to return focus). */
+  opening: number;
   /** A session waiting for its code or password: the phone steps continue it. */
   resume: Session | null;
   onClose: () => void;
@@ -73,9 +76,9 @@ export function AddSessionModal({
       data-testid="add-session-modal"
     >
       {resume ? (
-        <PhoneLogin resume={resume} onSession={onSession} onClose={onClose} />
+        <PhoneLogin key={opening} resume={resume} onSession={onSession} onClose={onClose} />
       ) : (
-        <Tabs value={tab} onChange={setTab} keepMounted={false}>
+        <Tabs key={opening} value={tab} onChange={setTab} keepMounted={false}>
           <Tabs.List grow mb="md">
             <Tabs.Tab value="phone" data-testid="add-session-phone">
               Phone

@@ -34,7 +34,7 @@ export function SessionsPage() {
   const { upsert, remove } = sessions;
   const [query, setQuery] = useState('');
   const [adding, setAdding] = useState<{ resume: Session | null } | null>(null);
-  // Each opening of the add dialog starts afresh: a new key, kept while it closes.
+  // Each opening of the add dialog starts its steps afresh.
   const [addKey, setAddKey] = useState(0);
   const openAdd = useCallback((resume: Session | null) => {
     setAddKey((k) => k + 1);
@@ -125,7 +125,7 @@ export function SessionsPage() {
       )}
       {visible.length > 0 && <SessionList sessions={visible} can={can} busyId={busyId} onAction={onAction} />}
       <AddSessionModal
-        key={addKey}
+        opening={addKey}
         opened={adding !== null}
         resume={adding?.resume ?? null}
         onClose={() => setAdding(null)}
