@@ -433,6 +433,44 @@ describe('media from the control API', () => {
     assert.equal(files.saveFilePart, 0);
   });
 
+  test('media messages come back from getDifference, and are posted in channels', async () => {
+    const state = await bob.invoke(new Api.updates.GetState());
+    await control(sandbox, 'POST', '/messages', {
+      from: carolPhone,
+      to: bobPhone,
+      text: 'while away',
+      media: { kind: 'document', base64: randomBytes(1000).toString('base64'), fileName: 'w.bin' },
+    });
+    const difference = await bob.invoke(
+      new Api.updates.GetDifference({ pts: state.pts, date: state.date, qts: 0 }),
+    );
+    assert.ok(difference instanceof Api.updates.Difference);
+    const caught = difference.newMessages.find((m) => m instanceof Api.Message && m.message === 'while away');
+    assert.ok((caught as Api.Message).media instanceof Api.MessageMediaDocument);
+
+    const channel = await control(sandbox, 'POST', '/chats', {
+      type: 'channel',
+      title: 'Pictures',
+      owner: carolPhone,
+      members: [bobPhone],
+    });
+    const posted = await control(sandbox, 'POST', '/messages', {
+      from: carolPhone,
+      to: channel.body.id,
+      text: 'channel photo',
+      media: { kind: 'photo', base64: gradientJpeg(150, 100).toString('base64'), fileName: 'c.jpg' },
+    });
+    assert.equal(posted.status, 201, JSON.stringify(posted.body));
+    const dialogs = await bob.getDialogs({});
+    const dialog = dialogs.find((d) => d.title === 'Pictures');
+    assert.ok(dialog?.entity);
+    const [post] = await bob.getMessages(dialog.entity, { ids: [posted.body.id] });
+    assert.equal(post.message, 'channel photo');
+    assert.ok(post.media instanceof Api.MessageMediaPhoto);
+    const image = (await bob.downloadMedia(post, {})) as Buffer;
+    assert.deepEqual([jpeg.decode(image).width, jpeg.decode(image).height], [150, 100]);
+  });
+
   test('bad media bodies get clear 400s', async () => {
     const bad = await control(sandbox, 'POST', '/messages', {
       from: carolPhone,

@@ -19,7 +19,7 @@ import type {
 } from './state.js';
 import type { AssembledUpload, StoredBlob } from './files.js';
 import { checkFileReference, issueFileReference } from './file-references.js';
-import { decodePhoto, fitBox, photoSizes, scaleImage } from './photo-sizes.js';
+import { MAX_PHOTO_BYTES, decodePhoto, fitBox, photoSizes, scaleImage } from './photo-sizes.js';
 import { decodeTlList, encodeTl, long, now, toBigint } from './tl.js';
 import { homeDcOf } from './data-centres.js';
 
@@ -150,6 +150,12 @@ export async function createDocument(
   return document;
 }
 
+/** An uploaded image, read whole only when it is within Telegram's 10 MB photo limit. */
+async function imageBytes(ctx: WorldContext, upload: StoredBlob): Promise<Buffer> {
+  if (upload.size > MAX_PHOTO_BYTES) throw new RpcError(400, 'PHOTO_SAVE_FILE_INVALID');
+  return ctx.files.readAll(upload.sha256);
+}
+
 /** What inputMediaUploadedDocument's attributes say, with a file name from the InputFile when
  * none is given (as Telegram keeps it). */
 function documentAttributes(
@@ -196,14 +202,13 @@ export async function mediaFromInput(
 ): Promise<MessageMediaRecord> {
   const spoiler = (media as { spoiler?: boolean }).spoiler ? { spoiler: true } : {};
   if (media instanceof Api.InputMediaUploadedPhoto) {
-    const upload = await uploadedFile(ctx, userId, media.file);
-    const bytes = await ctx.files.readAll(upload.sha256);
+    const bytes = await imageBytes(ctx, await uploadedFile(ctx, userId, media.file));
     return { photo: (await createPhoto(ctx, userId, bytes)).id, ...spoiler };
   }
   if (media instanceof Api.InputMediaUploadedDocument) {
     const upload = await uploadedFile(ctx, userId, media.file);
     const thumb = media.thumb
-      ? await ctx.files.readAll((await uploadedFile(ctx, userId, media.thumb)).sha256)
+      ? await imageBytes(ctx, await uploadedFile(ctx, userId, media.thumb))
       : undefined;
     const fileName = (media.file as { name?: string }).name;
     const document = await createDocument(
