@@ -78,7 +78,13 @@ export function SandboxPage() {
             </Text>
           )}
           {users.data && users.data.length > 0 && (
-            <Table.ScrollContainer minWidth={640}>
+            <Table.ScrollContainer
+              minWidth={640}
+              // Scrolls sideways on a phone: reachable by keyboard too.
+              scrollAreaProps={{
+                viewportProps: { tabIndex: 0, role: 'region', 'aria-label': 'Sandbox users' },
+              }}
+            >
               <Table striped data-testid="sandbox-users">
                 <Table.Thead>
                   <Table.Tr>
