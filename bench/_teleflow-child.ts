@@ -9,14 +9,14 @@ import { loadConfig, type Config } from '../src/config.js';
 
 export function sandboxBenchConfig(
   name: string,
-  sandbox: { host: string; port: string; pemFile: string },
+  sandbox: { dc: string; pemFile: string },
   extra: Record<string, string>,
 ): { config: Config; dataDir: string } {
   const dataDir = mkdtempSync(join(tmpdir(), `teleflow-bench-${name}-`));
   const config = loadConfig({
     NODE_ENV: 'production',
     DATA_DIR: dataDir,
-    TELEGRAM_DC: `${sandbox.host}:${sandbox.port}`,
+    TELEGRAM_DC: sandbox.dc,
     TELEGRAM_DC_PUBLIC_KEY_FILE: sandbox.pemFile,
     TELEGRAM_API_ID: '12345',
     TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef',

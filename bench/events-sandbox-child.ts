@@ -1,7 +1,7 @@
 /**
  * Helper process of bench/events.ts (never run alone): TeleFlow alone in its process, pointed at
  * a sandbox, so that neither the load generator nor the webhook receiver shares its event loop.
- * Arguments: <sandbox host> <sandbox port> <sandbox public key PEM file>. SQLite in a temp dir,
+ * Arguments: <sandbox DCs as TELEGRAM_DC> <sandbox public key PEM file>. SQLite in a temp dir,
  * silent logs. Sends {url, apiKey} over IPC once listening on 127.0.0.1; on "exit" it closes,
  * removes its data and exits.
  */
@@ -9,10 +9,10 @@ import { rmSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
 import { sandboxBenchConfig } from './_teleflow-child.js';
 
-const [host, port, pemFile] = process.argv.slice(2) as [string, string, string];
+const [dc, pemFile] = process.argv.slice(2) as [string, string];
 const { config, dataDir } = sandboxBenchConfig(
   'events-sbx',
-  { host, port, pemFile },
+  { dc, pemFile },
   {
     LOG_LEVEL: 'silent',
     // The receiver listens on loopback, which production refuses by default (SSRF guard).

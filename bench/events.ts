@@ -92,7 +92,7 @@ const SBX_TARGET_P50_MS = 20;
 const sleep = (msDelay: number) => new Promise((r) => setTimeout(r, msDelay));
 
 interface SandboxChild {
-  ready: { host: string; port: number; controlUrl: string; publicKeyPem: string };
+  ready: { host: string; port: number; dc: string; controlUrl: string; publicKeyPem: string };
   close(): Promise<void>;
 }
 
@@ -187,7 +187,7 @@ async function measureSandboxToWebhook(): Promise<void> {
     await control('POST', '/users', { phone: account, firstName: 'Account' });
     await control('POST', '/users', { phone: sender, firstName: 'Sender' });
 
-    teleflow = startChild([ready.host, String(ready.port), pemFile], 'events-sandbox-child.ts');
+    teleflow = startChild([ready.dc, pemFile], 'events-sandbox-child.ts');
     const { url, apiKey } = await teleflow.next<{ url: string; apiKey: string }>();
     const api = (method: string, path: string, body?: unknown) =>
       json(`${url}/api/v1${path}`, method, body, { 'x-api-key': apiKey });

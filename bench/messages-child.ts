@@ -4,19 +4,19 @@
  * fetched, watchdog on); `bare` opens the same N sessions as plain teleproto clients (connect +
  * getMe). Prints JSON lines: {"baseline": mem}, {"connected": mem, "seconds"}, then
  * {"idle": mem, "t"} every BENCH_SAMPLE_SECONDS until BENCH_IDLE_SECONDS, then {"done": true}.
- * Arguments: <mode> <sessions.json> <host> <port> <pem file>.
+ * Arguments: <mode> <sessions.json> <sandbox DCs as TELEGRAM_DC> <pem file>.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Api } from 'teleproto';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, parseDcAddresses } from '../src/config.js';
 import { createSandboxClient } from '../test/helpers/sandbox-client.js';
 
-const [mode, sessionsFile, host, portText, pemFile] = process.argv.slice(2);
+const [mode, sessionsFile, dc, pemFile] = process.argv.slice(2);
 const sessions = JSON.parse(readFileSync(sessionsFile!, 'utf8')) as string[];
-const port = Number(portText);
+const dcs = parseDcAddresses(dc!)!;
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const sampleSeconds = Number(process.env.BENCH_SAMPLE_SECONDS ?? 10);
 
@@ -51,7 +51,7 @@ if (mode === 'teleflow') {
     NODE_ENV: 'production',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'error',
-    TELEGRAM_DC: `${host}:${port}`,
+    TELEGRAM_DC: dc!,
     TELEGRAM_DC_PUBLIC_KEY_FILE: pemFile!,
     TELEGRAM_API_ID: '12345',
     TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef',
@@ -78,7 +78,13 @@ if (mode === 'teleflow') {
   const started = Date.now();
   const clients: ReturnType<typeof createSandboxClient>[] = [];
   await inBatches(sessions, 8, async (session) => {
-    const client = createSandboxClient({ host: host!, port, publicKeyPem, session });
+    const client = createSandboxClient({
+      host: dcs[0]!.host,
+      port: dcs[0]!.port,
+      dcs,
+      publicKeyPem,
+      session,
+    });
     await client.connect();
     await client.invoke(new Api.users.GetUsers({ id: [new Api.InputUserSelf()] }));
     clients.push(client);

@@ -7,7 +7,7 @@
  * POST /send {sessionId, chatId}, hands messages.sendMessage straight to the session's Telegram
  * adapter (no auth, validation, idempotency, pacing or event log): what any HTTP hop in front of
  * the client library costs on this machine.
- * Arguments: <sandbox host> <sandbox port> <sandbox public key PEM file>. SQLite in a temp dir.
+ * Arguments: <sandbox DCs as TELEGRAM_DC> <sandbox public key PEM file>. SQLite in a temp dir.
  * Sends {url, apiKey, floorUrl} over IPC once listening on 127.0.0.1. IPC commands:
  *   {cmd: "skip-events"}    the event log's publish becomes a no-op (diagnostic), answers {ok: true}
  *   {cmd: "restore-events"} puts it back, answers {ok: true}
@@ -21,10 +21,10 @@ import { Api, helpers } from 'teleproto';
 import { buildApp } from '../src/app.js';
 import { sandboxBenchConfig } from './_teleflow-child.js';
 
-const [host, port, pemFile] = process.argv.slice(2) as [string, string, string];
+const [dc, pemFile] = process.argv.slice(2) as [string, string];
 const { config, dataDir } = sandboxBenchConfig(
   'msg-app',
-  { host, port, pemFile },
+  { dc, pemFile },
   {
     LOG_LEVEL: 'error',
     // Pacing is a deliberate throttle, not overhead.

@@ -49,6 +49,8 @@ reply({
     port: sandbox.port,
     controlUrl: sandbox.controlUrl,
     publicKeyPem: sandbox.publicKeyPem,
+    // Its five DCs, as TELEGRAM_DC's `1=host:port,...` form (each listens on a port of its own).
+    dc: sandbox.dcs.map((d) => `${d.id}=${d.host}:${d.port}`).join(','),
     pid: process.pid,
   },
 });
