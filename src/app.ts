@@ -15,6 +15,8 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
+import { Cluster } from './modules/cluster/cluster.js';
+import { forwardingPlugin } from './modules/cluster/forwarding.js';
 import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
@@ -23,6 +25,12 @@ import { attachUpdateEvents } from './modules/events/update-listener.js';
 import { ChatsService } from './modules/chats/chats.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { messagesRoutes } from './modules/messages/messages.routes.js';
+import { MediaTools } from './modules/media/convert.js';
+import { FileRefRepository } from './modules/media/file-refs.js';
+import { MediaFiles } from './modules/media/media-files.js';
+import { MediaSendService } from './modules/media/media-send.service.js';
+import { mediaSendRoutes } from './modules/media/send-media.routes.js';
+import { UploadStore } from './modules/media/upload-store.js';
 import { MediaCache } from './modules/media/cache.js';
 import { MediaLinks } from './modules/media/links.js';
 import { mediaLinkRoutes, mediaRoutes } from './modules/media/media.routes.js';
@@ -83,6 +91,8 @@ export interface AppServices {
   lifecycle: { shuttingDown: boolean };
   /** Every route with the role it needs: the shared auth tests walk this list. */
   routes: RouteInfo[];
+  /** This instance's part in a cluster (CLUSTER=true); null for one process per database. */
+  cluster: Cluster | null;
 }
 
 export interface RouteInfo {
@@ -194,6 +204,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     telegramLog.child({ component: 'telegram' }),
     { production: config.isProduction },
   );
+  // Several instances on one PostgreSQL: session leases, placement, forwarding (src/modules/cluster/).
+  const cluster = config.cluster
+    ? new Cluster({
+        db: db.db,
+        databaseUrl: config.databaseUrl,
+        schema: db.schema,
+        instanceId: config.instanceId,
+        instanceUrl: config.cluster.instanceUrl,
+        leaseTtlMs: config.cluster.leaseTtlMs,
+        log: app.log,
+      })
+    : null;
   const sessions = new SessionManager({
     repo: new SessionsRepository(db.db),
     endpoint: telegram,
@@ -205,14 +227,44 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     events,
     floodSleepThresholdSeconds: config.telegram.floodSleepThresholdSeconds,
     metrics,
+    ...(cluster ? { ownership: cluster } : {}),
     ...options.sessionManager,
   });
   // chat.*, group.*, channel.*, user.* and others' message changes, from incoming updates.
   attachUpdateEvents(sessions, events, telegramLog.child({ component: 'update-events' }));
+  // Text and media sends share the Idempotency-Key records and the pacer.
+  const idempotency = new IdempotencyStore(db.db, clock);
+  const pacer = new SendPacer(config.telegram.pacing);
+  const uploadStore = new UploadStore({
+    db: db.db,
+    dataDir: config.dataDir,
+    clock,
+    log: app.log,
+    ttlSeconds: config.media.uploadTtlSeconds,
+    maxStoreBytes: config.media.storeMaxBytes,
+  });
+  const mediaFiles = new MediaFiles({
+    store: uploadStore,
+    tools: new MediaTools({ ffmpegPath: config.media.ffmpegPath, ffprobePath: config.media.ffprobePath }),
+    limits: { maxPhotoBytes: config.media.maxPhotoBytes, maxFileBytes: config.media.maxFileBytes },
+    fetch: {
+      allowPrivate: config.webhookAllowPrivate,
+      timeoutMs: config.media.fetchTimeoutMs,
+      userAgent: `TeleFlow/${VERSION}`,
+    },
+  });
+  const mediaSend = new MediaSendService({
+    sessions,
+    idempotency,
+    pacer,
+    files: mediaFiles,
+    refs: new FileRefRepository(db.db, clock),
+    log: telegramLog,
+  });
   const messages = new MessagesService({
     sessions,
-    idempotency: new IdempotencyStore(db.db, clock),
-    pacer: new SendPacer(config.telegram.pacing),
+    idempotency,
+    pacer,
     metrics,
     log: telegramLog,
   });
@@ -238,14 +290,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     telegram,
     lifecycle,
     routes,
+    cluster,
   });
   app.addHook('onReady', async () => {
     events.start();
     webhooks.start(config.events.pruneIntervalMs);
+    await uploadStore.start();
     await sessions.start();
+    await cluster?.start(sessions);
   });
   // Before the server stops accepting: open streams would hold it, the worker must stop writing.
   app.addHook('preClose', async () => {
+    cluster?.quiesce();
     streams.closeAll();
     await webhooks.stop();
     await events.stop();
@@ -265,7 +321,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
   app.addHook('onClose', async () => {
+    uploadStore.stop();
     await sessions.close();
+    // After the sessions disconnected: their leases go back and the other instances take them.
+    await cluster?.stop();
     await telegram.close();
     if (ownsDb) await db.close();
   });
@@ -288,6 +347,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     origin: config.corsOrigin === '*' ? true : config.corsOrigin.split(',').map((s) => s.trim()),
     exposedHeaders: ['X-Request-Id', 'Retry-After'],
   });
+  // Before the rate limiter: a request passed on by another instance carries a signed identity.
+  if (cluster) {
+    await app.register(forwardingPlugin, { cluster, secret: config.jwtSecret, timeoutMs: config.requestTimeoutMs });
+  }
   await app.register(rateLimitPlugin, {
     auth,
     max: config.rateLimit.max,
@@ -322,6 +385,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(messagesRoutes, {
         prefix: '/messages',
         messages,
+      });
+      await api.register(mediaSendRoutes, {
+        service: mediaSend,
+        files: mediaFiles,
+        store: uploadStore,
+        maxFileBytes: config.media.maxFileBytes,
+        jsonBodyLimitBytes: config.media.jsonBodyLimitBytes,
+        uploadTtlSeconds: config.media.uploadTtlSeconds,
       });
       await api.register(chatsRoutes, { prefix: '/chats', chats });
       await api.register(mediaRoutes, { prefix: '/media', media });

@@ -85,6 +85,12 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,64}$/, '1-64 letters, digits, dots, colons, dashes or underscores')
     .optional(),
+  /** Several instances on one PostgreSQL (src/modules/cluster/): leases, placement, forwarding. */
+  CLUSTER: bool.default(false),
+  /** Where the other instances reach this one (forwarded requests); http://127.0.0.1:<PORT> when unset. */
+  INSTANCE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long a session's lease lasts unrenewed; renewed every third of it. */
+  CLUSTER_LEASE_TTL_MS: z.coerce.number().int().min(3000).max(120_000).default(15_000),
   /** GET /metrics (Prometheus) and the counters behind it. */
   METRICS_ENABLED: bool.default(true),
   /** A bearer token for GET /metrics (Prometheus's `authorization`); admin credentials work too. */
@@ -115,6 +121,33 @@ export const envSchema = z.object({
   /** Disk cache of downloaded media under DATA_DIR/media-cache, in bytes; 0 turns it off. */
   MEDIA_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(0),
   GIT_COMMIT: z.string().optional(),
+  /** Sending media and the upload store (src/modules/media/: uploads, send-media). */
+  MEDIA_UPLOAD_TTL: durationSeconds.default(86400),
+  MEDIA_STORE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 ** 3),
+  MEDIA_MAX_PHOTO_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(10 * 1024 ** 2)
+    .default(10 * 1024 ** 2),
+  MEDIA_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2000 * 1024 ** 2)
+    .default(2000 * 1024 ** 2),
+  MEDIA_JSON_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30 * 1024 ** 2),
+  MEDIA_FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+  FFPROBE_PATH: z.string().min(1).default('ffprobe'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -178,6 +211,20 @@ export interface Config {
     pollIntervalMs: number;
   };
   streams: { heartbeatMs: number; maxQueuedEvents: number; maxBufferedBytes: number };
+  media: {
+    /** How long an upload stays in the store (seconds). */
+    uploadTtlSeconds: number;
+    /** Bytes the upload store holds at most; a new upload beyond it is refused (413). */
+    storeMaxBytes: number;
+    maxPhotoBytes: number;
+    maxFileBytes: number;
+    /** Body limit of the JSON media routes (base64 files), apart from BODY_LIMIT_BYTES. */
+    jsonBodyLimitBytes: number;
+    /** Longest a `url` source may take to download. */
+    fetchTimeoutMs: number;
+    ffmpegPath: string;
+    ffprobePath: string;
+  };
   /** Downloads: the disk cache's cap in bytes (0: no cache). */
   mediaCache: { maxBytes: number };
   /** Secrets generated for development, so a fresh clone starts with no setup. */
@@ -188,6 +235,8 @@ export interface Config {
   /** Names this process in /health and /metrics (INSTANCE_ID, or hostname-pid). */
   instanceId: string;
   metrics: { enabled: boolean; token: string | null };
+  /** Several instances on one PostgreSQL (CLUSTER=true); null: one process per database. */
+  cluster: { instanceUrl: string; leaseTtlMs: number } | null;
 }
 
 export class ConfigError extends Error {
@@ -308,6 +357,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.TELEGRAM_DC && !env.TELEGRAM_DC_PUBLIC_KEY_FILE && !env.TELEGRAM_SANDBOX) {
     problems.push('TELEGRAM_DC_PUBLIC_KEY_FILE: required with TELEGRAM_DC (the server key to trust)');
   }
+  const databaseUrl = env.DATABASE_URL ?? `file:${join(dataDir, 'teleflow.db')}`;
+  if (env.CLUSTER && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('CLUSTER: needs PostgreSQL (DATABASE_URL=postgres://...); with SQLite run one process');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dcs = env.TELEGRAM_DC ? parseDcAddresses(env.TELEGRAM_DC) : undefined;
@@ -319,7 +372,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     port: env.PORT,
     host: env.HOST,
     dataDir,
-    databaseUrl: env.DATABASE_URL ?? `file:${join(dataDir, 'teleflow.db')}`,
+    databaseUrl,
     jwtSecret: secrets.JWT_SECRET!,
     jwtExpiresInSeconds: env.JWT_EXPIRES_IN,
     apiKey: secrets.API_KEY!,
@@ -358,6 +411,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustProxy: env.TRUST_PROXY,
     instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     metrics: { enabled: env.METRICS_ENABLED, token: env.METRICS_TOKEN ?? null },
+    cluster: env.CLUSTER
+      ? {
+          instanceUrl: (env.INSTANCE_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ''),
+          leaseTtlMs: env.CLUSTER_LEASE_TTL_MS,
+        }
+      : null,
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE ?? !isProduction,
     events: { retentionDays: env.EVENT_RETENTION_DAYS, pruneIntervalMs: env.EVENT_PRUNE_INTERVAL_MS },
     webhooks: {
@@ -370,6 +429,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       heartbeatMs: env.STREAM_HEARTBEAT_MS,
       maxQueuedEvents: env.STREAM_MAX_QUEUED_EVENTS,
       maxBufferedBytes: env.STREAM_MAX_BUFFERED_BYTES,
+    },
+    media: {
+      uploadTtlSeconds: env.MEDIA_UPLOAD_TTL,
+      storeMaxBytes: env.MEDIA_STORE_MAX_BYTES,
+      maxPhotoBytes: env.MEDIA_MAX_PHOTO_BYTES,
+      maxFileBytes: env.MEDIA_MAX_FILE_BYTES,
+      jsonBodyLimitBytes: env.MEDIA_JSON_BODY_LIMIT_BYTES,
+      fetchTimeoutMs: env.MEDIA_FETCH_TIMEOUT_MS,
+      ffmpegPath: env.FFMPEG_PATH,
+      ffprobePath: env.FFPROBE_PATH,
     },
     mediaCache: { maxBytes: env.MEDIA_CACHE_MAX_BYTES },
     generatedSecrets,

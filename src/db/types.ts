@@ -91,6 +91,55 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  media_uploads: MediaUploadsTable;
+  media_file_refs: MediaFileRefsTable;
+  cluster_instances: ClusterInstancesTable;
+  cluster_leases: ClusterLeasesTable;
+}
+
+/** A live TeleFlow instance of a cluster (times: ms on the database's clock). */
+export interface ClusterInstancesTable {
+  id: string;
+  url: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+/** Which instance runs a session until when; epoch grows at every takeover (fencing). */
+export interface ClusterLeasesTable {
+  session_id: string;
+  owner: string | null;
+  expires_at: number | null;
+  epoch: Generated<number>;
+}
+
+/** A file in the upload store (DATA_DIR/uploads/<sha256>); rows with the same bytes share it. */
+export interface MediaUploadsTable {
+  id: string;
+  sha256: string;
+  size: number;
+  mime_type: string;
+  file_name: string;
+  created_at: string;
+  expires_at: string;
+}
+
+/**
+ * A file one session has already given Telegram: sending the same bytes as the same kind again
+ * re-sends it by Telegram's id instead of uploading it again.
+ */
+export interface MediaFileRefsTable {
+  session_id: string;
+  sha256: string;
+  /** The kind it was sent as, with its conversion, name and tags (media-files.ts, refKindOf). */
+  kind: string;
+  /** Telegram's object: photo or document. */
+  media_type: 'photo' | 'document';
+  tg_id: string;
+  access_hash: string;
+  /** base64 of Telegram's file_reference. */
+  file_reference: string;
+  updated_at: string;
 }
 
 /** The durable event log; `data` is the JSON of the envelope's data. */

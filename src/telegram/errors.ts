@@ -35,8 +35,12 @@ export const SIGNED_OUT_ERRORS = new Set([
  *   USER_ALREADY_PARTICIPANT                                       -> 409 CONFLICT
  *   USERS_TOO_MUCH, BOTS_TOO_MUCH, USER_BOT, CHAT_MEMBER_ADD_FAILED -> 400 BAD_REQUEST
  *   PHONE_CODE_INVALID and the other login errors                  -> 400, their own codes
+ *   CHAT_SEND_MEDIA_FORBIDDEN, CHAT_SEND_*_FORBIDDEN (photos, videos, voices, stickers, ...),
+ *     VOICE_MESSAGES_FORBIDDEN                                     -> 403 FORBIDDEN
  *   MESSAGE_TOO_LONG, MESSAGE_EMPTY, MESSAGE_NOT_MODIFIED, ENTITY_BOUNDS_INVALID,
- *     REACTION_INVALID, other 400s and 406s                        -> 400 BAD_REQUEST
+ *     REACTION_INVALID, PHOTO_INVALID_DIMENSIONS and the other PHOTO_*, MEDIA_EMPTY,
+ *     MEDIA_INVALID, FILE_REFERENCE_EXPIRED/INVALID, MEDIA_CAPTION_TOO_LONG,
+ *     MEDIA_GROUPED_INVALID, other 400s and 406s                   -> 400 BAD_REQUEST
  *   500s, negative codes, INTERNAL, RPC_CALL_FAIL, TIMEOUT, and INPUT_*_INVALID (a request
  *     TeleFlow built that Telegram cannot read)                    -> 502 TELEGRAM_ERROR
  *
@@ -123,6 +127,43 @@ names('BAD_REQUEST', 'The text is empty', ['MESSAGE_EMPTY']);
 names('BAD_REQUEST', 'The message already has this text and formatting', ['MESSAGE_NOT_MODIFIED']);
 names('BAD_REQUEST', 'A formatting entity lies outside the text', ['ENTITY_BOUNDS_INVALID']);
 names('BAD_REQUEST', 'Telegram does not accept this reaction here', ['REACTION_INVALID']);
+names('BAD_REQUEST', 'Telegram cannot use this image as a photo (send it as a document)', [
+  'PHOTO_INVALID',
+  'PHOTO_INVALID_DIMENSIONS',
+  'PHOTO_EXT_INVALID',
+  'PHOTO_SAVE_FILE_INVALID',
+  'PHOTO_CROP_SIZE_SMALL',
+  'IMAGE_PROCESS_FAILED',
+]);
+names('BAD_REQUEST', 'Telegram cannot send this file as this kind of media', [
+  'MEDIA_EMPTY',
+  'MEDIA_INVALID',
+  'MEDIA_TYPE_INVALID',
+  'FILE_ID_INVALID',
+  'FILE_REFERENCE_EXPIRED',
+  'FILE_REFERENCE_INVALID',
+  'STICKER_FILE_INVALID',
+  'VIDEO_CONTENT_TYPE_INVALID',
+]);
+names('BAD_REQUEST', 'Telegram allows 1024 characters of caption (4096 with Telegram Premium)', [
+  'MEDIA_CAPTION_TOO_LONG',
+]);
+names('BAD_REQUEST', 'Telegram refuses this album (2-10 photos and videos, or documents only)', [
+  'MEDIA_GROUPED_INVALID',
+  'MULTI_MEDIA_TOO_LONG',
+]);
+names('FORBIDDEN', 'This chat does not allow this kind of media', [
+  'CHAT_SEND_MEDIA_FORBIDDEN',
+  'CHAT_SEND_PHOTOS_FORBIDDEN',
+  'CHAT_SEND_VIDEOS_FORBIDDEN',
+  'CHAT_SEND_ROUNDVIDEOS_FORBIDDEN',
+  'CHAT_SEND_AUDIOS_FORBIDDEN',
+  'CHAT_SEND_VOICES_FORBIDDEN',
+  'CHAT_SEND_DOCS_FORBIDDEN',
+  'CHAT_SEND_STICKERS_FORBIDDEN',
+  'CHAT_SEND_GIFS_FORBIDDEN',
+  'VOICE_MESSAGES_FORBIDDEN',
+]);
 /** Names that say TeleFlow itself built a request Telegram cannot read: not the client's fault. */
 const OWN_FAULT = /^(INPUT_[A-Z_]*INVALID(_\d+)?|INPUT_FETCH_[A-Z_]+|CONNECTION_[A-Z_]+)$/;
 const TELEGRAM_FAILURE = /^(INTERNAL|[A-Z_]+_INTERNAL|RPC_CALL_FAIL|RPC_MCGET_FAIL|TIMEOUT|[A-Z_]+_TIMEOUT)$/;

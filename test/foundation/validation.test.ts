@@ -161,7 +161,8 @@ test('bad path params and query strings are 4xx, never 500', async () => {
 });
 
 test('no route answers 500 to malformed JSON, a wrong content type or an oversized body', async () => {
-  const t = await createTestApp({ env: { BODY_LIMIT_BYTES: '4096' } });
+  // The media routes have their own JSON limit (base64 files): set as low for this test.
+  const t = await createTestApp({ env: { BODY_LIMIT_BYTES: '4096', MEDIA_JSON_BODY_LIMIT_BYTES: '4096' } });
   try {
     // Rejected while the body is read, before any handler runs: safe to send to every route.
     const withBodies = apiRoutes(t).filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method));

@@ -37,7 +37,7 @@ test('roles on the session, message and chat routes: 401 without a key, 403 belo
   const checked = await assertRouteAuth(t, {
     only: (r) => /^\/api\/v1\/(sessions|messages|chats)/.test(r.url),
   });
-  assert.equal(checked.length, 30, `checked ${checked.length} routes`);
+  assert.equal(checked.length, 32, `checked ${checked.length} routes`);
   const exportRoute = checked.find((r) => r.url.endsWith('/:id/export'));
   assert.equal(exportRoute?.minRole, 'admin');
 });
@@ -68,6 +68,16 @@ test('a key limited to one session sees no other: 404 on every route, and cannot
     'POST /api/v1/messages/unpin': { body: chat },
     'POST /api/v1/messages/read': { body: chat },
     'GET /api/v1/messages/history': { query: { sessionId: s, chatId: 'me' } },
+    'POST /api/v1/messages/send-media': { body: { ...chat, kind: 'document', base64: 'JVBERi0=' } },
+    'POST /api/v1/messages/send-album': {
+      body: {
+        ...chat,
+        items: [
+          { kind: 'photo', base64: 'AAAA' },
+          { kind: 'photo', base64: 'AAAA' },
+        ],
+      },
+    },
     'GET /api/v1/chats': { query: { sessionId: s } },
     'GET /api/v1/chats/:id': { params: { id: 'me' }, query: { sessionId: s } },
     'GET /api/v1/chats/:id/members': { params: { id: '-100123' }, query: { sessionId: s } },

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/lib/logger.js';
-import { isForbiddenAddress } from '../../src/modules/webhooks/ssrf.js';
+import { isForbiddenAddress } from '../../src/lib/ssrf.js';
 import { WebhookSender } from '../../src/modules/webhooks/sender.js';
 import { createTestApp, ensureSessions } from '../helpers/app.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';

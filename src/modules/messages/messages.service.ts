@@ -328,14 +328,14 @@ async function readInboxMaxId(account: TelegramAccount, peer: Api.TypeInputPeer)
   return dialog instanceof Api.Dialog ? dialog.readInboxMaxId : 0;
 }
 
-function updatesOf(res: Api.TypeUpdates): Api.TypeUpdate[] {
+export function updatesOf(res: Api.TypeUpdates): Api.TypeUpdate[] {
   if (res instanceof Api.Updates || res instanceof Api.UpdatesCombined) return res.updates;
   if (res instanceof Api.UpdateShort) return [res.update];
   return [];
 }
 
 /** The messages created by a send or forward, in the order of their random ids. */
-function sentMessages(res: Api.TypeUpdates, randomIds: bigint[]): Api.TypeMessage[] {
+export function sentMessages(res: Api.TypeUpdates, randomIds: bigint[]): Api.TypeMessage[] {
   const updates = updatesOf(res);
   const idByRandom = new Map<string, number>();
   for (const u of updates)
@@ -358,7 +358,7 @@ function sentMessages(res: Api.TypeUpdates, randomIds: bigint[]): Api.TypeMessag
   return ordered.length > 0 ? ordered : [...byId.values()];
 }
 
-const RANDOM_ID_DUPLICATE = Symbol('RANDOM_ID_DUPLICATE');
+export const RANDOM_ID_DUPLICATE = Symbol('RANDOM_ID_DUPLICATE');
 /** How far before the first attempt a message it sent may be dated (clocks differ). */
 const SENT_AT_SLACK_SECONDS = 120;
 
@@ -366,7 +366,7 @@ const SENT_AT_SLACK_SECONDS = 120;
  * Runs a send; RANDOM_ID_DUPLICATE (Telegram already has a message with these random ids: an
  * earlier attempt of the same Idempotency-Key got through) comes back as a marker, not an error.
  */
-async function sendOnce<T>(call: () => Promise<T>): Promise<T | typeof RANDOM_ID_DUPLICATE> {
+export async function sendOnce<T>(call: () => Promise<T>): Promise<T | typeof RANDOM_ID_DUPLICATE> {
   try {
     return await call();
   } catch (err) {
@@ -385,7 +385,7 @@ async function sendOnce<T>(call: () => Promise<T>): Promise<T | typeof RANDOM_ID
  * Two identical texts sent to one chat within minutes under other keys could be told apart
  * only by their dates.
  */
-async function findSent(
+export async function findSent(
   account: TelegramAccount,
   peer: Api.TypeInputPeer,
   sentAtMs: number,

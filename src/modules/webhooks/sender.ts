@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { hmacSha256 } from '../../lib/crypto.js';
-import { guardedLookup, isForbiddenAddress, parseWebhookUrl } from './ssrf.js';
+import { guardedLookup, isForbiddenAddress, parseWebhookUrl } from '../../lib/ssrf.js';
 
 export interface AttemptResult {
   ok: boolean;

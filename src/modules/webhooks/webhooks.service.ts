@@ -17,7 +17,7 @@ import {
 } from '../events/events.service.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { WebhookSender } from './sender.js';
-import { assertSafeWebhookUrl, UnsafeUrlError } from './ssrf.js';
+import { assertSafeWebhookUrl, UnsafeUrlError } from '../../lib/ssrf.js';
 import { testEventEnvelope } from './test-event.js';
 import type { DeliveryRow } from './webhooks.repository.js';
 import { WebhooksRepository } from './webhooks.repository.js';

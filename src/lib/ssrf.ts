@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 /**
- * Addresses a webhook may not reach unless WEBHOOK_ALLOW_PRIVATE=true: loopback, private,
+ * Addresses a webhook (or a media `url` TeleFlow fetches) may not reach unless WEBHOOK_ALLOW_PRIVATE=true: loopback, private,
  * link-local, unique-local, CGNAT, "this network", multicast, reserved and documentation ranges,
  * and cloud metadata endpoints (169.254.169.254 is link-local; fd00:ec2::254 is unique-local).
  */
@@ -89,13 +89,15 @@ export class UnsafeUrlError extends Error {
   }
 }
 
-function resolveAll(host: string): Promise<LookupAddress[]> {
-  return new Promise((resolve, reject) => {
-    dnsLookup(host, { all: true, verbatim: true }, (err, addresses) =>
+/** Resolves a host name to every address it has (DNS by default; tests inject their own). */
+export type HostResolver = (hostname: string, family?: number) => Promise<LookupAddress[]>;
+
+const dnsResolver: HostResolver = (hostname, family) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { all: true, family: family ?? 0 }, (err, addresses) =>
       err ? reject(err) : resolve(addresses),
     );
   });
-}
 
 /** Parses a webhook URL: http(s) only, no credentials in it. Returns the URL and its bare host. */
 export function parseWebhookUrl(raw: string): { url: URL; host: string } {
@@ -126,7 +128,7 @@ export async function assertSafeWebhookUrl(raw: string, allowPrivate: boolean): 
   }
   let addresses: LookupAddress[];
   try {
-    addresses = await resolveAll(host);
+    addresses = await dnsResolver(host);
   } catch {
     throw new UnsafeUrlError(`${host} does not resolve`);
   }
@@ -142,22 +144,22 @@ export async function assertSafeWebhookUrl(raw: string, allowPrivate: boolean): 
  * A `lookup` for http.request that resolves, drops forbidden addresses and hands the socket only a
  * checked one, so a DNS answer that changed since creation (rebinding) cannot reach inside.
  */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: boolean, resolver: HostResolver = dnsResolver): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '', 0);
-      const list = (addresses as LookupAddress[]).filter(
-        (a) => allowPrivate || !isForbiddenAddress(a.address),
-      );
-      if (list.length === 0) {
-        const e = Object.assign(new UnsafeUrlError(`${hostname} resolves only to forbidden addresses`), {
-          code: 'EFORBIDDENADDRESS',
-        });
-        return callback(e as NodeJS.ErrnoException, '', 0);
-      }
-      if ((options as { all?: boolean }).all) {
-        (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
-      } else callback(null, list[0]!.address, list[0]!.family);
-    });
+    resolver(hostname, (options as { family?: number }).family).then(
+      (addresses) => {
+        const list = addresses.filter((a) => allowPrivate || !isForbiddenAddress(a.address));
+        if (list.length === 0) {
+          const e = Object.assign(new UnsafeUrlError(`${hostname} resolves only to forbidden addresses`), {
+            code: 'EFORBIDDENADDRESS',
+          });
+          return callback(e as NodeJS.ErrnoException, '', 0);
+        }
+        if ((options as { all?: boolean }).all) {
+          (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+        } else callback(null, list[0]!.address, list[0]!.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
   };
 }
