@@ -4,7 +4,10 @@
  * by id (inputPhoto / inputDocument with access hash and file reference), and rendered for a
  * viewer as messageMediaPhoto / messageMediaDocument with a fresh file reference. Every photo or
  * document lives on its uploader's home DC (photo.dc_id / document.dc_id,
- * https://core.telegram.org/api/datacenter).
+ * https://core.telegram.org/api/datacenter). Unlike peers' access hashes, a photo's or
+ * document's access hash is the same for everyone who receives it (the same file is forwarded
+ * and sent again by id); what is per viewer and ages is the file reference
+ * (https://core.telegram.org/api/file_reference, file-references.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { Api } from 'teleproto';
