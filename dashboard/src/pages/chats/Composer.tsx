@@ -1,7 +1,8 @@
-import { Alert, Button, CloseButton, Group, Paper, Text, Textarea } from '@mantine/core';
+import { Alert, Button, CloseButton, FileButton, Group, Paper, Text, Textarea } from '@mantine/core';
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { api, client, type Message } from '../../api/client';
 import { useAction } from '../../api/useAction';
+import { AttachmentPreview, kindFor, sendMedia, type MediaKind } from './Attachment';
 import { excerpt } from './MessageItem';
 
 /** A random key; crypto.randomUUID exists only in secure contexts, and TeleFlow may be plain http. */
@@ -31,6 +32,8 @@ export function Composer({
   onSent: (message: Message) => void;
 }) {
   const [text, setText] = useState('');
+  const [file, setFile] = useState<File | null>(null);
+  const [kind, setKind] = useState<MediaKind>('document');
   const { run, busy, error } = useAction();
   const input = useRef<HTMLTextAreaElement>(null);
   // One key per message being written: a retry after a timeout returns the first send.
@@ -43,8 +46,19 @@ export function Composer({
 
   const send = async () => {
     const body = text.trim();
-    if (!body) return;
+    if (!body && !file) return;
     const message = await run(() => {
+      if (file && mode.kind !== 'edit') {
+        return sendMedia({
+          sessionId,
+          chatId,
+          file,
+          kind,
+          caption: body,
+          replyToMessageId: mode.kind === 'reply' ? mode.to.id : undefined,
+          idempotencyKey: idempotencyKey.current,
+        });
+      }
       if (mode.kind === 'edit') {
         return api(
           client.POST('/api/v1/messages/edit', {
@@ -67,6 +81,7 @@ export function Composer({
     if (!message) return;
     idempotencyKey.current = newIdempotencyKey();
     setText('');
+    setFile(null);
     onModeChange({ kind: 'new' });
     onSent(message);
     input.current?.focus();
@@ -110,16 +125,37 @@ export function Composer({
           </Group>
         </Paper>
       )}
+      {file && mode.kind !== 'edit' && (
+        <AttachmentPreview file={file} kind={kind} onKindChange={setKind} onRemove={() => setFile(null)} />
+      )}
       {error && (
         <Alert color="red" role="alert" mb={4} py={4} data-testid="composer-error">
           {error}
         </Alert>
       )}
       <Group align="flex-end" gap="xs" wrap="nowrap">
+        {mode.kind !== 'edit' && (
+          <FileButton
+            onChange={(picked) => {
+              setFile(picked);
+              if (picked) setKind(kindFor(picked));
+              idempotencyKey.current = newIdempotencyKey();
+            }}
+            inputProps={{ 'aria-label': 'File to attach', 'data-testid': 'attach-input' } as never}
+          >
+            {(props) => (
+              <Button {...props} variant="default" data-testid="attach">
+                Attach
+              </Button>
+            )}
+          </FileButton>
+        )}
         <Textarea
           ref={input}
-          aria-label="Message"
-          placeholder="Write a message (Enter sends, Shift+Enter: new line)"
+          aria-label={file ? 'Caption' : 'Message'}
+          placeholder={
+            file ? 'Add a caption (optional)' : 'Write a message (Enter sends, Shift+Enter: new line)'
+          }
           autosize
           minRows={1}
           maxRows={6}
@@ -129,7 +165,7 @@ export function Composer({
           onKeyDown={onKeyDown}
           data-testid="composer-input"
         />
-        <Button type="submit" loading={busy} disabled={!text.trim()} data-testid="composer-send">
+        <Button type="submit" loading={busy} disabled={!text.trim() && !file} data-testid="composer-send">
           {mode.kind === 'edit' ? 'Save' : 'Send'}
         </Button>
       </Group>

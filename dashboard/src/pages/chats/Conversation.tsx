@@ -86,7 +86,7 @@ export function Conversation({
     );
 
   return (
-    <Stack gap="xs" h="100%" data-testid="conversation" data-chat-id={chat.id}>
+    <Stack gap="xs" className="tf-conversation" data-testid="conversation" data-chat-id={chat.id}>
       <Group justify="space-between" wrap="nowrap">
         <Title order={2} size="h4" lineClamp={1}>
           {chat.title || chat.id}
