@@ -146,6 +146,11 @@ export class EventsService implements EventPublisher {
 
   private async drain(): Promise<void> {
     try {
+      // The first batch waits for the rest of this turn of the event loop, so that publishes
+      // caused by the same I/O (requests read together, answers Telegram sent in one container)
+      // share its transaction. On SQLite the statements run synchronously: without this wait a
+      // batch was written before the next publish could join it, one commit per event.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length > 0) await this.writeBatch(this.queue.splice(0, MAX_BATCH));
     } finally {
       this.draining = null;
