@@ -167,7 +167,7 @@ export function EventsPage() {
           events={shown}
           names={names}
           selectedId={selected?.id ?? null}
-          onSelect={(event) => setSelected(event)}
+          onSelect={setSelected}
         />
         {selected && (
           <EventDetail
