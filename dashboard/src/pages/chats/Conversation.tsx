@@ -2,6 +2,7 @@ import { Alert, Button, Center, Checkbox, Group, Loader, Paper, Stack, Text, Tit
 import { useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { api, client, errorText, type Chat, type Message } from '../../api/client';
 import { useAction } from '../../api/useAction';
+import { useApi } from '../../api/useApi';
 import { ConfirmModal } from '../../components/ConfirmModal';
 import { Composer, type ComposerMode } from './Composer';
 import { MessageItem, excerpt, type MessageAction } from './MessageItem';
@@ -43,6 +44,31 @@ function useScrollAnchor(messages: Message[]) {
   return { box, onScroll };
 }
 
+const GROUP_TYPES = new Set<Chat['type']>(['group', 'supergroup']);
+
+/** Names of a group's members by user id, so messages show who wrote them (first 200 members). */
+function useMemberNames(sessionId: string, chat: Chat): Map<string, string> {
+  const members = useApi(async () => {
+    if (!GROUP_TYPES.has(chat.type)) return [];
+    return api(
+      client.GET('/api/v1/chats/{id}/members', {
+        params: { path: { id: chat.id }, query: { sessionId, limit: 200 } },
+      }),
+    ).catch(() => []);
+  }, [sessionId, chat.id, chat.type]);
+  return useMemo(
+    () =>
+      new Map(
+        (members.data ?? []).map((m) => [
+          m.id,
+          [m.firstName, m.lastName].filter(Boolean).join(' ') ||
+            (m.username ? `@${m.username}` : `user ${m.id}`),
+        ]),
+      ),
+    [members.data],
+  );
+}
+
 /** One chat of a session: history with paging, live messages, writing, and message actions. */
 export function Conversation({
   sessionId,
@@ -63,6 +89,7 @@ export function Conversation({
   const { run, busy, error, clearError } = useAction();
   const { box, onScroll } = useScrollAnchor(messages);
   const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
+  const names = useMemberNames(sessionId, chat);
 
   const onAction = useCallback(
     (action: MessageAction) => {
@@ -158,6 +185,7 @@ export function Conversation({
               repliedTo={
                 message.replyToMessageId !== undefined ? byId.get(message.replyToMessageId) : undefined
               }
+              senderName={message.senderId ? names.get(message.senderId) : undefined}
               canWrite={canWrite}
               onAction={onAction}
             />

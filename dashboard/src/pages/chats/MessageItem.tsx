@@ -14,10 +14,10 @@ export type MessageAction =
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 
-function sender(message: Message, chat: Chat): string {
+function sender(message: Message, chat: Chat, name: string | undefined): string {
   if (message.out) return 'You';
   if (chat.type === 'private' || chat.type === 'bot' || chat.type === 'channel') return chat.title;
-  return message.senderId ? `user ${message.senderId}` : chat.title;
+  return name ?? (message.senderId ? `user ${message.senderId}` : chat.title);
 }
 
 /** A short quote of a message, for replies. */
@@ -89,6 +89,7 @@ export const MessageItem = memo(function MessageItem({
   chat,
   message,
   repliedTo,
+  senderName,
   canWrite,
   onAction,
 }: {
@@ -96,6 +97,8 @@ export const MessageItem = memo(function MessageItem({
   chat: Chat;
   message: Message;
   repliedTo: Message | undefined;
+  /** The sender's name in a group, when known. */
+  senderName: string | undefined;
   canWrite: boolean;
   onAction: (action: MessageAction) => void;
 }) {
@@ -118,7 +121,7 @@ export const MessageItem = memo(function MessageItem({
         withBorder
       >
         <Text size="xs" fw={600}>
-          {sender(message, chat)}
+          {sender(message, chat, senderName)}
         </Text>
         {message.forwardedFrom && (
           <Text size="xs" c="dimmed">
