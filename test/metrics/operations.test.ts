@@ -194,6 +194,11 @@ test('webhook deliveries: attempts by result, dead ones, the delay from due to a
       'open deliveries',
     );
     assert.ok(valueOf(during, 'teleflow_webhook_delivery_backlog_seconds') >= 0);
+    // The webhooks have read the log up to just before their oldest open delivery's event.
+    const lastId = valueOf(during, 'teleflow_event_log_last_id');
+    const webhooksAt = valueOf(during, 'teleflow_event_log_consumed_id', { consumer: 'webhooks' });
+    assert.ok(webhooksAt > 0 && lastId - webhooksAt >= 2, `webhooks at ${webhooksAt} of ${lastId}`);
+    assert.equal(valueOf(during, 'teleflow_event_log_consumed_id', { consumer: 'streams' }), lastId);
     release();
     await good.waitFor(3);
     // 1 attempt, 1 retry 100 ms later, then dead: 3 deliveries to the failing receiver.
@@ -220,6 +225,11 @@ test('webhook deliveries: attempts by result, dead ones, the delay from due to a
     // The two held back behind the first waited for it: their delay shows in the histogram.
     assert.ok(delta('teleflow_webhook_delivery_delay_seconds_sum') > 0);
     assert.equal(valueOf(now, 'teleflow_webhook_delivery_backlog_seconds'), 0);
+    assert.equal(
+      valueOf(now, 'teleflow_event_log_consumed_id', { consumer: 'webhooks' }),
+      valueOf(now, 'teleflow_event_log_last_id'),
+      'caught up',
+    );
   } finally {
     release();
     for (const id of hooks) await t.call('DELETE', `/api/v1/webhooks/${id}`);

@@ -86,6 +86,11 @@ class StreamClient {
     return this.closed ? 0 : this.transport.buffered();
   }
 
+  /** The id it has read the log up to while replaying; undefined once live (caught up). */
+  get replayingAt(): number | undefined {
+    return this.mode === 'replay' && !this.closed ? this.lastId : undefined;
+  }
+
   async start(since: number | null): Promise<void> {
     this.unsubscribe = this.events.subscribe((batch) => this.onLive(batch));
     this.heartbeatTimer = setInterval(() => this.transport.heartbeat(), this.limits.heartbeatMs);
@@ -230,12 +235,18 @@ export class EventStreams {
     return this.clients.size;
   }
 
-  /** Open clients by transport, and the bytes waiting in their sockets (for /metrics). */
-  stats(): { sse: number; ws: number; bufferedBytes: number } {
-    const out = { sse: 0, ws: 0, bufferedBytes: 0 };
+  /**
+   * Open clients by transport, the bytes waiting in their sockets, and the position of the
+   * furthest-behind client still replaying the log (null when all are live) (for /metrics).
+   */
+  stats(): { sse: number; ws: number; bufferedBytes: number; oldestReplayId: number | null } {
+    const out = { sse: 0, ws: 0, bufferedBytes: 0, oldestReplayId: null as number | null };
     for (const client of this.clients) {
       out[client.kind]++;
       out.bufferedBytes += client.buffered();
+      const at = client.replayingAt;
+      if (at !== undefined && (out.oldestReplayId === null || at < out.oldestReplayId))
+        out.oldestReplayId = at;
     }
     return out;
   }

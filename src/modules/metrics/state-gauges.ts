@@ -15,8 +15,8 @@ export interface MetricsSources {
   sessionsByStatus(): Promise<Record<string, number>>;
   /** The sessions this instance runs, with their status. */
   ownedSessions(): Promise<{ id: string; status: string }[]>;
-  streams(): { sse: number; ws: number; bufferedBytes: number };
-  deliveryBacklog(): Promise<{ open: number; oldestDueAt: string | null }>;
+  streams(): { sse: number; ws: number; bufferedBytes: number; oldestReplayId: number | null };
+  deliveryBacklog(): Promise<{ open: number; oldestDueAt: string | null; oldestEventId: number | null }>;
   newestEvent(): Promise<{ id: number; createdAt: string } | undefined>;
   now(): Date;
 }
@@ -28,6 +28,7 @@ export class StateGauges {
   private readonly sessions: Gauge;
   private readonly lastId: Gauge;
   private readonly lastAt: Gauge;
+  private readonly consumed: Gauge;
   private readonly backlogOpen: Gauge;
   private readonly backlogAge: Gauge;
   private readonly streamClients: Gauge;
@@ -49,6 +50,11 @@ export class StateGauges {
     this.lastAt = gauge(
       'event_log_last_timestamp_seconds',
       'Creation time of the newest event in the log (Unix seconds; 0 while the log is empty)',
+    );
+    this.consumed = gauge(
+      'event_log_consumed_id',
+      'How far each consumer has read the log: webhooks up to their oldest open delivery, streams up to their furthest-behind replaying client (the newest id when caught up)',
+      ['consumer'],
     );
     this.backlogOpen = gauge(
       'webhook_deliveries_open',
@@ -76,12 +82,16 @@ export class StateGauges {
       src.deliveryBacklog(),
     ]);
     this.setSessions(all, owned);
-    this.lastId.set(newest?.id ?? 0);
+    const lastId = newest?.id ?? 0;
+    this.lastId.set(lastId);
     this.lastAt.set(newest ? Date.parse(newest.createdAt) / 1000 : 0);
     this.backlogOpen.set(backlog.open);
     const overdueMs = backlog.oldestDueAt ? src.now().getTime() - Date.parse(backlog.oldestDueAt) : 0;
     this.backlogAge.set(Math.max(0, overdueMs) / 1000);
     const streams = src.streams();
+    const webhooksAt = backlog.oldestEventId === null ? lastId : backlog.oldestEventId - 1;
+    this.consumed.set({ consumer: 'webhooks' }, Math.min(lastId, webhooksAt));
+    this.consumed.set({ consumer: 'streams' }, Math.min(lastId, streams.oldestReplayId ?? lastId));
     this.streamClients.set({ transport: 'sse' }, streams.sse);
     this.streamClients.set({ transport: 'ws' }, streams.ws);
     this.streamBuffered.set(streams.bufferedBytes);

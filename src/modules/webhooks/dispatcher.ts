@@ -323,19 +323,28 @@ export class WebhookDispatcher {
     for (const id of ids) if (!this.lanes.get(id)?.running) this.kick(id);
   }
 
-  /** Open deliveries of enabled webhooks and the earliest due time among them (for /metrics). */
-  async backlog(): Promise<{ open: number; oldestDueAt: string | null }> {
+  /**
+   * Open deliveries of enabled webhooks, the earliest due time and the oldest event among them
+   * (for /metrics).
+   */
+  async backlog(): Promise<{ open: number; oldestDueAt: string | null; oldestEventId: number | null }> {
     const row = await this.deps.repo.kysely
       .selectFrom('webhook_deliveries as d')
       .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
       .select((eb) => [
         eb.fn.countAll<number>().as('n'),
         eb.fn.min<string | null>(eb.fn.coalesce('d.next_attempt_at', 'd.created_at')).as('oldest'),
+        eb.fn.min<number | null>('d.event_id').as('oldestEvent'),
       ])
       .where('d.status', 'in', [...OPEN_STATUSES])
       .where('w.enabled', '=', 1)
       .executeTakeFirst();
-    return { open: Number(row?.n ?? 0), oldestDueAt: row?.oldest ?? null };
+    const oldestEvent = row?.oldestEvent;
+    return {
+      open: Number(row?.n ?? 0),
+      oldestDueAt: row?.oldest ?? null,
+      oldestEventId: oldestEvent === null || oldestEvent === undefined ? null : Number(oldestEvent),
+    };
   }
 
   start(): void {
