@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # TeleFlow: build on node:22-slim with the toolchain for better-sqlite3, run as a non-root user.
 
-# ---- build: install everything, compile TypeScript, keep only production dependencies ----
+# ---- build: install everything, compile TypeScript and the dashboard, keep only production dependencies ----
 FROM node:22-slim AS build
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
@@ -11,6 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard is built by Vite into dist/dashboard, which the server serves at /dashboard/.
+COPY dashboard ./dashboard
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime ----
