@@ -289,6 +289,39 @@ describe('files on another data centre', () => {
   });
 });
 
+describe('uploads from an account of another data centre', () => {
+  test("a DC 4 account's upload is stored on DC 4 and a DC 2 account downloads it", async () => {
+    const erinPhone = testPhone(9);
+    await control(sandbox, 'POST', '/users', {
+      phone: erinPhone,
+      firstName: 'Erin',
+      username: `erin${erinPhone.slice(-4)}`,
+      dc: 4,
+    });
+    // Signs in through DC 2, is sent to DC 4 (PHONE_MIGRATE_4) and uploads there.
+    const erin = await signedInClient(sandbox, erinPhone);
+    try {
+      const bytes = randomBytes(200_000);
+      await erin.sendFile(name(bobPhone, 'bob'), {
+        file: bufferFile('e.bin', bytes),
+        forceDocument: true,
+        caption: 'from Erin',
+      });
+      const files = (await control(sandbox, 'GET', `/files?phone=${erinPhone}`)).body;
+      assert.deepEqual(
+        files.files.map((f: { dc: number; size: number }) => [f.dc, f.size]),
+        [[4, bytes.length]],
+      );
+      assert.ok(files.saveFilePart > 0);
+      const [message] = await bob.getMessages(name(erinPhone, 'erin'), { limit: 1 });
+      assert.equal(((message.media as Api.MessageMediaDocument).document as Api.Document).dcId, 4);
+      assert.ok(((await bob.downloadMedia(message, {})) as Buffer).equals(bytes));
+    } finally {
+      await closeClient(erin);
+    }
+  });
+});
+
 describe('document thumbnails', () => {
   test('a thumb uploaded with a video becomes document.thumbs (m and i) and downloads', async () => {
     const video = randomBytes(50_000);
