@@ -24,7 +24,10 @@ export function bumpChat(
 /** The session's dialogs, most recent first, kept in order by live messages. */
 export function useDialogs(sessionId: string, openChatId: string | null) {
   const dialogs = useApi(
-    () => api(client.GET('/api/v1/chats', { params: { query: { sessionId, limit: DIALOG_LIMIT } } })),
+    async () =>
+      sessionId
+        ? api(client.GET('/api/v1/chats', { params: { query: { sessionId, limit: DIALOG_LIMIT } } }))
+        : [],
     [sessionId],
   );
   const { setData, reload } = dialogs;
