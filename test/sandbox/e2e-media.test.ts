@@ -348,6 +348,18 @@ describe("Telegram's file rules to raw calls", () => {
       ),
     );
     assert.equal(error, 'IMAGE_PROCESS_FAILED');
+    // Media the sandbox does not model is refused loudly, never sent as a guess.
+    const geo = await rpcError(
+      alice.invoke(
+        new Api.messages.SendMedia({
+          peer: bobName(),
+          media: new Api.InputMediaGeoPoint({ geoPoint: new Api.InputGeoPoint({ lat: 1, long: 2 }) }),
+          message: '',
+          randomId: BigInt(Date.now() + 1) as never,
+        }),
+      ),
+    );
+    assert.equal(geo, 'METHOD_NOT_SUPPORTED_BY_SANDBOX');
   });
 });
 

@@ -23,7 +23,7 @@ import type {
 import type { AssembledUpload, StoredBlob } from './files.js';
 import { checkFileReference, issueFileReference } from './file-references.js';
 import { MAX_PHOTO_BYTES, decodePhoto, fitBox, photoSizes, scaleImage } from './photo-sizes.js';
-import { decodeTlList, encodeTl, long, now, toBigint } from './tl.js';
+import { UNSUPPORTED_METHOD_ERROR, decodeTlList, encodeTl, long, now, toBigint } from './tl.js';
 import { homeDcOf } from './data-centres.js';
 
 /** Captions are at most 1024 characters (https://core.telegram.org/api/config#caption-length-limit). */
@@ -195,8 +195,8 @@ export function findDocument(
 
 /**
  * The media of messages.sendMedia / uploadMedia / sendMultiMedia: uploaded photos and documents,
- * or ones the world has (by id, access hash and file reference). Anything else is refused as
- * not modelled.
+ * or ones the world has (by id, access hash and file reference); inputMediaEmpty is MEDIA_EMPTY,
+ * and anything else (geo points, contacts, polls, dice...) is refused as not modelled.
  */
 export async function mediaFromInput(
   ctx: WorldContext,
@@ -227,7 +227,9 @@ export async function mediaFromInput(
   if (media instanceof Api.InputMediaPhoto) return { photo: findPhoto(ctx, media.id).id, ...spoiler };
   if (media instanceof Api.InputMediaDocument)
     return { document: findDocument(ctx, media.id).id, ...spoiler };
-  throw new RpcError(400, 'MEDIA_INVALID');
+  if (media instanceof Api.InputMediaEmpty) throw new RpcError(400, 'MEDIA_EMPTY');
+  // Geo points, contacts, polls, dice, web documents...: not modelled, refused loudly.
+  throw new RpcError(400, UNSUPPORTED_METHOD_ERROR);
 }
 
 function apiSizes(sizes: PhotoSizeRecord[], stripped: string | undefined): Api.TypePhotoSize[] {
