@@ -64,8 +64,11 @@ function Layout() {
     menu.close();
     if (firstRender.current) firstRender.current = false;
     else main.current?.focus();
-    document.title = `${current?.label ?? 'Not found'} · TeleFlow`;
   }, [route.path]);
+  const title = current?.label ?? (pending ? null : 'Not found');
+  useEffect(() => {
+    if (title) document.title = `${title} · TeleFlow`;
+  }, [title]);
 
   return (
     <AppShell
