@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +177,52 @@ test('limits: 413 PAYLOAD_TOO_LARGE over MEDIA_MAX_FILE_BYTES (multipart, base64
   }
 });
 
+test('the media routes have their own JSON limit (MEDIA_JSON_BODY_LIMIT_BYTES), apart from BODY_LIMIT_BYTES', async () => {
+  const limited = await createTestApp({
+    env: { BODY_LIMIT_BYTES: '4096', MEDIA_JSON_BODY_LIMIT_BYTES: '65536' },
+  });
+  try {
+    const file = randomBytes(20_000);
+    const ok = await upload({ base64: file.toString('base64'), fileName: 'f.bin' }, {}, limited);
+    assert.equal(ok.statusCode, 201, 'a base64 body over BODY_LIMIT_BYTES fits the media limit');
+    const text = await limited.app.inject({
+      method: 'POST',
+      url: '/api/v1/messages/send',
+      headers: { 'x-api-key': limited.adminKey },
+      payload: { sessionId: 's', chatId: 'me', text: 'x'.repeat(5000) },
+    });
+    assert.equal(text.statusCode, 413, 'other routes keep BODY_LIMIT_BYTES');
+    const tooBig = await upload(
+      { base64: randomBytes(60_000).toString('base64'), fileName: 'g.bin' },
+      {},
+      limited,
+    );
+    assert.equal(tooBig.statusCode, 413);
+    assert.equal(tooBig.json().error.code, 'PAYLOAD_TOO_LARGE');
+  } finally {
+    await limited.close();
+  }
+});
+
+test('types come from the bytes: a TGS sticker by its name, an unknown file as declared or octet-stream', async () => {
+  const tgs = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), randomBytes(200)]);
+  const sticker = await upload({ base64: tgs.toString('base64'), fileName: 'hi.tgs' });
+  assert.equal(sticker.json().data.mimeType, 'application/x-tgsticker');
+  const gzip = await upload({ base64: tgs.toString('base64'), fileName: 'data.gz' });
+  assert.equal(gzip.json().data.mimeType, 'application/gzip');
+  const text = Buffer.from('plain words');
+  const declared = await upload({
+    base64: text.toString('base64'),
+    fileName: 'a.txt',
+    mimeType: 'text/plain',
+  });
+  assert.equal(declared.json().data.mimeType, 'text/plain');
+  const lying = await upload({ base64: PNG.toString('base64'), fileName: 'a.txt', mimeType: 'text/plain' });
+  assert.equal(lying.json().data.mimeType, 'image/png', 'the bytes win over the declared type');
+  const unknown = await upload({ base64: text.toString('base64'), fileName: 'a.bin' });
+  assert.equal(unknown.json().data.mimeType, 'application/octet-stream');
+});
+
 test('uploads expire after MEDIA_UPLOAD_TTL: 404 afterwards, and the sweep removes the file', async () => {
   let now = Date.now();
   const timed = await createTestApp({ clock: { now: () => new Date(now) }, env: { MEDIA_UPLOAD_TTL: '1h' } });
@@ -266,6 +314,69 @@ test('url sources and the SSRF guard: private addresses are refused unless WEBHO
     assert.match((slow as Error).message, /longer than 300 ms/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 200 MB multipart upload over a real connection is streamed to disk: memory stays flat, the hash is right', async () => {
+  const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const size = 200 * 1024 * 1024;
+  const boundary = '----teleflowstream';
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n` +
+      'Content-Type: application/octet-stream\r\n\r\n',
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const block = randomBytes(1024 * 1024);
+  const hash = createHash('sha256');
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  try {
+    const body = Readable.from(
+      (function* () {
+        yield head;
+        for (let sent = 0; sent < size; sent += block.length) {
+          hash.update(block);
+          yield block;
+        }
+        yield tail;
+      })(),
+    );
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${address}/api/v1/uploads`,
+        {
+          method: 'POST',
+          headers: {
+            'x-api-key': t.adminKey,
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': String(head.length + size + tail.length),
+          },
+        },
+        (answer) => {
+          let text = '';
+          answer.on('data', (c: Buffer) => (text += c.toString()));
+          answer.on('end', () => resolve({ status: answer.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      body.pipe(req);
+    });
+    assert.equal(res.status, 201, res.body);
+    const data = JSON.parse(res.body).data;
+    assert.equal(data.size, size);
+    assert.equal(data.sha256, hash.digest('hex'));
+    assert.equal(statSync(join(t.dataDir, 'uploads', data.sha256)).size, size);
+    // Client and server share this process: a buffered file would add its 200 MB at least once.
+    assert.ok(
+      peak - baseline < 120 * 1024 * 1024,
+      `memory grew by ${Math.round((peak - baseline) / 2 ** 20)} MB`,
+    );
+    assert.equal((await call('DELETE', `/api/v1/uploads/${data.uploadId}`)).statusCode, 200);
+  } finally {
+    clearInterval(sampler);
   }
 });
 
