@@ -1,38 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { createTestApp } from '../helpers/app.js';
-
-/** Debian's chromium (`apt-get install chromium`); .ci/run installs it when it is missing. */
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
-
-/** A name other than localhost: browsers treat localhost as secure, which hid the problem. */
-const HOST = 'teleflow.test';
+import { HOST, SKIP_BROWSER, launchBrowser } from '../helpers/dashboard.js';
 
 test(
   `/docs renders its operations in a real browser over plain http at a host other than localhost`,
   {
-    skip: CHROMIUM ? false : 'chromium not found (/usr/bin/chromium): apt-get install chromium',
+    skip: SKIP_BROWSER,
     timeout: 90_000,
   },
   async () => {
     const t = await createTestApp();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
-      ],
-    });
+    // At teleflow.test, not localhost: browsers treat localhost as secure, which hid the problem.
+    const browser = await launchBrowser();
     try {
       await t.app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = t.app.server.address() as AddressInfo;
