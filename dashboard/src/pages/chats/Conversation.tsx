@@ -7,6 +7,7 @@ import { ConfirmModal } from '../../components/ConfirmModal';
 import { Composer, type ComposerMode } from './Composer';
 import { MessageItem, excerpt, type MessageAction } from './MessageItem';
 import { useConversation } from './useConversation';
+import { useTyping } from './useTyping';
 
 /** Within this many pixels of the bottom, new messages keep the view at the bottom. */
 const STICK_PX = 48;
@@ -90,6 +91,13 @@ export function Conversation({
   const { box, onScroll } = useScrollAnchor(messages);
   const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
   const names = useMemberNames(sessionId, chat);
+  const typing = useTyping(sessionId, chat.id);
+  const typingText =
+    typing.length === 0
+      ? ''
+      : chat.type === 'private' || chat.type === 'bot'
+        ? 'typing…'
+        : `${typing.map((id) => names.get(id) ?? 'someone').join(', ')} ${typing.length > 1 ? 'are' : 'is'} typing…`;
 
   const onAction = useCallback(
     (action: MessageAction) => {
@@ -115,9 +123,14 @@ export function Conversation({
   return (
     <Stack gap="xs" className="tf-conversation" data-testid="conversation" data-chat-id={chat.id}>
       <Group justify="space-between" wrap="nowrap">
-        <Title order={2} size="h4" lineClamp={1}>
-          {chat.title || chat.id}
-        </Title>
+        <div>
+          <Title order={2} size="h4" lineClamp={1}>
+            {chat.title || chat.id}
+          </Title>
+          <Text size="xs" c="dimmed" aria-live="polite" data-testid="typing">
+            {typingText}
+          </Text>
+        </div>
         {canWrite && (
           <Button
             size="compact-sm"
