@@ -1,4 +1,5 @@
-import { Button, type ButtonProps } from '@mantine/core';
+import { Button, Group, Modal, Stack, Text, type ButtonProps } from '@mantine/core';
+import type { ReactNode } from 'react';
 import './copy.css';
 import { useState } from 'react';
 
@@ -67,5 +68,39 @@ export function ShownOnce({ value, what, testId }: { value: string; what: string
       </code>
       <CopyTextButton value={value} label={`Copy the ${what}`} mt="xs" />
     </div>
+  );
+}
+
+/** A dialog around ShownOnce: what was created, the secret, and "I have stored it" to close. */
+export function ShownOnceModal({
+  value,
+  title,
+  intro,
+  what,
+  testId,
+  onClose,
+}: {
+  /** The secret; the dialog is open while it is not null. */
+  value: string | null;
+  title: string;
+  intro: ReactNode;
+  what: string;
+  testId: string;
+  onClose: () => void;
+}) {
+  return (
+    <Modal opened={value !== null} onClose={onClose} title={title} closeOnClickOutside={false}>
+      {value !== null && (
+        <Stack>
+          <Text size="sm">{intro}</Text>
+          <ShownOnce value={value} what={what} testId={`${testId}-value`} />
+          <Group justify="flex-end">
+            <Button onClick={onClose} data-testid={`${testId}-done`}>
+              I have stored it
+            </Button>
+          </Group>
+        </Stack>
+      )}
+    </Modal>
   );
 }

@@ -19,7 +19,7 @@ import { sessionLabel, useSessions } from '../../api/sessions';
 import { useAction } from '../../api/useAction';
 import { useApi } from '../../api/useApi';
 import { useAuth } from '../../auth/AuthContext';
-import { ShownOnce } from '../../components/copy';
+import { ShownOnceModal } from '../../components/copy';
 import { ConfirmModal, FormActions } from '../../components/FormActions';
 import { SessionPicker } from '../../components/SessionPicker';
 
@@ -143,28 +143,21 @@ export function ApiKeysPage() {
           keys.reload();
         }}
       />
-      <Modal
-        opened={created !== null}
-        onClose={() => setCreated(null)}
+      <ShownOnceModal
+        value={created?.key ?? null}
         title="Key created"
-        closeOnClickOutside={false}
-        data-testid="created-key-modal"
-      >
-        {created && (
-          <Stack>
-            <Text size="sm">
+        intro={
+          created && (
+            <>
               <strong>{created.name}</strong> ({created.role}
               {created.sessionIds ? `, limited to ${created.sessionIds.length} session(s)` : ''})
-            </Text>
-            <ShownOnce value={created.key} what="key" testId="created-key-value" />
-            <Group justify="flex-end">
-              <Button onClick={() => setCreated(null)} data-testid="created-key-done">
-                I have stored it
-              </Button>
-            </Group>
-          </Stack>
-        )}
-      </Modal>
+            </>
+          )
+        }
+        what="key"
+        testId="created-key"
+        onClose={() => setCreated(null)}
+      />
       <ConfirmModal
         opened={revoking !== null}
         title="Revoke the key?"

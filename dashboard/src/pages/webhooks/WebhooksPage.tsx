@@ -4,7 +4,6 @@ import {
   Button,
   Group,
   Loader,
-  Modal,
   Paper,
   Stack,
   Table,
@@ -17,7 +16,7 @@ import { api, client, errorText } from '../../api/client';
 import { sessionLabel, useSessions } from '../../api/sessions';
 import { useAction } from '../../api/useAction';
 import { useApi } from '../../api/useApi';
-import { ShownOnce } from '../../components/copy';
+import { ShownOnceModal } from '../../components/copy';
 import { ConfirmModal } from '../../components/FormActions';
 import { Deliveries } from './Deliveries';
 import { WebhookFormModal, type Webhook } from './WebhookForm';
@@ -198,27 +197,17 @@ export function WebhooksPage() {
         onClose={() => setForm(null)}
         onSaved={saved}
       />
-      <Modal
-        opened={secret !== null}
-        onClose={() => setSecret(null)}
+      <ShownOnceModal
+        value={secret?.secret ?? null}
         title="The webhook's secret"
-        closeOnClickOutside={false}
-      >
-        {secret && (
-          <Stack>
-            <Text size="sm">
-              Receivers verify the signatures of {secret.webhook.url} with this secret (X-TeleFlow-Signature,
-              or the Standard Webhooks headers).
-            </Text>
-            <ShownOnce value={secret.secret} what="secret" testId="webhook-secret-value" />
-            <Group justify="flex-end">
-              <Button onClick={() => setSecret(null)} data-testid="webhook-secret-done">
-                I have stored it
-              </Button>
-            </Group>
-          </Stack>
-        )}
-      </Modal>
+        intro={
+          secret &&
+          `Receivers verify the signatures of ${secret.webhook.url} with this secret (X-TeleFlow-Signature, or the Standard Webhooks headers).`
+        }
+        what="secret"
+        testId="webhook-secret"
+        onClose={() => setSecret(null)}
+      />
       <ConfirmModal
         opened={deleting !== null}
         title="Delete the webhook?"
