@@ -15,6 +15,8 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
+import { Cluster } from './modules/cluster/cluster.js';
+import { forwardingPlugin } from './modules/cluster/forwarding.js';
 import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
@@ -89,6 +91,8 @@ export interface AppServices {
   lifecycle: { shuttingDown: boolean };
   /** Every route with the role it needs: the shared auth tests walk this list. */
   routes: RouteInfo[];
+  /** This instance's part in a cluster (CLUSTER=true); null for one process per database. */
+  cluster: Cluster | null;
 }
 
 export interface RouteInfo {
@@ -200,6 +204,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     telegramLog.child({ component: 'telegram' }),
     { production: config.isProduction },
   );
+  // Several instances on one PostgreSQL: session leases, placement, forwarding (src/modules/cluster/).
+  const cluster = config.cluster
+    ? new Cluster({
+        db: db.db,
+        databaseUrl: config.databaseUrl,
+        schema: db.schema,
+        instanceId: config.instanceId,
+        instanceUrl: config.cluster.instanceUrl,
+        leaseTtlMs: config.cluster.leaseTtlMs,
+        log: app.log,
+      })
+    : null;
   const sessions = new SessionManager({
     repo: new SessionsRepository(db.db),
     endpoint: telegram,
@@ -211,6 +227,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     events,
     floodSleepThresholdSeconds: config.telegram.floodSleepThresholdSeconds,
     metrics,
+    ...(cluster ? { ownership: cluster } : {}),
     ...options.sessionManager,
   });
   // chat.*, group.*, channel.*, user.* and others' message changes, from incoming updates.
@@ -273,15 +290,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     telegram,
     lifecycle,
     routes,
+    cluster,
   });
   app.addHook('onReady', async () => {
     events.start();
     webhooks.start(config.events.pruneIntervalMs);
     await uploadStore.start();
     await sessions.start();
+    await cluster?.start(sessions);
   });
   // Before the server stops accepting: open streams would hold it, the worker must stop writing.
   app.addHook('preClose', async () => {
+    cluster?.quiesce();
     streams.closeAll();
     await webhooks.stop();
     await events.stop();
@@ -303,6 +323,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onClose', async () => {
     uploadStore.stop();
     await sessions.close();
+    // After the sessions disconnected: their leases go back and the other instances take them.
+    await cluster?.stop();
     await telegram.close();
     if (ownsDb) await db.close();
   });
@@ -325,6 +347,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     origin: config.corsOrigin === '*' ? true : config.corsOrigin.split(',').map((s) => s.trim()),
     exposedHeaders: ['X-Request-Id', 'Retry-After'],
   });
+  // Before the rate limiter: a request passed on by another instance carries a signed identity.
+  if (cluster) {
+    await app.register(forwardingPlugin, { cluster, secret: config.jwtSecret, timeoutMs: config.requestTimeoutMs });
+  }
   await app.register(rateLimitPlugin, {
     auth,
     max: config.rateLimit.max,

@@ -38,7 +38,8 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
     const limit = app.rateLimit();
     app.addHook('onRequest', async (request, reply) => {
       const cfg = request.routeOptions.config;
-      if (cfg.rateLimit === false) return;
+      // A request another instance passed on was counted there (src/modules/cluster/forwarding.ts).
+      if (cfg.rateLimit === false || request.clusterForwarded) return;
       const credential = credentialOf(request, cfg.allowQueryToken === true);
       // Resolved once here; the auth plugin reuses it (and answers 401 when it is null).
       request.principal = credential ? await opts.auth.authenticate(credential).catch(() => null) : null;

@@ -99,6 +99,8 @@ export interface UpdateSink {
   drop(authKeyIds?: Iterable<bigint>): number;
   /** Refuse new TCP connections for this many milliseconds (0 lifts it). */
   refuseConnections(ms: number): void;
+  /** Per auth key, the most open connections that made calls at the same time (diagnostics). */
+  keyCallerPeaks?(): Map<bigint, number>;
   /**
    * Answer transport error -404 to the next `count` packets of these auth keys although the
    * keys stay valid (what Telegram answers to a packet it cannot read).

@@ -7,6 +7,7 @@ import { idempotencyRandomId } from './030_idempotency_random_id.js';
 import { eventDedup } from './031_event_dedup.js';
 import { peerRefs } from './032_peer_refs.js';
 import { mediaUploads } from './033_media_uploads.js';
+import { cluster } from './036_cluster.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '031_event_dedup': eventDedup,
   '032_peer_refs': peerRefs,
   '033_media_uploads': mediaUploads,
+  '036_cluster': cluster,
 };

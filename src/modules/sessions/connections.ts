@@ -41,6 +41,8 @@ export class Connections {
       if (replacing && m.account !== replacing) return;
       const row = await this.r.deps.repo.find(id);
       if (!row || !row.auto_connect || !row.session_secret || !row.user_json) return;
+      // In a cluster the instance holding the session's lease runs it, and no other.
+      if (this.r.deps.ownership && !(await this.r.deps.ownership.claim(id))) return;
       await this.r.setStatus(id, 'connecting', {});
       if (!m.peers) m.peers = new PeerCache(await this.r.deps.repo.loadPeers(id));
       // The live tracker's state is newer than the stored one (saves are debounced).

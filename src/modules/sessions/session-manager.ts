@@ -51,8 +51,9 @@ export class SessionManager implements SessionsService {
   /** Reconnects the sessions that were connected when the process last stopped. */
   async start(): Promise<void> {
     // A QR login lives in memory (its token, its timer): one interrupted by a restart is over.
+    const ownership = this.r.deps.ownership;
     for (const row of await this.r.deps.repo.list(null)) {
-      if (row.status === 'qr_pending') {
+      if (row.status === 'qr_pending' && !(await ownership?.runElsewhere(row.id))) {
         await this.r.setStatus(row.id, 'failed', {
           lastError: {
             code: 'QR_LOGIN_INTERRUPTED',
@@ -61,7 +62,8 @@ export class SessionManager implements SessionsService {
         });
       }
     }
-    const rows = await this.r.deps.repo.listAutoConnect();
+    // In a cluster the sessions come back through their leases (src/modules/cluster/).
+    const rows = ownership ? [] : await this.r.deps.repo.listAutoConnect();
     this.connections.startWatchdog();
     const queue = [...rows];
     const worker = async () => {
@@ -119,7 +121,10 @@ export class SessionManager implements SessionsService {
   /** The connected account of a session, for the message and chat services. */
   async account(id: string): Promise<TelegramAccount> {
     const live = this.r.sessions.get(id);
-    if (live?.status === 'connected' && live.account?.self) return live.account;
+    const ownership = this.r.deps.ownership;
+    if (live?.status === 'connected' && live.account?.self && (!ownership || ownership.mayRun(id))) {
+      return live.account;
+    }
     const row = await this.r.row(id);
     const m = this.r.sessions.get(id);
     if (
@@ -128,7 +133,7 @@ export class SessionManager implements SessionsService {
     ) {
       throw new AppError('SESSION_NOT_AUTHORIZED', `The session is not signed in (status ${row.status})`);
     }
-    if (row.status !== 'connected' || !m?.account?.self) {
+    if (row.status !== 'connected' || !m?.account?.self || (ownership && !ownership.mayRun(id))) {
       throw new AppError(
         'SESSION_NOT_CONNECTED',
         `The session is not connected (status ${row.status})`,
@@ -199,7 +204,30 @@ export class SessionManager implements SessionsService {
     if (row.status === 'connected' || row.status === 'connecting') {
       await this.r.setStatus(id, 'disconnected', { reason: 'requested' });
     }
+    await this.r.deps.ownership?.release(id);
     return this.get(id);
+  }
+
+  /** A cluster gave this instance the session's lease: connect it. */
+  resume(id: string): Promise<void> {
+    return this.connections.reconnect(id);
+  }
+
+  /**
+   * A cluster took the session's lease away (or it can no longer be trusted): the client is
+   * dropped at once, without waiting for calls in progress; the row is the new owner's.
+   */
+  async relinquish(id: string): Promise<void> {
+    const m = this.r.sessions.get(id);
+    if (!m) return;
+    this.connections.cancelReconnect(m);
+    if (m.qr) clearTimeout(m.qr.refreshTimer);
+    clearTimeout(m.stateSaveTimer);
+    m.stateSaveTimer = undefined;
+    this.r.sessions.delete(id);
+    await this.r.dropClient(m);
+    // A connect under way when the lease went: its client is dropped as soon as it is done.
+    await this.r.withLock(m, () => this.r.dropClient(m));
   }
 
   /** Logs the account out of Telegram (best effort) and forgets the session. */

@@ -44,6 +44,22 @@ export interface SessionManagerOptions {
   /** How many sessions connect at once at start-up. */
   startupConcurrency?: number;
   metrics?: FloodWaitMetrics;
+  /** Set in a cluster (src/modules/cluster/): which sessions this instance may run. */
+  ownership?: SessionOwnership;
+}
+
+/** A cluster's say over the sessions of this instance (leases with fencing). */
+export interface SessionOwnership {
+  /** Takes (or confirms) this instance's lease on the session; false: another instance runs it. */
+  claim(id: string): Promise<boolean>;
+  /** Whether this instance may use the session's client now (checked before each use). */
+  mayRun(id: string): boolean;
+  /** Gives the lease up (the session was disconnected on purpose). */
+  release(id: string): Promise<void>;
+  /** Writes the session's row only while its lease is ours (fencing epoch); false: not written. */
+  writeFenced(id: string, patch: Partial<SessionRow>): Promise<boolean>;
+  /** Whether another live instance runs the session. */
+  runElsewhere(id: string): Promise<boolean>;
 }
 
 type Tunables = Required<
@@ -266,10 +282,12 @@ export class SessionRegistry {
       // The state as of now, saved once the events of every update it covers are recorded.
       const state = JSON.stringify(account.tracker.state);
       if (m.pendingRecords.size > 0) await Promise.all([...m.pendingRecords]);
-      await this.deps.repo.update(m.id, {
-        ...(m.stateFrozen ? {} : { update_state_json: state }),
-        ...this.sealed(account),
-      });
+      const patch = { ...(m.stateFrozen ? {} : { update_state_json: state }), ...this.sealed(account) };
+      const ownership = this.deps.ownership;
+      if (!ownership) await this.deps.repo.update(m.id, patch);
+      else if (!(await ownership.writeFenced(m.id, patch))) {
+        this.deps.log.warn({ sessionId: m.id }, 'update state not saved: the session is run elsewhere now');
+      }
     }
   }
 
@@ -348,7 +366,7 @@ export class SessionRegistry {
       key_version: null,
     },
   ): Promise<void> {
-    return this.deps.repo.insert({
+    return this.insertRow({
       id,
       name,
       phone,
@@ -362,6 +380,14 @@ export class SessionRegistry {
       created_at: now,
       updated_at: now,
     });
+  }
+
+  /** A new session is run by the instance that creates it (in a cluster: it takes the lease). */
+  private async insertRow(row: SessionRow): Promise<void> {
+    await this.deps.repo.insert(row);
+    if (this.deps.ownership && !(await this.deps.ownership.claim(row.id))) {
+      throw new AppError('SESSION_NOT_CONNECTED', 'The new session could not be claimed', undefined, 5);
+    }
   }
 
   /** See SessionManager.publish. */

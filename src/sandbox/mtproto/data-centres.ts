@@ -66,6 +66,14 @@ export class DataCentreSinks implements UpdateSink {
     return this.servers.reduce((count, server) => count + server.drop(keys), 0);
   }
 
+  keyCallerPeaks(): Map<bigint, number> {
+    const peaks = new Map<bigint, number>();
+    for (const server of this.servers) {
+      for (const [key, peak] of server.keyCallerPeaks()) peaks.set(key, Math.max(peak, peaks.get(key) ?? 0));
+    }
+    return peaks;
+  }
+
   refuseConnections(ms: number): void {
     for (const server of this.servers) server.refuseConnections(ms);
   }

@@ -34,6 +34,13 @@ interface KeyInfo {
 
 export class RpcInvoker {
   private readonly keyInfo = new Map<bigint, KeyInfo>();
+  /** Connections that made at least one call (a connection only open is not using its key). */
+  private readonly callers = new WeakSet<ClientConnection>();
+  /**
+   * Per auth key, the most open connections that were making calls at once, from any address:
+   * a diagnostic for clients that must never use one key twice (the control API reports it).
+   */
+  readonly callerPeaks = new Map<bigint, number>();
 
   constructor(
     private readonly dispatcher: RpcDispatcher,
@@ -56,14 +63,22 @@ export class RpcInvoker {
     };
   }
 
-  /** Whether another open connection of this auth key comes from a different remote address. */
+  /**
+   * Whether another open connection of this auth key comes from a different remote address;
+   * also counts the key's connections making calls at once (callerPeaks).
+   */
   private keyInUseElsewhere(connection: ClientConnection, authKeyId: bigint): boolean {
     const address = connection.socket.remoteAddress;
+    this.callers.add(connection);
+    let elsewhere = false;
+    let calling = 1;
     for (const other of this.connections()) {
       if (other === connection || other.closed || other.authKeyId !== authKeyId) continue;
-      if (other.socket.remoteAddress !== address) return true;
+      if (this.callers.has(other)) calling += 1;
+      if (other.socket.remoteAddress !== address) elsewhere = true;
     }
-    return false;
+    if (calling > (this.callerPeaks.get(authKeyId) ?? 0)) this.callerPeaks.set(authKeyId, calling);
+    return elsewhere;
   }
 
   /** A TL object that is no service message: a request is queued on the connection's call chain. */

@@ -170,6 +170,11 @@ export class MtprotoServer implements UpdateSink {
     return count;
   }
 
+  /** Per auth key, the most connections that made calls at the same time. */
+  keyCallerPeaks(): Map<bigint, number> {
+    return this.rpc.callerPeaks;
+  }
+
   refuseConnections(ms: number): void {
     this.refuseUntil = ms > 0 ? Date.now() + ms : 0;
   }

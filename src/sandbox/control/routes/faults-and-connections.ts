@@ -76,6 +76,18 @@ export function faultAndConnectionRoutes(world: World, faults: FaultInjector): R
       },
     },
     {
+      method: 'GET',
+      path: '/connections/auth-keys',
+      description:
+        'Per auth key, the most open connections that made calls at the same time since the start (a client must never use one key on two connections at once); `duplicated` lists the keys where that happened.',
+      handler: () => {
+        const peaks = [...(world.updateSink?.keyCallerPeaks?.() ?? new Map<bigint, number>())].map(
+          ([key, peak]) => ({ authKeyId: key.toString(), peak }),
+        );
+        return { body: { keys: peaks, duplicated: peaks.filter((k) => k.peak > 1).map((k) => k.authKeyId) } };
+      },
+    },
+    {
       method: 'POST',
       path: '/connections/refuse',
       description: 'Refuse new TCP connections for a while (0 lifts it).',

@@ -1,0 +1,230 @@
+/**
+ * Any instance answers: a request that acts on a session run by another instance is carried
+ * out by that instance. One hook finds the session a route acts on (`sessionId` in the body or
+ * query, `:id` of /sessions/:id, the session of a signed media link); when a live instance
+ * other than this one holds its lease, the request goes there over HTTP (its INSTANCE_URL) with
+ * the caller's resolved credential in a signed header (signing.ts), and its answer (status,
+ * headers, body, streamed as it comes) is this instance's answer. New sessions (POST /sessions,
+ * /sessions/qr, /sessions/import) go to the least loaded live instance.
+ *
+ * The receiving instance trusts the signed identity instead of a credential, applies the same
+ * role and session checks, and never forwards the request again: a session that moved meanwhile
+ * answers 503 SESSION_NOT_CONNECTED, as a session between owners does. Idempotency records are
+ * in the shared database, so a retry through any instance finds the first attempt's answer.
+ */
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../../lib/errors.js';
+import { MediaLinks } from '../media/links.js';
+import type { Cluster } from './cluster.js';
+import type { LiveInstance } from './instances.js';
+import {
+  bodyHash,
+  FORWARDED_HEADER,
+  ForwardSigner,
+  SIGNATURE_HEADER,
+  type ForwardClaims,
+} from './signing.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when another instance of the cluster passed this request on (signed identity). */
+    clusterForwarded: boolean;
+  }
+}
+
+export interface ForwardingOptions {
+  cluster: Cluster;
+  /** JWT_SECRET: the internal channel's key and the media links' are derived from it. */
+  secret: string;
+  /** How long the owner may take to start answering. */
+  timeoutMs: number;
+}
+
+/** Routes that reach a session's client (the others read the shared database or the event log). */
+const SESSION_ROUTES = ['/api/v1/sessions', '/api/v1/messages', '/api/v1/chats', '/api/v1/media'];
+const NEW_SESSION_ROUTES = new Set(['/api/v1/sessions', '/api/v1/sessions/qr', '/api/v1/sessions/import']);
+/** Request headers the owner needs to answer the same way. */
+const PASSED_HEADERS = [
+  'accept',
+  'idempotency-key',
+  'range',
+  'if-range',
+  'if-none-match',
+  'if-modified-since',
+  'user-agent',
+];
+/** Response headers that describe the hop, not the answer. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
+
+type Target = { kind: 'session'; id: string } | { kind: 'new' };
+
+export const forwardingPlugin = fp<ForwardingOptions>(
+  async (app: FastifyInstance, opts) => {
+    const signer = new ForwardSigner(opts.secret, opts.cluster.instanceId);
+    const links = new MediaLinks(opts.secret);
+    const claimsOf = new WeakMap<FastifyRequest, { claims: ForwardClaims; hash?: () => string }>();
+    app.decorateRequest('clusterForwarded', false);
+
+    // Before the rate limiter and the credential check: the identity is the signed one.
+    app.addHook('onRequest', async (request) => {
+      const value = request.headers[FORWARDED_HEADER];
+      if (value === undefined) return;
+      const signature = request.headers[SIGNATURE_HEADER];
+      const claims =
+        typeof value === 'string' && typeof signature === 'string'
+          ? signer.verify(value, signature, request.method, request.url)
+          : 'malformed';
+      if (typeof claims === 'string') {
+        throw new AppError('UNAUTHORIZED', `Forwarded request refused: ${claims}`);
+      }
+      request.clusterForwarded = true;
+      request.principal = claims.principal;
+      claimsOf.set(request, { claims });
+    });
+
+    // The body's hash, as its bytes are read, for the signature's body check.
+    app.addHook('preParsing', async (request, _reply, payload) => {
+      const entry = claimsOf.get(request);
+      if (!entry) return payload;
+      const hasher = new BodyHasher();
+      entry.hash = () => hasher.digest();
+      return payload.pipe(hasher);
+    });
+
+    app.addHook('preValidation', async (request, reply) => {
+      const entry = claimsOf.get(request);
+      if (entry) {
+        const hash = entry.hash ? entry.hash() : bodyHash(undefined);
+        if (hash !== entry.claims.body) throw new AppError('UNAUTHORIZED', 'Forwarded request refused: body');
+        return;
+      }
+      const target = targetOf(request, links);
+      if (!target || String(request.headers['content-type'] ?? '').startsWith('multipart/')) return;
+      const owner =
+        target.kind === 'new' ? await opts.cluster.placeNew() : await opts.cluster.ownerOf(target.id);
+      if (!owner || owner.id === opts.cluster.instanceId) return;
+      return forward(request, reply, owner, signer, opts.timeoutMs);
+    });
+  },
+  { name: 'cluster-forwarding' },
+);
+
+/** The session a request acts on, or `new` for a route that creates one. */
+function targetOf(request: FastifyRequest, links: MediaLinks): Target | undefined {
+  const route = request.routeOptions.url;
+  if (!route) return undefined;
+  if (route === '/media/links/:token') {
+    try {
+      const { token } = request.params as { token: string };
+      return { kind: 'session', id: links.verify(token, Date.now() / 1000).sessionId };
+    } catch {
+      return undefined;
+    }
+  }
+  if (!SESSION_ROUTES.some((prefix) => route === prefix || route.startsWith(`${prefix}/`))) return undefined;
+  if (request.method === 'POST' && NEW_SESSION_ROUTES.has(route)) return { kind: 'new' };
+  // The list and one session's row are read from the shared database by any instance.
+  if (request.method === 'GET' && (route === '/api/v1/sessions' || route === '/api/v1/sessions/:id'))
+    return undefined;
+  if (route.startsWith('/api/v1/sessions/:id')) {
+    const { id } = request.params as { id?: unknown };
+    return typeof id === 'string' ? { kind: 'session', id } : undefined;
+  }
+  for (const source of [request.body, request.query]) {
+    const id = (source as { sessionId?: unknown } | undefined)?.sessionId;
+    if (typeof id === 'string' && id) return { kind: 'session', id };
+  }
+  return undefined;
+}
+
+async function forward(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  owner: LiveInstance,
+  signer: ForwardSigner,
+  timeoutMs: number,
+): Promise<FastifyReply> {
+  const body =
+    request.body === undefined || request.method === 'GET' || request.method === 'HEAD'
+      ? undefined
+      : JSON.stringify(request.body);
+  const headers: Record<string, string> = {
+    ...signer.sign(owner.id, {
+      method: request.method,
+      url: request.url,
+      body,
+      principal: request.principal!,
+    }),
+    'x-request-id': request.id,
+  };
+  for (const name of PASSED_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  if (body !== undefined) headers['content-type'] = 'application/json';
+
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  // The caller going away stops the owner's answer (a download) too.
+  reply.raw.once('close', () => abort.abort());
+  let res: Response;
+  try {
+    res = await fetch(`${owner.url}${request.url}`, {
+      method: request.method,
+      headers,
+      body,
+      redirect: 'manual',
+      signal: abort.signal,
+    });
+  } catch {
+    throw moving(`The instance running this session (${owner.id}) did not answer`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (res.status === 503 && res.headers.get('content-type')?.includes('json')) {
+    const text = await res.text();
+    // An owner shutting down hands its sessions over: to the caller the session is moving.
+    if (text.includes('"SHUTTING_DOWN"')) throw moving('The session is moving to another instance');
+    return relay(reply, res, owner, text);
+  }
+  return relay(reply, res, owner, res.body ? Readable.fromWeb(res.body as never) : undefined);
+}
+
+function relay(
+  reply: FastifyReply,
+  res: Response,
+  owner: LiveInstance,
+  body: string | Readable | undefined,
+): FastifyReply {
+  reply.status(res.status);
+  res.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name)) reply.header(name, value);
+  });
+  reply.header('x-teleflow-instance', owner.id);
+  return reply.send(body);
+}
+
+function moving(message: string): AppError {
+  return new AppError('SESSION_NOT_CONNECTED', message, undefined, 5);
+}
+
+/** Passes a body through unchanged, hashing it. */
+class BodyHasher extends Transform {
+  private readonly hash = createHash('sha256');
+
+  override _transform(
+    chunk: Buffer,
+    _enc: BufferEncoding,
+    done: (err?: Error | null, data?: Buffer) => void,
+  ) {
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
