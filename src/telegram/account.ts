@@ -17,8 +17,10 @@ import { peerToBotApiId } from './ids.js';
 import type { PeerCache } from './peer-cache.js';
 import type { UpdateTracker } from './update-tracker.js';
 import { applyTeleprotoPatches } from './teleproto-patches.js';
+import { applyTransferSpeedups } from './transfer-speed.js';
 
 applyTeleprotoPatches();
+applyTransferSpeedups();
 
 /** What the message and chat services see of a connected account. */
 export interface TelegramAccount {
@@ -114,10 +116,7 @@ export class AccountClient implements TelegramAccount {
   /** Non-zero while the library moves the session to another DC. */
   private switching = 0;
   /** Rejects every call still waiting when the client is closed (signed out, disconnected). */
-  private rejectPending!: (err: unknown) => void;
-  private readonly closedSignal = new Promise<never>((_, reject) => {
-    this.rejectPending = reject;
-  });
+  private readonly pending = new Set<(err: unknown) => void>();
 
   constructor(private readonly opts: AccountClientOptions) {}
 
@@ -274,13 +273,26 @@ export class AccountClient implements TelegramAccount {
     return session ? String(session.save()) : '';
   }
 
+  /**
+   * `call`, or a rejection if the client is closed first. Each call registers its own rejecter
+   * and drops it when settled: racing every call against one long-lived "closed" promise left a
+   * reaction on it per call, holding every answer for the client's lifetime (a 200 MB download
+   * kept 200 MB).
+   */
+  private untilClosed<T>(call: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.add(reject);
+      call.then(resolve, reject).finally(() => this.pending.delete(reject));
+    });
+  }
+
   /** Calls Telegram without mapping errors (sign-in needs the library's own error classes). */
   async rawInvoke<R extends Api.AnyRequest>(request: R): Promise<R['__response']> {
     const client = this.client;
     if (!client || this.closed)
       throw new AppError('SESSION_NOT_CONNECTED', 'The session is not connected', undefined, 5);
     const result = await withTimeout(
-      Promise.race([client.invoke(request), this.closedSignal]),
+      this.untilClosed(client.invoke(request)),
       this.opts.callTimeoutMs,
       request.className,
     ).catch((err: unknown) => {
@@ -328,7 +340,7 @@ export class AccountClient implements TelegramAccount {
       throw new AppError('SESSION_NOT_CONNECTED', 'The session is not connected', undefined, 5);
     if (dcId === undefined) return this.rawInvoke(request);
     return withTimeout(
-      Promise.race([client.invoke(request, dcId), this.closedSignal]),
+      this.untilClosed(client.invoke(request, dcId)),
       this.opts.callTimeoutMs,
       request.className,
     );
@@ -448,8 +460,9 @@ export class AccountClient implements TelegramAccount {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.closedSignal.catch(() => undefined);
-    this.rejectPending(new Error('Connection closed: the session was disconnected'));
+    const closedError = new Error('Connection closed: the session was disconnected');
+    for (const reject of this.pending) reject(closedError);
+    this.pending.clear();
     this.tracker?.stop();
     const client = this.client;
     if (!client) return;

@@ -188,7 +188,7 @@ export class MediaDownloader {
         );
         if (!(res instanceof Api.upload.File))
           throw new AppError('TELEGRAM_ERROR', 'Telegram redirected the download to a CDN');
-        return Buffer.from(res.bytes);
+        return Buffer.isBuffer(res.bytes) ? res.bytes : Buffer.from(res.bytes);
       } catch (err) {
         lastError = err;
         const dc = migratedTo(err);

@@ -4,6 +4,7 @@
  * a real directory.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,5 +115,27 @@ test('the disk cache keeps whole files only, evicts the least recently used past
     assert.equal(new MediaCache(dir, 0, log).enabled, false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("MTProto's AES-IGE over one cipher gives the library's own bytes, both ways", async () => {
+  const { IGE } = await import('teleproto/crypto/IGE.js');
+  const { applyTransferSpeedups, originalIge } = await import('../../src/telegram/transfer-speed.js');
+  applyTransferSpeedups();
+  for (const size of [16, 32, 1024, 512 * 1024 + 48]) {
+    const key = randomBytes(32);
+    const iv = randomBytes(32);
+    const plain = randomBytes(size);
+    const ige = new IGE(key, iv);
+    const encrypted = ige.encryptIge(plain);
+    assert.ok(
+      Buffer.from(encrypted).equals(originalIge.encryptIge.call(ige as never, plain)),
+      `encrypt ${size}`,
+    );
+    assert.ok(Buffer.from(ige.decryptIge(encrypted)).equals(plain), `decrypt ${size}`);
+    assert.ok(
+      Buffer.from(originalIge.decryptIge.call(ige as never, encrypted)).equals(plain),
+      `library decrypts ours ${size}`,
+    );
   }
 });
