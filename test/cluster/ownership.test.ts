@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TelegramClient } from 'teleproto';
 import { TEST_SECRETS, testDatabaseUrl } from '../helpers/app.js';
+import { fileBytes } from '../media/download-fixtures.js';
 import { clientFor, closeClient, signedInClient, testPhone } from '../helpers/sandbox.js';
 import { freePort, startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
 import { newPhone, startTestSandbox, waitFor, type TestSandbox } from '../helpers/telegram.js';
@@ -83,6 +84,8 @@ async function owned(via: Instance): Promise<{ id: string; status: string }[]> {
   return ((await res.json()) as any).instance.sessions;
 }
 
+const phoneOf = new Map<string, string>();
+
 /** Signs a new account in through `via`; answers the session id. */
 async function newSession(via: Instance): Promise<string> {
   const phone = newPhone();
@@ -96,6 +99,7 @@ async function newSession(via: Instance): Promise<string> {
   });
   assert.equal(verified.status, 200, JSON.stringify(verified.body));
   assert.equal(verified.body.data.status, 'connected');
+  phoneOf.set(created.body.data.id as string, phone);
   return created.body.data.id as string;
 }
 
@@ -182,6 +186,53 @@ test('a request for a session on B made through A is carried out by B', { skip }
   const again = await call(b, 'POST', '/api/v1/messages/send', keyed, { 'idempotency-key': 'k-cluster-1' });
   assert.equal(once.status, 200, JSON.stringify(once.body));
   assert.deepEqual(again.body, once.body);
+});
+
+test('a download of a file received by a session on B streams through A', { skip }, async () => {
+  const sessionId = onB[0]!;
+  const bytes = fileBytes(700 * 1024 + 123);
+  await sbx.control('POST', '/messages', {
+    from: bobPhone,
+    to: phoneOf.get(sessionId),
+    media: { kind: 'document', base64: bytes.toString('base64'), fileName: 'report.bin' },
+  });
+  const received = await waitFor(
+    async () => {
+      const page = await call(
+        a,
+        'GET',
+        `/api/v1/messages/history?sessionId=${sessionId}&chatId=@${bobName}&limit=5`,
+      );
+      return (page.body.data as any[]).find((m) => m.media?.fileName === 'report.bin');
+    },
+    15_000,
+    'the document in the history',
+  );
+  const path = `/api/v1/media/${encodeURIComponent(received.media.mediaId as string)}?sessionId=${sessionId}`;
+  const headers = { 'x-api-key': TEST_SECRETS.API_KEY };
+  const whole = await fetch(`http://127.0.0.1:${a.port}${path}`, { headers });
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get('x-teleflow-instance'), 'b');
+  assert.ok(Buffer.from(await whole.arrayBuffer()).equals(bytes), 'the whole file');
+  const part = await fetch(`http://127.0.0.1:${a.port}${path}`, {
+    headers: { ...headers, range: 'bytes=600000-600099' },
+  });
+  assert.equal(part.status, 206);
+  assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(600000, 600100)), 'the range');
+  const head = await fetch(`http://127.0.0.1:${a.port}${path}`, { method: 'HEAD', headers });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), String(bytes.length));
+  // A signed link made through A works without credentials, through A.
+  const link = await call(
+    a,
+    'POST',
+    `/api/v1/media/${encodeURIComponent(received.media.mediaId as string)}/link`,
+    { sessionId },
+  );
+  assert.equal(link.status, 200, JSON.stringify(link.body));
+  const viaLink = await fetch(link.body.data.url as string);
+  assert.equal(viaLink.status, 200);
+  assert.ok(Buffer.from(await viaLink.arrayBuffer()).equals(bytes), 'the file through the link');
 });
 
 test(
@@ -309,3 +360,37 @@ test('the sandbox report does see a key used on two connections at once', { skip
   const report = await sbx.control<{ duplicated: string[] }>('GET', '/connections/auth-keys');
   assert.equal(report.duplicated.length, 1, JSON.stringify(report));
 });
+
+test(
+  'a paused owner loses its sessions and stops using them when it resumes',
+  { skip, timeout: 90_000 },
+  async () => {
+    const d = await startInstance('d');
+    const sessionId = await newSession(d);
+    assert.ok(await connectedOn(d, [sessionId]), 'placed on the idle instance');
+    d.server!.child.kill('SIGSTOP');
+    try {
+      await waitFor(() => connectedOn(a, [sessionId]), 30_000, 'A to take the paused instance its session');
+      const sent = await call(a, 'POST', '/api/v1/messages/send', {
+        sessionId,
+        chatId: `@${bobName}`,
+        text: 'while d is paused',
+      });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    } finally {
+      d.server!.child.kill('SIGCONT');
+    }
+    await waitFor(
+      async () => !(await owned(d)).some((s) => s.id === sessionId),
+      5_000,
+      'the resumed instance to drop the session',
+    );
+    const viaD = await call(d, 'POST', '/api/v1/messages/send', {
+      sessionId,
+      chatId: `@${bobName}`,
+      text: 'through the resumed instance',
+    });
+    assert.equal(viaD.status, 200, JSON.stringify(viaD.body));
+    assert.equal(viaD.headers.get('x-teleflow-instance'), 'a');
+  },
+);

@@ -62,8 +62,8 @@ export class LeaseStore {
   }
 
   /**
-   * Extends every held lease; answers the sessions whose lease is no longer ours (taken over
-   * or gone). A failed query throws: the leases keep their old trust and run out by the clock.
+   * Extends every held lease; answers (and forgets) the sessions whose lease is no longer ours
+   * (taken over or gone). A failed query throws: the leases keep their old trust and run out by the clock.
    */
   async renew(): Promise<string[]> {
     const ids = [...this.held.keys()];
@@ -79,7 +79,10 @@ export class LeaseStore {
       const lease = this.held.get(id);
       if (!lease) continue;
       if (renewed.get(id) === lease.epoch) lease.trustedUntil = sent + this.ttlMs - this.marginMs;
-      else lost.push(id);
+      else {
+        this.held.delete(id);
+        lost.push(id);
+      }
     }
     return lost;
   }
