@@ -13,7 +13,8 @@
  *   2. webhook: sustained publishing into one webhook at BENCH_RATES events/s (default 1000,2000)
  *      for BENCH_SECONDS each (default 10): every event is recorded (SQLite file, WAL) and
  *      delivered in order to a receiver in its own process; reports loss (must be 0), the
- *      delivered rate and publish-to-received latency p50/p99.
+ *      delivered rate and publish-to-received latency p50/p99. BENCH_DATABASE_URL=postgres://...
+ *      runs sections 2-3 on PostgreSQL, BENCH_CLUSTER=true with the cluster's shared event log.
  *   3. streams: BENCH_CLIENTS stream clients (default 1000; half SSE via eventsource, half
  *      WebSocket via ws, in their own process) while BENCH_STREAM_RATE events/s (default 20) are
  *      published for BENCH_SECONDS: delivery latency p50/p99 over every frame, frames lost, server
@@ -331,6 +332,10 @@ async function inProcessSections(): Promise<void> {
     API_KEY: 'tf_bench_admin_key_0123456789abcdefghijklmn',
     SESSION_ENCRYPTION_KEY: 'bench-encryption-key-0123456789abcdefghijklmnop',
     STREAM_HEARTBEAT_MS: '15000',
+    // PostgreSQL instead of SQLite, and with CLUSTER=true the shared event log's ordering lock
+    // and NOTIFY (src/modules/cluster/event-log.ts), to see what they cost.
+    ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}),
+    ...(process.env.BENCH_CLUSTER === 'true' ? { CLUSTER: 'true' } : {}),
   });
   const app = await buildApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -349,7 +354,9 @@ async function inProcessSections(): Promise<void> {
     const webhookId = ((await created.json()) as { data: { id: string } }).data.id;
 
     if (selected.has('webhook'))
-      console.log(`\n== 2. Sustained publishing into one webhook (SQLite, ${SECONDS} s per rate) ==`);
+      console.log(
+        `\n== 2. Sustained publishing into one webhook (${config.databaseUrl.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'}${config.cluster ? ', CLUSTER' : ''}, ${SECONDS} s per rate) ==`,
+      );
     for (const rate of selected.has('webhook') ? RATES : []) {
       await receiver.ask('reset');
       const total = rate * SECONDS;

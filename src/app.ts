@@ -17,6 +17,7 @@ import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
 import { Cluster } from './modules/cluster/cluster.js';
 import { forwardingPlugin } from './modules/cluster/forwarding.js';
+import { ClusterSync } from './modules/cluster/sync.js';
 import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
@@ -158,6 +159,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         streams: (): Source<'streams'> => streams.stats(),
         deliveryBacklog: (): Source<'deliveryBacklog'> => webhooks.dispatcher.backlog(),
         newestEvent: (): Source<'newestEvent'> => events.newest(),
+        liveReadId: (): number | undefined => clusterSync?.eventLog.lag().readId,
         now: () => clock.now(),
       })
     : undefined;
@@ -213,6 +215,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         instanceId: config.instanceId,
         instanceUrl: config.cluster.instanceUrl,
         leaseTtlMs: config.cluster.leaseTtlMs,
+        log: app.log,
+      })
+    : null;
+  // The event log, webhook queues and caches shared by the instances (src/modules/cluster/sync.ts).
+  const clusterSync = config.cluster
+    ? new ClusterSync({
+        db: db.db,
+        databaseUrl: config.databaseUrl,
+        schema: db.schema,
+        instanceId: config.instanceId,
+        leaseTtlMs: config.cluster.leaseTtlMs,
+        webhookTimeoutMs: config.webhooks.timeoutMs,
+        auth,
+        events,
+        webhooks,
         log: app.log,
       })
     : null;
@@ -293,6 +310,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     cluster,
   });
   app.addHook('onReady', async () => {
+    await clusterSync?.start();
     events.start();
     webhooks.start(config.events.pruneIntervalMs);
     await uploadStore.start();
@@ -301,7 +319,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // Before the server stops accepting: open streams would hold it, the worker must stop writing.
   app.addHook('preClose', async () => {
-    await cluster?.quiesce();
+    cluster?.quiesce();
     streams.closeAll();
     await webhooks.stop();
     await events.stop();
@@ -325,6 +343,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await sessions.close();
     // After the sessions disconnected: their leases go back and the other instances take them.
     await cluster?.stop();
+    await clusterSync?.stop();
     await telegram.close();
     if (ownsDb) await db.close();
   });

@@ -95,6 +95,7 @@ export interface Database {
   media_file_refs: MediaFileRefsTable;
   cluster_instances: ClusterInstancesTable;
   cluster_leases: ClusterLeasesTable;
+  webhook_leases: WebhookLeasesTable;
 }
 
 /** A live TeleFlow instance of a cluster (times: ms on the database's clock). */
@@ -108,6 +109,14 @@ export interface ClusterInstancesTable {
 /** Which instance runs a session until when; epoch grows at every takeover (fencing). */
 export interface ClusterLeasesTable {
   session_id: string;
+  owner: string | null;
+  expires_at: number | null;
+  epoch: Generated<number>;
+}
+
+/** Which instance runs a webhook's delivery queue until when; epoch grows at every takeover. */
+export interface WebhookLeasesTable {
+  webhook_id: string;
   owner: string | null;
   expires_at: number | null;
   epoch: Generated<number>;

@@ -8,6 +8,7 @@ import { eventDedup } from './031_event_dedup.js';
 import { peerRefs } from './032_peer_refs.js';
 import { mediaUploads } from './033_media_uploads.js';
 import { cluster } from './036_cluster.js';
+import { webhookLeases } from './037_webhook_leases.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '032_peer_refs': peerRefs,
   '033_media_uploads': mediaUploads,
   '036_cluster': cluster,
+  '037_webhook_leases': webhookLeases,
 };

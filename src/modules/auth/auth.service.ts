@@ -288,6 +288,17 @@ export class AuthService {
     return () => this.revocationListeners.delete(listener);
   }
 
+  /**
+   * Forgets every resolved key and token, so each is checked against the database again, and
+   * tells the revocation listeners (another instance of a cluster revoked a credential).
+   */
+  forgetResolved(): void {
+    this.keyCache.clear();
+    this.apiKeyCache.clear();
+    this.tokenCache.clear();
+    this.notifyRevocation();
+  }
+
   private notifyRevocation(): void {
     for (const listener of this.revocationListeners) {
       try {

@@ -41,6 +41,17 @@ export type RecordHook = (trx: Transaction<Database>, events: StoredEvent[]) => 
 /** Called after each commit with the new events, in id order. */
 export type EventListener = (events: StoredEvent[]) => void;
 
+/**
+ * One log written by several instances (src/modules/cluster/event-log.ts): each batch takes the
+ * log's turn first (ids are then committed in the order they were handed out), tells the other
+ * instances after its inserts, and listeners hear events read back from the log in id order.
+ */
+export interface SharedEventLog {
+  lock(trx: Transaction<Database>): Promise<void>;
+  announce(trx: Transaction<Database>, newestId: number): Promise<void>;
+  committed(newestId: number): void;
+}
+
 export interface EventsServiceDeps {
   db: Kysely<Database>;
   clock: Clock;
@@ -105,8 +116,14 @@ export class EventsService implements EventPublisher {
   private pruneTimer: NodeJS.Timeout | null = null;
   /** See insert. */
   private insertQuery: CompiledQuery<{ id: number }> | undefined;
+  private shared: SharedEventLog | null = null;
 
   constructor(private readonly deps: EventsServiceDeps) {}
+
+  /** Several instances write this log (CLUSTER=true): see SharedEventLog. */
+  useSharedLog(shared: SharedEventLog): void {
+    this.shared = shared;
+  }
 
   /**
    * Resolves once the event (and its webhook deliveries) is committed, or once it is known to be
@@ -170,6 +187,7 @@ export class EventsService implements EventPublisher {
         results = [];
         stored = [];
         afterCommit.length = 0;
+        await this.shared?.lock(trx);
         for (const p of batch) {
           const event = await this.insert(trx, p);
           if (event) stored.push(event);
@@ -180,6 +198,7 @@ export class EventsService implements EventPublisher {
           const after = await hook(trx, stored);
           if (after) afterCommit.push(after);
         }
+        await this.shared?.announce(trx, stored[stored.length - 1]!.id);
       });
     } catch (err) {
       this.deps.log.error({ err, count: batch.length }, 'could not record events');
@@ -196,6 +215,12 @@ export class EventsService implements EventPublisher {
         this.deps.log.error({ err }, 'event post-commit callback failed');
       }
     }
+    if (this.shared) this.shared.committed(stored[stored.length - 1]!.id);
+    else this.deliver(stored);
+  }
+
+  /** Tells the listeners of events new to them, in id order. */
+  deliver(stored: StoredEvent[]): void {
     for (const listener of this.listeners) {
       try {
         listener(stored);

@@ -18,6 +18,11 @@ export interface MetricsSources {
   streams(): { sse: number; ws: number; bufferedBytes: number; oldestReplayId: number | null };
   deliveryBacklog(): Promise<{ open: number; oldestDueAt: string | null; oldestEventId: number | null }>;
   newestEvent(): Promise<{ id: number; createdAt: string } | undefined>;
+  /**
+   * In a cluster: the newest id this instance's live streams have been handed (events reach them
+   * by reading the shared log after each commit anywhere; src/modules/cluster/event-log.ts).
+   */
+  liveReadId?(): number | undefined;
   now(): Date;
 }
 
@@ -91,7 +96,8 @@ export class StateGauges {
     const streams = src.streams();
     const webhooksAt = backlog.oldestEventId === null ? lastId : backlog.oldestEventId - 1;
     this.consumed.set({ consumer: 'webhooks' }, Math.min(lastId, webhooksAt));
-    this.consumed.set({ consumer: 'streams' }, Math.min(lastId, streams.oldestReplayId ?? lastId));
+    const live = src.liveReadId?.() ?? lastId;
+    this.consumed.set({ consumer: 'streams' }, Math.min(lastId, live, streams.oldestReplayId ?? lastId));
     this.streamClients.set({ transport: 'sse' }, streams.sse);
     this.streamClients.set({ transport: 'ws' }, streams.ws);
     this.streamBuffered.set(streams.bufferedBytes);

@@ -1,4 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Transaction } from 'kysely';
+import type { Database } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import type { DeliveryMetrics } from '../../lib/metrics.js';
@@ -17,6 +19,20 @@ export interface DispatcherDeps {
   maxConsecutiveFailures: number;
   pollIntervalMs: number;
   metrics?: DeliveryMetrics;
+  /** Set in a cluster: which instance runs each webhook's queue (see LaneGate). */
+  gate?: LaneGate;
+}
+
+/**
+ * Several instances (src/modules/cluster/webhook-leases.ts): a lane runs only while its
+ * instance holds the webhook, starts an attempt only while that will last, and writes outcomes
+ * only while it still holds it (`fence` throws otherwise).
+ */
+export interface LaneGate {
+  acquire(webhookId: string): Promise<boolean>;
+  mayAttempt(webhookId: string): boolean;
+  release(webhookId: string): Promise<void>;
+  fence(trx: Transaction<Database>, webhookId: string): Promise<void>;
 }
 
 const BATCH = 100;
@@ -122,6 +138,18 @@ class Lane {
   }
 
   private async run(): Promise<void> {
+    const gate = this.d.gate;
+    if (!gate) return this.runQueue();
+    this.dirty = false;
+    if (!(await gate.acquire(this.webhookId))) return;
+    try {
+      await this.runQueue();
+    } finally {
+      await gate.release(this.webhookId);
+    }
+  }
+
+  private async runQueue(): Promise<void> {
     const log = this.d.log.child({ webhookId: this.webhookId });
     while (!this.isStopping()) {
       this.dirty = false;
@@ -153,6 +181,8 @@ class Lane {
     for (const delivery of queue) {
       if (this.isStopping()) return true;
       if (this.requeued) break;
+      // The webhook's lease runs short (renewals failing): stop, the poll comes back to it.
+      if (this.d.gate && !this.d.gate.mayAttempt(this.webhookId)) return true;
       const dueIn = delivery.next_attempt_at
         ? Date.parse(delivery.next_attempt_at) - this.d.clock.now().getTime()
         : 0;
@@ -243,6 +273,7 @@ class Lane {
     this.consecutiveToSave = null;
     if (disable) this.d.repo.webhooksChanged();
     await this.d.repo.kysely.transaction().execute(async (trx) => {
+      await this.d.gate?.fence(trx, this.webhookId);
       for (const o of outcomes) {
         await trx
           .updateTable('webhook_deliveries')
@@ -305,6 +336,11 @@ export class WebhookDispatcher {
   private pollTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Shares the queues with the other instances of a cluster. */
+  useGate(gate: LaneGate): void {
+    this.deps.gate = gate;
+  }
 
   kick(webhookId: string, urgent = false): void {
     // A process that never started the worker (a script publishing events) only writes deliveries.

@@ -30,8 +30,17 @@ export class WebhooksRepository {
     private readonly enabledCacheMs = ENABLED_WEBHOOKS_CACHE_MS,
   ) {}
 
+  /** Called after each change made here (a cluster tells the other instances). */
+  onChanged: (() => void) | null = null;
+
   /** Forgets the enabled webhooks: call before and after a write that changes webhook rows. */
   webhooksChanged(): void {
+    this.forgetEnabled();
+    this.onChanged?.();
+  }
+
+  /** Forgets the enabled webhooks (changed here, or by another instance). */
+  forgetEnabled(): void {
     this.generation++;
     this.enabledCache = undefined;
   }
