@@ -319,7 +319,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // Before the server stops accepting: open streams would hold it, the worker must stop writing.
   app.addHook('preClose', async () => {
-    cluster?.quiesce();
+    await cluster?.quiesce();
     streams.closeAll();
     await webhooks.stop();
     await events.stop();

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TelegramClient } from 'teleproto';
+import { openDatabase } from '../../src/db/index.js';
 import { TEST_SECRETS, testDatabaseUrl } from '../helpers/app.js';
 import { fileBytes } from '../media/download-fixtures.js';
 import { clientFor, closeClient, signedInClient, testPhone } from '../helpers/sandbox.js';
@@ -392,5 +393,29 @@ test(
     });
     assert.equal(viaD.status, 200, JSON.stringify(viaD.body));
     assert.equal(viaD.headers.get('x-teleflow-instance'), 'a');
+  },
+);
+
+test(
+  'a session deleted through another instance is deleted by its owner, its lease given back',
+  { skip },
+  async () => {
+    const sessionId = onA[1]!;
+    const viaD = instances.find((i) => i.id === 'd')!;
+    const deleted = await call(viaD, 'DELETE', `/api/v1/sessions/${sessionId}`);
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.equal(deleted.headers.get('x-teleflow-instance'), 'a');
+    assert.ok(!(await owned(a)).some((s) => s.id === sessionId));
+    const db = openDatabase(database.url);
+    try {
+      const lease = await db.db
+        .selectFrom('cluster_leases')
+        .selectAll()
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      assert.equal(lease?.owner ?? null, null);
+    } finally {
+      await db.close();
+    }
   },
 );

@@ -97,7 +97,9 @@ test(
       await page.getByTestId('typing').getByText('typing…').waitFor();
       await asUser('/messages', { from: ben, to: ann.phone, text: 'live now' });
       await byText('live now').waitFor();
-      await page.waitForFunction(`document.querySelector('[data-testid="typing"]').textContent === ''`);
+      await page.waitForFunction(
+        () => (globalThis as any).document.querySelector('[data-testid="typing"]')?.textContent === '',
+      );
       const [read] = await Promise.all([
         page.waitForResponse((r) => r.url().endsWith('/api/v1/messages/read')),
         page.getByTestId('mark-read').click(),

@@ -76,9 +76,13 @@ export class Cluster implements SessionOwnership {
     this.wake();
   }
 
-  /** Stops taking sessions over (the start of a shutdown). */
-  quiesce(): void {
+  /**
+   * The start of a shutdown: stops taking sessions over and leaves the instance list, so no new
+   * session is placed here (its own sessions stay leased until they have disconnected).
+   */
+  async quiesce(): Promise<void> {
     this.stopping = true;
+    await this.instances.leave().catch(() => undefined);
   }
 
   /** After the sessions disconnected: gives every lease back, wakes the others, leaves. */
@@ -112,6 +116,8 @@ export class Cluster implements SessionOwnership {
   async release(id: string): Promise<void> {
     if (!this.leases.held.has(id)) return;
     await this.leases.release([id]);
+    // A session deleted or signed out needs no owner; one disconnected on request neither,
+    // until it is connected again (by whichever instance is asked).
     await this.notifier.notify(this.o.db);
   }
 

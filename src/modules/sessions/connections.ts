@@ -254,5 +254,6 @@ export class Connections {
     this.cancelReconnect(m);
     await this.r.deps.repo.update(m.id, { auto_connect: 0, updated_at: this.r.now() });
     await this.r.setStatus(m.id, 'logged_out', { lastError: error });
+    await this.r.deps.ownership?.release(m.id);
   }
 }

@@ -254,6 +254,7 @@ export class SessionManager implements SessionsService {
     this.r.sessions.delete(id);
     const last = sessionView((await this.r.deps.repo.find(id)) ?? row);
     await this.r.deps.repo.delete(id);
+    await this.r.deps.ownership?.release(id);
     await this.r.publish('session.deleted', id, { session: last });
   }
 

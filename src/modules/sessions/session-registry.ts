@@ -202,6 +202,7 @@ export class SessionRegistry {
     await this.withLock(m, () => this.dropClient(m)).catch(() => undefined);
     this.sessions.delete(m.id);
     await this.deps.repo.delete(m.id);
+    await this.deps.ownership?.release(m.id);
   }
 
   // ---------------------------------------------------------------- updates and their state
