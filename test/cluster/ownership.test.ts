@@ -419,3 +419,17 @@ test(
     }
   },
 );
+
+test('connecting a session nobody runs places it on the least loaded instance', { skip }, async () => {
+  const sessionId = onA[0]!;
+  const d = instances.find((i) => i.id === 'd')!;
+  const off = await call(d, 'POST', `/api/v1/sessions/${sessionId}/disconnect`);
+  assert.equal(off.status, 200, JSON.stringify(off.body));
+  assert.equal(off.headers.get('x-teleflow-instance'), 'a');
+  assert.equal(off.body.data.status, 'disconnected');
+  const on = await call(a, 'POST', `/api/v1/sessions/${sessionId}/connect`);
+  assert.equal(on.status, 200, JSON.stringify(on.body));
+  assert.equal(on.headers.get('x-teleflow-instance'), 'd');
+  assert.equal(on.body.data.status, 'connected');
+  assert.ok(await connectedOn(d, [sessionId]));
+});

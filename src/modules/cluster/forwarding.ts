@@ -45,6 +45,7 @@ export interface ForwardingOptions {
 
 /** Routes that reach a session's client (the others read the shared database or the event log). */
 const SESSION_ROUTES = ['/api/v1/sessions', '/api/v1/messages', '/api/v1/chats', '/api/v1/media'];
+const CONNECT_ROUTE = '/api/v1/sessions/:id/connect';
 const NEW_SESSION_ROUTES = new Set(['/api/v1/sessions', '/api/v1/sessions/qr', '/api/v1/sessions/import']);
 /** Request headers the owner needs to answer the same way. */
 const PASSED_HEADERS = [
@@ -103,8 +104,14 @@ export const forwardingPlugin = fp<ForwardingOptions>(
       }
       const target = targetOf(request, links);
       if (!target || String(request.headers['content-type'] ?? '').startsWith('multipart/')) return;
+      // A session nobody runs that is to be connected is placed like a new one.
       const owner =
-        target.kind === 'new' ? await opts.cluster.placeNew() : await opts.cluster.ownerOf(target.id);
+        target.kind === 'new'
+          ? await opts.cluster.placeNew()
+          : ((await opts.cluster.ownerOf(target.id)) ??
+            (request.routeOptions.url === CONNECT_ROUTE && !opts.cluster.mayRun(target.id)
+              ? await opts.cluster.placeNew()
+              : undefined));
       if (!owner || owner.id === opts.cluster.instanceId) return;
       return forward(request, reply, owner, signer, opts.timeoutMs);
     });
