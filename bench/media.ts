@@ -41,6 +41,8 @@ const SIZE_MB = Number(process.env.BENCH_MEDIA_MB ?? 100);
 const CONCURRENT = Number(process.env.BENCH_MEDIA_CONCURRENT ?? 20);
 const CONCURRENT_MB = Number(process.env.BENCH_MEDIA_CONCURRENT_MB ?? 5);
 const RSS_MB = Number(process.env.BENCH_MEDIA_RSS_MB ?? 200);
+/** Download rounds, alternating which side goes first; the median of each side is shown. */
+const ROUNDS = Number(process.env.BENCH_MEDIA_ROUNDS ?? 2);
 /** Longest any one transfer may take before the benchmark gives up on it. */
 const TRANSFER_TIMEOUT_MS = 15 * 60_000;
 
@@ -140,6 +142,10 @@ async function directMessage(name: string): Promise<Api.Message | undefined> {
 
 const mediaUrl = (mediaId: string) => `${teleflow.base}/api/v1/media/${mediaId}?sessionId=${sessionId}`;
 const headers = { 'x-api-key': TEST_SECRETS.API_KEY };
+/** Reads a download to the end, counting bytes only (the direct side hashes nothing either). */
+const readAll = async (url: string, extra: Record<string, string> = {}) =>
+  (await drain(await fetch(url, { headers: { ...headers, ...extra } }), undefined, false)).bytes;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -169,12 +175,19 @@ try {
   const file = join(dir, 'payload.bin');
   await writeRandomFile(file, SIZE_MB * MB);
   const { mediaId, message } = await sendToBoth(file, 'payload.bin');
-  const viaTeleflow = await timed(
-    async () => (await drain(await fetch(mediaUrl(mediaId), { headers }))).bytes,
+  const rates = { teleflow: [] as number[], direct: [] as number[] };
+  const sides = { teleflow: () => readAll(mediaUrl(mediaId)), direct: () => directDownload(message) };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['teleflow', 'direct'] as const) : (['direct', 'teleflow'] as const);
+    for (const side of order) {
+      const run = await timed(sides[side]);
+      rates[side].push(rate(run.value, run.ms));
+    }
+  }
+  const down = [median(rates.teleflow), median(rates.direct)] as const;
+  console.log(
+    `1. Download, ${ROUNDS} rounds (TeleFlow ${rates.teleflow.map(fmt).join(', ')}; direct ${rates.direct.map(fmt).join(', ')}), medians:`,
   );
-  const viaDirect = await timed(() => directDownload(message));
-  const down = [rate(viaTeleflow.value, viaTeleflow.ms), rate(viaDirect.value, viaDirect.ms)] as const;
-  console.log('1. Download');
   console.log(
     `   TeleFlow GET /media  ${fmt(down[0])}   direct iterDownload ${fmt(down[1])}   ratio ${(down[0] / down[1]).toFixed(2)}x (target >= 0.8x)`,
   );
@@ -222,9 +235,7 @@ try {
     ids.push(await newestMedia(`part-${i}.bin`));
   }
   const together = await timed(async () => {
-    const sizes = await Promise.all(
-      ids.map(async (id) => (await drain(await fetch(mediaUrl(id), { headers }))).bytes),
-    );
+    const sizes = await Promise.all(ids.map((id) => readAll(mediaUrl(id))));
     return sizes.reduce((a, b) => a + b, 0);
   });
   console.log(
@@ -240,14 +251,12 @@ try {
     media: { kind: 'document', path: big, fileName: 'big.bin' },
   });
   const bigId = await newestMedia('big.bin');
-  await drain(await fetch(mediaUrl(bigId), { headers: { ...headers, range: `bytes=0-${64 * MB - 1}` } }));
+  await readAll(mediaUrl(bigId), { range: `bytes=0-${64 * MB - 1}` });
   const pid = teleflow.server.child.pid!;
   const baseline = rssOf(pid);
   let peak = baseline;
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50);
-  const served = await timed(
-    async () => (await drain(await fetch(mediaUrl(bigId), { headers }))).bytes,
-  ).finally(() => clearInterval(sampler));
+  const served = await timed(() => readAll(mediaUrl(bigId))).finally(() => clearInterval(sampler));
   console.log(
     `4. RSS during a ${RSS_MB} MB download (${fmt(rate(served.value, served.ms))}): baseline ${(baseline / MB).toFixed(1)} MB, growth ${((peak - baseline) / MB).toFixed(1)} MB (target < 64 MB)`,
   );

@@ -27,6 +27,30 @@ const PARTS_IN_FLIGHT = 4;
 /** Tries of one part (a DC move and a renewed file reference each use one). */
 const TRIES_PER_PART = 4;
 const LOCATIONS_KEPT = 500;
+/**
+ * Parts in flight for one account, all its downloads together: they share the account's
+ * connection, and more would only wait there behind each other (and its pings) until the call
+ * timeout ran out for the last ones.
+ */
+const PARTS_PER_ACCOUNT = 8;
+
+/** A counting semaphore, first come first served. */
+class Slots {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
 
 /** What the downloader needs of the account's connection. */
 export interface DownloadHost {
@@ -76,6 +100,7 @@ const isExpiredReference = (err: unknown) =>
 export class MediaDownloader {
   /** mediaId -> where its file is (LRU by insertion order). */
   private readonly locations = new Map<string, Promise<MediaLocation>>();
+  private readonly slots = new Slots(PARTS_PER_ACCOUNT);
 
   constructor(private readonly host: DownloadHost) {}
 
@@ -178,14 +203,12 @@ export class MediaDownloader {
       const location = state.location;
       const dcId = state.dcId === this.host.homeDc() ? undefined : state.dcId;
       try {
-        const res = await this.host.invokeOnDc(
-          new Api.upload.GetFile({
-            location: inputLocation(location, sizeType),
-            offset: helpers.returnBigInt(offset),
-            limit: PART_SIZE,
-          }),
-          dcId,
-        );
+        const request = new Api.upload.GetFile({
+          location: inputLocation(location, sizeType),
+          offset: helpers.returnBigInt(offset),
+          limit: PART_SIZE,
+        });
+        const res = await this.slots.run(() => this.host.invokeOnDc(request, dcId));
         if (!(res instanceof Api.upload.File))
           throw new AppError('TELEGRAM_ERROR', 'Telegram redirected the download to a CDN');
         return Buffer.isBuffer(res.bytes) ? res.bytes : Buffer.from(res.bytes);

@@ -267,3 +267,16 @@ test('the OpenAPI document describes the downloads as binary', async () => {
   });
   assert.ok(doc.paths['/media/links/{token}']?.get, 'the signed link route is documented');
 });
+
+test('20 downloads of different files at once all arrive whole (parts queue per account, not on the wire)', async () => {
+  const files = Array.from({ length: 20 }, () => fileBytes(2 * 1024 * 1024));
+  const ids: string[] = [];
+  for (const content of files) ids.push(await receive(friend, content));
+  const answers = await Promise.all(
+    ids.map((id) => download(t, `/api/v1/media/${id}?sessionId=${me.sessionId}`)),
+  );
+  answers.forEach((res, i) => {
+    assert.equal(res.status, 200, `download ${i}`);
+    assertBytes(res.body, files[i]!, `download ${i}`);
+  });
+});
