@@ -382,31 +382,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     throw error;
   }
 
-  const api = async <T>(
+  const api = <T>(
     i: number,
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<ApiAnswer<T>> => {
-    const res = await fetch(`${at(i).url}${path}`, {
-      method,
-      headers: {
-        'x-api-key': TEST_SECRETS.API_KEY,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: the text as it is
-    }
-    return { status: res.status, headers: res.headers, body: parsed as T };
-  };
+  ) => callApi<T>(at(i).url, method, path, body, headers);
 
   const owned = async (i: number) => {
     const res = await fetch(`${at(i).url}/health`);
@@ -460,6 +442,33 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     output: (i) => (outputs.get(i) ?? '') + (at(i).server?.output() ?? ''),
     close,
   };
+}
+
+/** Calls TeleFlow at `base` with the admin key (JSON in; JSON out when the answer is JSON). */
+export async function callApi<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiAnswer<T>> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      'x-api-key': TEST_SECRETS.API_KEY,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: the text as it is
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T };
 }
 
 /** Polls `probe` until it answers something truthy; throws after `ms` with `what`. */
