@@ -231,7 +231,11 @@ test('a download of a file received by a session on B streams through A', { skip
     { sessionId },
   );
   assert.equal(link.status, 200, JSON.stringify(link.body));
-  const viaLink = await fetch(link.body.data.url as string);
+  // The link names the host the caller asked (A), not B's internal address.
+  const url = new URL(link.body.data.url as string);
+  assert.equal(url.host, `127.0.0.1:${a.port}`);
+  const viaLink = await fetch(url);
+  assert.equal(viaLink.headers.get('x-teleflow-instance'), 'b');
   assert.equal(viaLink.status, 200);
   assert.ok(Buffer.from(await viaLink.arrayBuffer()).equals(bytes), 'the file through the link');
 });

@@ -13,7 +13,9 @@
  * in the shared database, so a retry through any instance finds the first attempt's answer.
  */
 import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../lib/errors.js';
@@ -49,6 +51,10 @@ const CONNECT_ROUTE = '/api/v1/sessions/:id/connect';
 const NEW_SESSION_ROUTES = new Set(['/api/v1/sessions', '/api/v1/sessions/qr', '/api/v1/sessions/import']);
 /** Request headers the owner needs to answer the same way. */
 const PASSED_HEADERS = [
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
   'accept',
   'idempotency-key',
   'range',
@@ -163,7 +169,7 @@ async function forward(
       method: request.method,
       url: request.url,
       body,
-      principal: request.principal!,
+      principal: request.principal,
     }),
     'x-request-id': request.id,
   };
@@ -171,45 +177,73 @@ async function forward(
     const value = request.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  if (body !== undefined) headers['content-type'] = 'application/json';
-
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  // The caller going away stops the owner's answer (a download) too.
-  reply.raw.once('close', () => abort.abort());
-  let res: Response;
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(body));
+  }
+  let res: IncomingMessage;
   try {
-    res = await fetch(`${owner.url}${request.url}`, {
-      method: request.method,
-      headers,
-      body,
-      redirect: 'manual',
-      signal: abort.signal,
-    });
+    res = await send(new URL(`${owner.url}${request.url}`), request.method, headers, body, timeoutMs);
   } catch {
     throw moving(`The instance running this session (${owner.id}) did not answer`);
-  } finally {
-    clearTimeout(timer);
   }
-  if (res.status === 503 && res.headers.get('content-type')?.includes('json')) {
-    const text = await res.text();
+  // The caller going away stops the owner's answer (a download) too.
+  reply.raw.once('close', () => res.destroy());
+  const status = res.statusCode ?? 502;
+  if (status === 503 && String(res.headers['content-type']).includes('json')) {
+    const text = await readAll(res);
     // An owner shutting down hands its sessions over: to the caller the session is moving.
     if (text.includes('"SHUTTING_DOWN"')) throw moving('The session is moving to another instance');
     return relay(reply, res, owner, text);
   }
-  return relay(reply, res, owner, res.body ? Readable.fromWeb(res.body as never) : undefined);
+  if (request.method === 'HEAD' || status === 204 || status === 304) {
+    res.resume();
+    return relay(reply, res, owner, undefined);
+  }
+  return relay(reply, res, owner, res);
+}
+
+/**
+ * One HTTP request to another instance (node:http, which lets the Host header through: links
+ * and URLs the owner builds name the host the caller used). Resolves with the answer's head.
+ */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers }, (res) => {
+      clearTimeout(timer);
+      resolve(res);
+    });
+    const timer = setTimeout(() => req.destroy(new Error('no answer in time')), timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(body);
+  });
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function relay(
   reply: FastifyReply,
-  res: Response,
+  res: IncomingMessage,
   owner: LiveInstance,
   body: string | Readable | undefined,
 ): FastifyReply {
-  reply.status(res.status);
-  res.headers.forEach((value, name) => {
-    if (!HOP_HEADERS.has(name)) reply.header(name, value);
-  });
+  reply.status(res.statusCode ?? 502);
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value !== undefined && !HOP_HEADERS.has(name)) reply.header(name, value);
+  }
   reply.header('x-teleflow-instance', owner.id);
   return reply.send(body);
 }

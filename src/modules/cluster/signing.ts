@@ -26,7 +26,8 @@ export interface ForwardClaims {
   url: string;
   /** sha256 (hex) of the body bytes sent. */
   body: string;
-  principal: Principal;
+  /** Null for the public routes (a signed media link). */
+  principal: Principal | null;
 }
 
 export function bodyHash(body: string | Buffer | undefined): string {
@@ -50,7 +51,7 @@ export class ForwardSigner {
   /** The two headers for a request to instance `to`. */
   sign(
     to: string,
-    request: { method: string; url: string; body: string | undefined; principal: Principal },
+    request: { method: string; url: string; body: string | undefined; principal: Principal | null },
   ): Record<string, string> {
     const claims: ForwardClaims = {
       v: 1,
@@ -87,7 +88,7 @@ export class ForwardSigner {
     if (this.seen.has(claims.nonce)) return 'replayed';
     this.seen.set(claims.nonce, claims.ts + MAX_SKEW_MS);
     const p = claims.principal;
-    if (p.tokenExpiresAt !== undefined) p.tokenExpiresAt = new Date(p.tokenExpiresAt);
+    if (p?.tokenExpiresAt !== undefined) p.tokenExpiresAt = new Date(p.tokenExpiresAt);
     return claims;
   }
 
