@@ -437,3 +437,19 @@ test('connecting a session nobody runs places it on the least loaded instance', 
   assert.equal(on.body.data.status, 'connected');
   assert.ok(await connectedOn(d, [sessionId]));
 });
+
+test(
+  'an instance restarted under the same id after kill -9 takes its sessions back at once',
+  { skip, timeout: 60_000 },
+  async () => {
+    const d = instances.find((i) => i.id === 'd')!;
+    const mine = (await owned(d)).map((s) => s.id);
+    assert.ok(mine.length > 0, 'd runs a session');
+    await stopServer(d.server, 'SIGKILL');
+    const started = Date.now();
+    const again = await startInstance('d');
+    await waitFor(() => connectedOn(again, mine), 10_000, 'the restarted instance to run its sessions');
+    // Well before the 15 s lease could have expired.
+    assert.ok(Date.now() - started < 12_000, `took ${Date.now() - started} ms`);
+  },
+);

@@ -188,7 +188,7 @@ export class Cluster implements SessionOwnership {
    * faster instance is skipped.
    */
   private async pickUp(): Promise<void> {
-    const orphans = await this.instances.orphans();
+    const orphans = (await this.instances.orphans()).filter((id) => !this.leases.held.has(id));
     if (orphans.length === 0 || this.stopping) return;
     const live = await this.instances.live();
     const load = live.find((i) => i.id === this.o.instanceId)?.load ?? this.leases.held.size;

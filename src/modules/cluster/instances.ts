@@ -67,15 +67,17 @@ export class Instances {
   }
 
   /**
-   * Signed-in sessions that should be connected and that no instance runs: no lease, or an
-   * expired one (its instance stopped or died).
+   * Signed-in sessions that should be connected and that no instance runs: no lease, an
+   * expired one (its instance stopped or died), or one under this instance's id (it restarted
+   * after dying: the process that held it is gone). The caller skips those it holds.
    */
   async orphans(): Promise<string[]> {
     const { rows } = await sql<{ id: string }>`
       select s.id from tg_sessions s left join cluster_leases l on l.session_id = s.id
        where s.auto_connect = 1 and s.session_secret is not null and s.user_json is not null
          and s.status <> 'logged_out'
-         and (l.owner is null or l.expires_at is null or l.expires_at < ${DB_NOW_MS})
+         and (l.owner is null or l.expires_at is null or l.expires_at < ${DB_NOW_MS}
+              or l.owner = ${this.self.id})
        order by s.id`.execute(this.db);
     return rows.map((r) => r.id);
   }
