@@ -361,6 +361,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.CLUSTER && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('CLUSTER: needs PostgreSQL (DATABASE_URL=postgres://...); with SQLite run one process');
   }
+  if (env.CLUSTER && !env.INSTANCE_URL && env.PORT === 0) {
+    problems.push('INSTANCE_URL: required with CLUSTER=true and PORT=0 (the others must know where to reach it)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dcs = env.TELEGRAM_DC ? parseDcAddresses(env.TELEGRAM_DC) : undefined;

@@ -38,3 +38,18 @@ test('the internal URL defaults to loopback on PORT; the lease TTL is bounded', 
     ConfigError,
   );
 });
+
+test('with PORT=0 the other instances cannot guess the address: INSTANCE_URL is required', () => {
+  assert.throws(
+    () => loadConfig({ ...base, PORT: '0', CLUSTER: 'true', DATABASE_URL: 'postgres://db/x' }),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('INSTANCE_URL:')),
+  );
+  const given = loadConfig({
+    ...base,
+    PORT: '0',
+    CLUSTER: 'true',
+    DATABASE_URL: 'postgres://db/x',
+    INSTANCE_URL: 'http://10.0.0.5:3000',
+  });
+  assert.equal(given.cluster?.instanceUrl, 'http://10.0.0.5:3000');
+});
