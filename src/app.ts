@@ -368,7 +368,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // Before the rate limiter: a request passed on by another instance carries a signed identity.
   if (cluster) {
-    await app.register(forwardingPlugin, { cluster, secret: config.jwtSecret, timeoutMs: config.requestTimeoutMs });
+    await app.register(forwardingPlugin, {
+      cluster,
+      secret: config.jwtSecret,
+      timeoutMs: config.requestTimeoutMs,
+    });
   }
   await app.register(rateLimitPlugin, {
     auth,

@@ -362,7 +362,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     problems.push('CLUSTER: needs PostgreSQL (DATABASE_URL=postgres://...); with SQLite run one process');
   }
   if (env.CLUSTER && !env.INSTANCE_URL && env.PORT === 0) {
-    problems.push('INSTANCE_URL: required with CLUSTER=true and PORT=0 (the others must know where to reach it)');
+    problems.push(
+      'INSTANCE_URL: required with CLUSTER=true and PORT=0 (the others must know where to reach it)',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
