@@ -96,22 +96,25 @@ test(
       await sse.until(() => sse.opens() > 0);
       const before = (await b!.app.services.events.newest())?.id ?? 0;
       // Instance 2 publishes; instance 1 too, interleaved, so the stream gets both in one order.
-      await Promise.all([
-        (async () => {
-          for (let i = 0; i < 50; i++) await b!.app.services.events.publish(event(i));
-        })(),
-        (async () => {
-          for (let i = 0; i < 50; i++) await a!.app.services.events.publish(event(1000 + i));
-        })(),
-      ]);
-      await sse.until(() => sse.frames.length >= 100, 10_000);
+      // Both instances publish at once, one at a time and in bursts of 10 (batches of several).
+      const publishFrom = async (app: typeof a, base: number) => {
+        for (let i = 0; i < 25; i++) await app!.app.services.events.publish(event(base + i));
+        for (let burst = 0; burst < 5; burst++)
+          await Promise.all(
+            Array.from({ length: 10 }, (_, k) =>
+              app!.app.services.events.publish(event(base + 25 + burst * 10 + k)),
+            ),
+          );
+      };
+      await Promise.all([publishFrom(b, 0), publishFrom(a, 1000)]);
+      await sse.until(() => sse.frames.length >= 150, 10_000);
       const ids = sse.frames.map((f) => Number(f.id));
       const logged = (
         await a!.app.services.events.readAfter(before, { types: null, sessionIds: null }, 1000)
       ).map((e) => e.id);
       assert.deepEqual(ids, logged);
       const fromB = sse.frames.filter((f) => (JSON.parse(f.data) as { data: { i: number } }).data.i < 1000);
-      assert.equal(fromB.length, 50);
+      assert.equal(fromB.length, 75);
     } finally {
       sse.es.close();
     }

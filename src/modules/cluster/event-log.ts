@@ -1,23 +1,25 @@
 /**
  * One event log written by every instance of a cluster, read in one order.
  *
- * Writing: each group commit first takes a transaction-level advisory lock, so the next id is
- * handed out only after the previous batch committed. Ids are then committed in the order they
- * are handed out, across instances: a reader that saw id 11 never later sees id 10 appear (a
- * rolled-back batch leaves a gap, but one that never fills). The lock is held from the first
- * insert to the commit: one batch at a time in the whole cluster, as in one process before.
+ * Writing: each group commit's first statement takes a transaction-level advisory lock, so the
+ * next id is handed out only after the previous batch committed. Ids are then committed in the
+ * order they are handed out, across instances: a reader that saw id 11 never later sees id 10
+ * appear (a rolled-back batch leaves a gap, but one that never fills). The lock is held from
+ * the first insert to the commit: one batch at a time in the whole cluster, as in one process
+ * before. The same statement sends a NOTIFY (delivered at the commit, not at all on a rollback;
+ * bus.ts); the next reads the newest committed id.
  *
- * Reading: the batch's last statement is a NOTIFY with its newest id, delivered at the commit
- * (bus.ts). Every instance, on its own commits and on others' notifications, reads the rows
- * after the last id it passed on and hands them to its listeners (streams) in id order: the
- * log is the source of truth, the notification only a wake-up. After the LISTEN connection was
+ * Reading: every instance, on the others' notifications, reads the rows after the last id it
+ * passed on and hands them to its listeners (streams) in id order: the log is the source of
+ * truth, the notification only a wake-up. Its own batch goes to the listeners as it is when
+ * they had everything before it, and is read back otherwise. After the LISTEN connection was
  * lost, the same read catches up.
  */
 import { sql, type Transaction } from 'kysely';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/types.js';
 import type { EventsService, SharedEventLog, StoredEvent } from '../events/events.service.js';
-import type { ClusterBus } from './bus.js';
+import { channelOf, type ClusterBus } from './bus.js';
 
 /** The advisory lock's first key ("TFEV"); the second is the schema, so schemas stay apart. */
 const LOCK_CLASS = 0x54464556;
@@ -28,8 +30,8 @@ const EVERY_EVENT = { types: null, sessionIds: null } as const;
 export class ClusterEventLog implements SharedEventLog {
   /** The newest id this instance handed to its listeners. */
   private readId = 0;
-  /** The newest id known to be committed (from commits here and notifications). */
-  private newestId = 0;
+  /** The newest committed id when the batch being written took its turn. */
+  private batchAfter: number | undefined;
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private stopped = false;
@@ -38,18 +40,21 @@ export class ClusterEventLog implements SharedEventLog {
   constructor(
     private readonly events: EventsService,
     private readonly bus: ClusterBus,
+    private readonly schema: string | undefined,
+    private readonly instanceId: string,
     private readonly log: FastifyBaseLogger,
   ) {
-    bus.on('events', (payload) => this.wake(Number(payload) || 0));
-    bus.onReconnected(() => this.wake(0));
+    // Another instance committed (its own notifications are heard as its commits).
+    bus.on('events', (from) => {
+      if (from !== instanceId) this.wake();
+    });
+    bus.onReconnected(() => this.wake());
   }
 
   /** Starts from the log's newest event: streams read older ones from the log themselves. */
   async start(): Promise<void> {
     this.stopped = false;
-    const newest = (await this.events.newest())?.id ?? 0;
-    this.readId = Math.max(this.readId, newest);
-    this.newestId = Math.max(this.newestId, newest);
+    this.readId = Math.max(this.readId, (await this.events.newest())?.id ?? 0);
     this.events.useSharedLog(this);
   }
 
@@ -58,26 +63,34 @@ export class ClusterEventLog implements SharedEventLog {
     clearTimeout(this.retry);
   }
 
-  async lock(trx: Transaction<Database>): Promise<void> {
-    await sql`select pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema()))`.execute(trx);
+  async begin(trx: Transaction<Database>): Promise<void> {
+    await sql`select pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())),
+        pg_notify(${channelOf('events', this.schema)}, ${this.instanceId})`.execute(trx);
+    // A statement of its own: one sees what was committed before it started, and this one must
+    // start after the lock was granted, to see the batches committed while it was awaited.
+    const row = await trx
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('id').as('newest'))
+      .executeTakeFirst();
+    this.batchAfter = Number(row?.newest ?? 0);
   }
 
-  async announce(trx: Transaction<Database>, newestId: number): Promise<void> {
-    await this.bus.notify(trx, 'events', String(newestId));
+  committed(stored: StoredEvent[]): void {
+    const after = this.batchAfter;
+    this.batchAfter = undefined;
+    if (!this.reading && !this.stopped && after === this.readId) {
+      this.readId = stored[stored.length - 1]!.id;
+      this.events.deliver(stored);
+    } else this.wake();
   }
 
-  committed(newestId: number): void {
-    this.wake(newestId);
-  }
-
-  /** How far this instance's listeners are behind the newest committed event (for /metrics). */
-  lag(): { newestId: number; readId: number } {
-    return { newestId: this.newestId, readId: this.readId };
+  /** The newest id this instance's listeners were handed (for /metrics: the lag behind the log). */
+  lag(): { readId: number } {
+    return { readId: this.readId };
   }
 
   /** Reads what is new; one read at a time, one more queued when woken meanwhile. */
-  wake(newestId: number): void {
-    if (newestId > this.newestId) this.newestId = newestId;
+  wake(): void {
     if (this.stopped) return;
     if (this.reading) {
       this.readAgain = true;
@@ -87,14 +100,14 @@ export class ClusterEventLog implements SharedEventLog {
       .catch((err: unknown) => {
         this.log.warn({ err }, 'cluster: reading the event log failed; trying again in a second');
         clearTimeout(this.retry);
-        this.retry = setTimeout(() => this.wake(0), RETRY_MS);
+        this.retry = setTimeout(() => this.wake(), RETRY_MS);
         this.retry.unref();
       })
       .finally(() => {
         this.reading = null;
         if (this.readAgain) {
           this.readAgain = false;
-          this.wake(0);
+          this.wake();
         }
       });
   }
@@ -102,10 +115,9 @@ export class ClusterEventLog implements SharedEventLog {
   private async readNew(): Promise<void> {
     for (;;) {
       this.readAgain = false;
-      const page: StoredEvent[] = await this.events.readAfter(this.readId, EVERY_EVENT, PAGE);
+      const page = await this.events.readAfter(this.readId, EVERY_EVENT, PAGE);
       if (page.length > 0) {
         this.readId = page[page.length - 1]!.id;
-        if (this.readId > this.newestId) this.newestId = this.readId;
         this.events.deliver(page);
       }
       if (page.length < PAGE && !this.readAgain) return;

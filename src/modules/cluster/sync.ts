@@ -35,7 +35,7 @@ export class ClusterSync {
 
   constructor(private readonly o: ClusterSyncOptions) {
     this.bus = new ClusterBus(o.databaseUrl, o.schema, o.log);
-    this.eventLog = new ClusterEventLog(o.events, this.bus, o.log);
+    this.eventLog = new ClusterEventLog(o.events, this.bus, o.schema, o.instanceId, o.log);
     new SharedState({
       db: o.db,
       bus: this.bus,

@@ -43,13 +43,13 @@ export type EventListener = (events: StoredEvent[]) => void;
 
 /**
  * One log written by several instances (src/modules/cluster/event-log.ts): each batch takes the
- * log's turn first (ids are then committed in the order they were handed out), tells the other
- * instances after its inserts, and listeners hear events read back from the log in id order.
+ * log's turn first (ids are then committed in the order they were handed out) and tells the
+ * other instances; after the commit the listeners hear of its events in id order, after those
+ * the other instances committed before it.
  */
 export interface SharedEventLog {
-  lock(trx: Transaction<Database>): Promise<void>;
-  announce(trx: Transaction<Database>, newestId: number): Promise<void>;
-  committed(newestId: number): void;
+  begin(trx: Transaction<Database>): Promise<void>;
+  committed(stored: StoredEvent[]): void;
 }
 
 export interface EventsServiceDeps {
@@ -187,7 +187,7 @@ export class EventsService implements EventPublisher {
         results = [];
         stored = [];
         afterCommit.length = 0;
-        await this.shared?.lock(trx);
+        await this.shared?.begin(trx);
         for (const p of batch) {
           const event = await this.insert(trx, p);
           if (event) stored.push(event);
@@ -198,7 +198,6 @@ export class EventsService implements EventPublisher {
           const after = await hook(trx, stored);
           if (after) afterCommit.push(after);
         }
-        await this.shared?.announce(trx, stored[stored.length - 1]!.id);
       });
     } catch (err) {
       this.deps.log.error({ err, count: batch.length }, 'could not record events');
@@ -215,7 +214,7 @@ export class EventsService implements EventPublisher {
         this.deps.log.error({ err }, 'event post-commit callback failed');
       }
     }
-    if (this.shared) this.shared.committed(stored[stored.length - 1]!.id);
+    if (this.shared) this.shared.committed(stored);
     else this.deliver(stored);
   }
 
