@@ -10,9 +10,11 @@
  *   2. memory: TeleFlow's RSS (from /proc) before the first session and with every session
  *      connected and idle (after BENCH_SETTLE_SECONDS, default 5): RSS per idle session.
  *   3. receiving: BENCH_RECEIVERS sessions (default 200) each receive BENCH_MESSAGES_EACH messages
- *      (default 10) at once, sent by 20 other sandbox users through the control API with 32
- *      calls in flight; message.received events per second on one SSE client, from the first
- *      send to the last event, and how many were lost or doubled (both must be 0).
+ *      (default 10) at once, sent by 20 other sandbox users through the control API with
+ *      BENCH_SEND_IN_FLIGHT calls in flight (default 64); message.received events per second on
+ *      one SSE client, from the first send to the last event, beside the rate the sends went
+ *      out at (TeleFlow cannot record faster than the sandbox delivers), and how many were lost
+ *      or doubled (both must be 0).
  *   4. restart: TeleFlow stops (SIGTERM); while it is down every session gets one message; then
  *      it starts again. Time from the start of the process to every session connected (GET
  *      /sessions), and to every missed message recorded (message.received on SSE resumed with
@@ -33,6 +35,7 @@ const SIGNIN_TIMEOUT_S = Number(process.env.BENCH_SIGNIN_TIMEOUT ?? 600);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_SECONDS ?? 5);
 const RECEIVERS = Math.min(SESSIONS, Number(process.env.BENCH_RECEIVERS ?? 200));
 const MESSAGES_EACH = Number(process.env.BENCH_MESSAGES_EACH ?? 10);
+const SEND_IN_FLIGHT = Number(process.env.BENCH_SEND_IN_FLIGHT ?? 64);
 const SENDERS = 20;
 const RESTART_TARGET_S = 60;
 const WAIT_LIMIT_MS = 180_000;
@@ -221,7 +224,7 @@ try {
   const total = RECEIVERS * MESSAGES_EACH;
   const texts = Array.from({ length: total }, (_, n) => `fleet burst ${n}`);
   started = performance.now();
-  await pool(total, 32, (n) =>
+  await pool(total, SEND_IN_FLIGHT, (n) =>
     sandbox!.control('POST', '/messages', {
       from: senders[n % SENDERS],
       to: phones[n % RECEIVERS],
@@ -238,8 +241,9 @@ try {
   const lost = total - seen();
   const doubled = texts.reduce((sum, t) => sum + Math.max(0, (stream.texts.get(t) ?? 0) - 1), 0);
   console.log(
-    `receiving: ${RECEIVERS} sessions x ${MESSAGES_EACH} messages = ${total} sent in ${seconds(sentMs)}; ` +
-      `message.received on SSE: ${((seen() / receivedMs) * 1000).toFixed(0)} events/s, lost ${lost}, doubled ${doubled}`,
+    `receiving: ${RECEIVERS} sessions x ${MESSAGES_EACH} messages = ${total} sent in ${seconds(sentMs)} ` +
+      `(${((total / sentMs) * 1000).toFixed(0)}/s); message.received on SSE: ${((seen() / receivedMs) * 1000).toFixed(0)} events/s, ` +
+      `the last ${(receivedMs - sentMs).toFixed(0)} ms after the last send; lost ${lost}, doubled ${doubled}`,
   );
   const resumeFrom = stream.lastId();
   stream.close();
