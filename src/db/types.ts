@@ -96,6 +96,7 @@ export interface Database {
   cluster_instances: ClusterInstancesTable;
   cluster_leases: ClusterLeasesTable;
   webhook_leases: WebhookLeasesTable;
+  cluster_state: ClusterStateTable;
 }
 
 /** A live TeleFlow instance of a cluster (times: ms on the database's clock). */
@@ -120,6 +121,13 @@ export interface WebhookLeasesTable {
   owner: string | null;
   expires_at: number | null;
   epoch: Generated<number>;
+}
+
+/** What the instances of a cluster agree on, by name (value: JSON). */
+export interface ClusterStateTable {
+  name: string;
+  value: string;
+  updated_by: string;
 }
 
 /** A file in the upload store (DATA_DIR/uploads/<sha256>); rows with the same bytes share it. */

@@ -81,7 +81,8 @@ function keyInfo(row: ApiKeysTable): ApiKeyInfo {
 }
 
 export class AuthService {
-  private readonly bootstrapHashBytes: Buffer;
+  private bootstrapHashBytes: Buffer;
+  private bootstrapPrefix: string;
   private readonly keyCache = new Map<string, { row: ApiKeysTable; at: number }>();
   /**
    * Resolved API keys by the key as presented, so a hit costs no hashing, parsing or allocation
@@ -95,12 +96,13 @@ export class AuthService {
   private readonly tokenCache = new Map<string, { principal: Principal; at: number }>();
   private readonly lastTouch = new Map<string, number>();
   private readonly revocationListeners = new Set<() => void>();
-  private readonly bootstrapFingerprint: string;
+  private bootstrapFingerprint: string;
   private readonly sign: (payload: Record<string, unknown>) => string;
   private readonly verify: (token: string) => Record<string, unknown>;
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.bootstrapHashBytes = Buffer.from(sha256Hex(deps.bootstrapApiKey));
+    this.bootstrapPrefix = deps.bootstrapApiKey.slice(0, 6);
     this.bootstrapFingerprint = hmacSha256(deps.jwtSecret, `bootstrap:${deps.bootstrapApiKey}`)
       .subarray(0, 16)
       .toString('base64url');
@@ -124,7 +126,7 @@ export class AuthService {
       keyId: BOOTSTRAP_ID,
       name: 'bootstrap (API_KEY)',
       role: 'admin',
-      prefix: this.deps.bootstrapApiKey.slice(0, 6),
+      prefix: this.bootstrapPrefix,
       sessionIds: null,
       via: 'api_key',
     };
@@ -286,6 +288,27 @@ export class AuthService {
   onRevocation(listener: () => void): () => void {
     this.revocationListeners.add(listener);
     return () => this.revocationListeners.delete(listener);
+  }
+
+  /** The bootstrap key as the other instances of a cluster can check it (never the key itself). */
+  bootstrapIdentity(): { hash: string; fingerprint: string; prefix: string } {
+    return {
+      hash: this.bootstrapHashBytes.toString(),
+      fingerprint: this.bootstrapFingerprint,
+      prefix: this.bootstrapPrefix,
+    };
+  }
+
+  /**
+   * Accepts the bootstrap key of another instance's API_KEY instead of this one's (a cluster
+   * rotating API_KEY: the instance started last with a new one); tokens of the old key end.
+   */
+  useBootstrapIdentity(identity: { hash: string; fingerprint: string; prefix: string }): void {
+    if (!/^[0-9a-f]{64}$/.test(identity.hash) || identity.hash === this.bootstrapHashBytes.toString()) return;
+    this.bootstrapHashBytes = Buffer.from(identity.hash);
+    this.bootstrapFingerprint = identity.fingerprint;
+    this.bootstrapPrefix = identity.prefix;
+    this.forgetResolved();
   }
 
   /**

@@ -31,6 +31,14 @@ export function channelOf(topic: Topic, schema: string | undefined): string {
   return `teleflow_${topic}_${digest}`;
 }
 
+/** What the parts that talk over the bus share: the database, the bus, who this instance is. */
+export interface BusContext {
+  db: Kysely<Database>;
+  bus: ClusterBus;
+  instanceId: string;
+  log: FastifyBaseLogger;
+}
+
 export class ClusterBus {
   private readonly channels = new Map<string, Topic>();
   private readonly handlers = new Map<Topic, ((payload: string) => void)[]>();

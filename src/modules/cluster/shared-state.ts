@@ -6,14 +6,12 @@
  * credentials again (src/modules/events/streams.ts ends those of a revoked one). Without this,
  * another instance would notice within its cache times (30 s for credentials, 2 s for webhooks).
  */
-import type { Kysely } from 'kysely';
-import type { FastifyBaseLogger } from 'fastify';
-import type { Database } from '../../db/types.js';
 import type { AuthService } from '../auth/auth.service.js';
 import type { WebhooksRepository } from '../webhooks/webhooks.repository.js';
-import type { ClusterBus } from './bus.js';
+import { BOOTSTRAP_CHANGED, type BootstrapKey } from './bootstrap-key.js';
+import type { BusContext } from './bus.js';
 
-type Change = 'auth' | 'webhooks';
+type Change = 'auth' | 'webhooks' | typeof BOOTSTRAP_CHANGED;
 
 export class SharedState {
   /** Set while applying another instance's change, so it is not announced back. */
@@ -22,13 +20,10 @@ export class SharedState {
   private flushing = false;
 
   constructor(
-    private readonly o: {
-      db: Kysely<Database>;
-      bus: ClusterBus;
-      instanceId: string;
+    private readonly o: BusContext & {
       auth: AuthService;
       webhooks: WebhooksRepository;
-      log: FastifyBaseLogger;
+      bootstrapKey: BootstrapKey;
     },
   ) {
     o.auth.onRevocation(() => this.changed('auth'));
@@ -71,6 +66,7 @@ export class SharedState {
     try {
       if (message.changes?.includes('auth')) this.o.auth.forgetResolved();
       if (message.changes?.includes('webhooks')) this.o.webhooks.forgetEnabled();
+      if (message.changes?.includes(BOOTSTRAP_CHANGED)) void this.o.bootstrapKey.changed();
     } finally {
       this.applying = false;
     }

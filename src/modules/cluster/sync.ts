@@ -11,6 +11,7 @@ import type { AuthService } from '../auth/auth.service.js';
 import type { EventsService } from '../events/events.service.js';
 import type { WebhooksService } from '../webhooks/webhooks.service.js';
 import { ClusterBus } from './bus.js';
+import { BootstrapKey } from './bootstrap-key.js';
 import { ClusterEventLog } from './event-log.js';
 import { SharedState } from './shared-state.js';
 import { WebhookLeases } from './webhook-leases.js';
@@ -32,16 +33,25 @@ export class ClusterSync {
   readonly bus: ClusterBus;
   readonly eventLog: ClusterEventLog;
   readonly webhookLeases: WebhookLeases;
+  private readonly bootstrapKey: BootstrapKey;
 
   constructor(private readonly o: ClusterSyncOptions) {
     this.bus = new ClusterBus(o.databaseUrl, o.schema, o.log);
     this.eventLog = new ClusterEventLog(o.events, this.bus, o.schema, o.instanceId, o.log);
+    this.bootstrapKey = new BootstrapKey({
+      db: o.db,
+      bus: this.bus,
+      instanceId: o.instanceId,
+      auth: o.auth,
+      log: o.log,
+    });
     new SharedState({
       db: o.db,
       bus: this.bus,
       instanceId: o.instanceId,
       auth: o.auth,
       webhooks: o.webhooks.repo,
+      bootstrapKey: this.bootstrapKey,
       log: o.log,
     });
     this.webhookLeases = new WebhookLeases({
@@ -59,6 +69,7 @@ export class ClusterSync {
   async start(): Promise<void> {
     await this.bus.start();
     await this.eventLog.start();
+    await this.bootstrapKey.start();
     this.webhookLeases.start((id) => this.o.webhooks.dispatcher.kick(id));
   }
 
