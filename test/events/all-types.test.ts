@@ -23,7 +23,15 @@ const session = {
   updatedAt: at,
   lastError: null,
 };
-const message = { id: 7, chatId: '-1001234567890', senderId: '5551234', date: at, text: 'hi', out: false };
+const message = {
+  id: 7,
+  chatId: '-1001234567890',
+  senderId: '5551234',
+  date: at,
+  text: 'hi',
+  out: false,
+  media: null,
+};
 const chat = { id: '-1001234567890', type: 'channel', title: 'News', username: 'news' };
 const member = { chatId: '-4001', userId: '5551234', actorId: null };
 

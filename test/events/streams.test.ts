@@ -13,7 +13,15 @@ const msg = (sessionId: string | null, n: number, type: NewEvent['type'] = 'mess
   type,
   sessionId,
   data: {
-    message: { id: n, chatId: '1', senderId: '2', date: new Date().toISOString(), text: `m${n}`, out: false },
+    message: {
+      id: n,
+      chatId: '1',
+      senderId: '2',
+      date: new Date().toISOString(),
+      text: `m${n}`,
+      out: false,
+      media: null,
+    },
   },
 });
 

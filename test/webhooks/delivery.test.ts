@@ -9,7 +9,15 @@ import { createTestApp, ensureSessions, type TestApp } from '../helpers/app.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const message = (id: number, text = 'hello') => ({
-  message: { id, chatId: '777', senderId: '555', date: new Date().toISOString(), text, out: false },
+  message: {
+    id,
+    chatId: '777',
+    senderId: '555',
+    date: new Date().toISOString(),
+    text,
+    out: false,
+    media: null,
+  },
 });
 
 function received(type: NewEvent['type'], sessionId: string | null, n: number): NewEvent {
