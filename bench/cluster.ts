@@ -7,7 +7,9 @@
  *      (default 6) signed in through instance 1 spread over the instances; BENCH_IN_FLIGHT sends
  *      at once (default 16) for BENCH_SECONDS (default 10) to one sandbox user, each request to
  *      an instance picked at random (so with three, two in three are forwarded to the session's
- *      owner): sends per second, latency p50/p99, the share carried out by another instance.
+ *      owner): sends per second, latency p50/p99, the share carried out by another instance, and
+ *      the CPU time the TeleFlow processes spent per send (summed over the instances: steadier
+ *      than the rate when other work shares the machine).
  *      On one machine the instances share its cores: the point is the cost of coordination.
  *   2. events across instances (three instances): an SSE client on instance 1, a session run by
  *      instance 3 sends through instance 3, BENCH_LATENCY_SAMPLES times (default 200, one at a
@@ -20,6 +22,7 @@
  */
 import { EventSource } from 'eventsource';
 import {
+  cpuTimeMs,
   eventually,
   startCluster,
   startPostgres,
@@ -83,6 +86,8 @@ async function sends(count: number): Promise<void> {
     let forwarded = 0;
     let failed = 0;
     let n = 0;
+    const pids = c.instances.map((i) => i.server!.child.pid!);
+    const cpuBefore = pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
     const end = performance.now() + SECONDS * 1000;
     const started = performance.now();
     await Promise.all(
@@ -107,10 +112,13 @@ async function sends(count: number): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const cpuPerSend =
+      (pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0) - cpuBefore) / Math.max(1, latencies.length);
     console.log(
       `${count} instance${count > 1 ? 's' : ' '}: ${(latencies.length / elapsed).toFixed(0).padStart(5)} sends/s, ` +
         `p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ` +
-        `${((forwarded / Math.max(1, latencies.length)) * 100).toFixed(0)}% forwarded, ${failed} failed ` +
+        `${((forwarded / Math.max(1, latencies.length)) * 100).toFixed(0)}% forwarded, ${failed} failed, ` +
+        `TeleFlow CPU per send ${(cpuPerSend * 1000).toFixed(0)} µs (all instances) ` +
         `(sessions per instance: ${[...Array(count).keys()].map((i) => owners.filter((o) => o === i + 1).length).join('/')})`,
     );
   } finally {

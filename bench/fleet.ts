@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import { TEST_SECRETS } from '../test/helpers/app.js';
-import { callApi, startSandboxProcess, type SandboxProcess } from '../test/helpers/cluster.js';
+import { callApi, cpuTimeMs, startSandboxProcess, type SandboxProcess } from '../test/helpers/cluster.js';
 import { freePort, startServer, stopServer, type ServerProcess } from '../test/helpers/server-process.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1000);
@@ -49,12 +49,6 @@ function rssOf(pid: number): number {
     .split('\n')
     .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.match(/(\d+)/)?.[1] ?? 0) * 1024;
-}
-
-/** CPU time (user + system) a process has used, in ms (clock ticks of 10 ms). */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Runs `work(n)` for n in 0..count-1 with `concurrency` at once; stops starting new ones after `deadline`. */
@@ -171,7 +165,7 @@ try {
   );
 
   started = performance.now();
-  const cpuBefore = [cpuOf(teleflow.child.pid!), cpuOf(sandbox.child.pid!)];
+  const cpuBefore = [cpuTimeMs(teleflow.child.pid!), cpuTimeMs(sandbox.child.pid!)];
   const deadline = Date.now() + SIGNIN_TIMEOUT_S * 1000;
   let lastReport = performance.now();
   let signedIn = 0;
@@ -198,8 +192,8 @@ try {
   );
   const signInMs = performance.now() - started;
   const [teleflowCpu, sandboxCpu] = [
-    cpuOf(teleflow.child.pid!) - cpuBefore[0]!,
-    cpuOf(sandbox.child.pid!) - cpuBefore[1]!,
+    cpuTimeMs(teleflow.child.pid!) - cpuBefore[0]!,
+    cpuTimeMs(sandbox.child.pid!) - cpuBefore[1]!,
   ];
   console.log(
     `sign-ins through TeleFlow: ${SESSIONS} in ${seconds(signInMs)} (${((SESSIONS / signInMs) * 1000).toFixed(1)}/s, ${SIGNIN_CONCURRENCY} at once); ` +

@@ -13,7 +13,7 @@
  * the benchmarks start a throwaway server with `startPostgres` (as .ci/run does).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -469,6 +469,12 @@ export async function callApi<T = any>(
     // not JSON: the text as it is
   }
   return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+/** CPU time (user + system) process `pid` has used, in ms (from /proc: clock ticks of 10 ms). */
+export function cpuTimeMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Polls `probe` until it answers something truthy; throws after `ms` with `what`. */
