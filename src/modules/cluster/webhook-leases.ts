@@ -22,6 +22,8 @@ import { DB_NOW_MS } from './leases.js';
 
 /** Time kept in hand beyond the attempt timeout before an attempt may start. */
 const SAFETY_MS = 1000;
+/** How long after giving a lease back a worker still answers a wake-up for it. */
+const RECENT_MS = 2000;
 
 export class WebhookLeases implements LaneGate {
   /** Held leases: the epoch taken and the local time up to which the lease is relied on. */
@@ -29,6 +31,8 @@ export class WebhookLeases implements LaneGate {
   private readonly ttlMs: number;
   private renewTimer?: NodeJS.Timeout;
   private wakeHolder: (webhookId: string) => void = () => {};
+  /** When this instance last gave each lease back (local time). */
+  private readonly released = new Map<string, number>();
 
   constructor(
     private readonly o: {
@@ -43,13 +47,25 @@ export class WebhookLeases implements LaneGate {
     this.ttlMs = o.clusterLeaseTtlMs + o.attemptTimeoutMs + SAFETY_MS;
   }
 
-  /** Wakes the local worker of a webhook whose lease this instance holds (another instance queued work). */
+  /**
+   * Another instance queued work for a webhook whose lease it found taken: the holder's worker
+   * runs again. So does, once, the worker of an instance that gave the lease back a moment ago
+   * (the other found it taken just before): it takes the lease again, or wakes the new holder.
+   */
   start(kick: (webhookId: string) => void): void {
-    this.o.bus.on('deliveries', (webhookId) => {
-      if (this.held.has(webhookId)) kick(webhookId);
+    this.o.bus.on('deliveries', (payload) => {
+      const { from, webhookId } = JSON.parse(payload) as { from: string; webhookId: string };
+      if (from === this.o.instanceId) return;
+      if (this.held.has(webhookId)) return kick(webhookId);
+      // Once per release, so two instances that both gave it back never wake each other in turn.
+      const releasedAt = this.released.get(webhookId);
+      this.released.delete(webhookId);
+      if (releasedAt !== undefined && Date.now() - releasedAt < RECENT_MS) kick(webhookId);
     });
     this.wakeHolder = (webhookId) =>
-      void this.o.bus.notify(this.o.db, 'deliveries', webhookId).catch(() => undefined);
+      void this.o.bus
+        .notify(this.o.db, 'deliveries', JSON.stringify({ from: this.o.instanceId, webhookId }))
+        .catch(() => undefined);
     const period = Math.max(500, Math.floor(this.o.clusterLeaseTtlMs / 3));
     this.renewTimer = setInterval(() => void this.renew(), period);
     this.renewTimer.unref();
@@ -93,6 +109,8 @@ export class WebhookLeases implements LaneGate {
     const lease = this.held.get(webhookId);
     if (!lease) return;
     this.held.delete(webhookId);
+    this.released.set(webhookId, Date.now());
+    if (this.released.size > 1000) this.released.delete(this.released.keys().next().value!);
     await sql`update webhook_leases set owner = null, expires_at = null
        where webhook_id = ${webhookId} and owner = ${this.o.instanceId} and epoch = ${lease.epoch}`.execute(
       this.o.db,
