@@ -5,11 +5,12 @@
  * one (each cluster then gets a schema of its own, dropped afterwards).
  *   1. sends: for 1, 2 and 3 instances (BENCH_INSTANCES, default 1,2,3), BENCH_SESSIONS sessions
  *      (default 6) signed in through instance 1 spread over the instances; BENCH_IN_FLIGHT sends
- *      at once (default 16) for BENCH_SECONDS (default 10) to one sandbox user, each request to
- *      an instance picked at random (so with three, two in three are forwarded to the session's
- *      owner): sends per second, latency p50/p99, the share carried out by another instance, and
- *      the CPU time the TeleFlow processes spent per send (summed over the instances: steadier
- *      than the rate when other work shares the machine).
+ *      at once (default 16) for BENCH_SECONDS (default 10) to one sandbox user, each request
+ *      first to its session's owner, then to an instance picked at random (as behind a load
+ *      balancer: with three, two in three are forwarded to the owner): sends per second,
+ *      latency p50/p99, the share carried out by another instance, and the CPU time the
+ *      TeleFlow processes spent per send (summed over the instances: steadier than the rate
+ *      when other work shares the machine).
  *      On one machine the instances share its cores: the point is the cost of coordination.
  *   2. events across instances (three instances): an SSE client on instance 1, a session run by
  *      instance 3 sends through instance 3, BENCH_LATENCY_SAMPLES times (default 200, one at a
@@ -78,49 +79,63 @@ async function cluster(count: number) {
   }
 }
 
+/** Sends for SECONDS through `count` instances: to a random one, or (toOwner) to the session's owner. */
+async function measureSends(
+  c: Cluster,
+  sessions: { id: string }[],
+  owners: number[],
+  toOwner: boolean,
+): Promise<string> {
+  const count = c.instances.length;
+  const latencies: number[] = [];
+  let forwarded = 0;
+  let failed = 0;
+  let n = 0;
+  const pids = c.instances.map((i) => i.server!.child.pid!);
+  const cpuBefore = pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (performance.now() < end) {
+        const k = n++;
+        // Any instance, as behind a load balancer that knows nothing of sessions; or the owner.
+        const via = toOwner ? owners[k % sessions.length]! : 1 + Math.floor(Math.random() * count);
+        const at = performance.now();
+        const answer = await c.api(via, 'POST', '/api/v1/messages/send', {
+          sessionId: sessions[k % sessions.length]!.id,
+          chatId: '@benchpeer',
+          text: `bench ${k}`,
+        });
+        if (answer.status !== 200) {
+          failed++;
+          continue;
+        }
+        latencies.push(performance.now() - at);
+        if (answer.headers.get('x-teleflow-instance')) forwarded++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const cpuPerSend =
+    (pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0) - cpuBefore) / Math.max(1, latencies.length);
+  return (
+    `${(latencies.length / elapsed).toFixed(0).padStart(5)} sends/s, ` +
+    `p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ` +
+    `${((forwarded / Math.max(1, latencies.length)) * 100).toFixed(0).padStart(2)}% forwarded, ${failed} failed, ` +
+    `TeleFlow CPU per send ${(cpuPerSend * 1000).toFixed(0)} µs (all instances)`
+  );
+}
+
 async function sends(count: number): Promise<void> {
   const { c, sessions } = await cluster(count);
   try {
     const owners = await Promise.all(sessions.map((s) => c.ownerOf(s.id)));
-    const latencies: number[] = [];
-    let forwarded = 0;
-    let failed = 0;
-    let n = 0;
-    const pids = c.instances.map((i) => i.server!.child.pid!);
-    const cpuBefore = pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
-    const end = performance.now() + SECONDS * 1000;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (performance.now() < end) {
-          const k = n++;
-          // Any instance, as behind a load balancer that knows nothing of sessions.
-          const via = 1 + Math.floor(Math.random() * count);
-          const at = performance.now();
-          const answer = await c.api(via, 'POST', '/api/v1/messages/send', {
-            sessionId: sessions[k % sessions.length]!.id,
-            chatId: '@benchpeer',
-            text: `bench ${k}`,
-          });
-          if (answer.status !== 200) {
-            failed++;
-            continue;
-          }
-          latencies.push(performance.now() - at);
-          if (answer.headers.get('x-teleflow-instance')) forwarded++;
-        }
-      }),
-    );
-    const elapsed = (performance.now() - started) / 1000;
-    const cpuPerSend =
-      (pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0) - cpuBefore) / Math.max(1, latencies.length);
-    console.log(
-      `${count} instance${count > 1 ? 's' : ' '}: ${(latencies.length / elapsed).toFixed(0).padStart(5)} sends/s, ` +
-        `p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ` +
-        `${((forwarded / Math.max(1, latencies.length)) * 100).toFixed(0)}% forwarded, ${failed} failed, ` +
-        `TeleFlow CPU per send ${(cpuPerSend * 1000).toFixed(0)} µs (all instances) ` +
-        `(sessions per instance: ${[...Array(count).keys()].map((i) => owners.filter((o) => o === i + 1).length).join('/')})`,
-    );
+    const spread = [...Array(count).keys()].map((i) => owners.filter((o) => o === i + 1).length).join('/');
+    const name = `${count} instance${count > 1 ? 's' : ''}`;
+    console.log(`${name} (sessions per instance ${spread}):`);
+    if (count > 1) console.log(`  to the owner:      ${await measureSends(c, sessions, owners, true)}`);
+    console.log(`  to any instance:   ${await measureSends(c, sessions, owners, false)}`);
   } finally {
     await c.close();
   }
@@ -208,7 +223,7 @@ try {
   console.log(
     `== Cluster: TeleFlow instances on one PostgreSQL, one sandbox, each in a process of its own ==`,
   );
-  console.log(`-- 1. sends: ${IN_FLIGHT} in flight for ${SECONDS} s, each request to a random instance`);
+  console.log(`-- 1. sends: ${IN_FLIGHT} in flight for ${SECONDS} s, each request to its session's owner, then to a random instance`);
   for (const count of INSTANCES.filter((n) => n !== 3)) await sends(count);
   if (INSTANCES.includes(3)) await sends(3);
 
