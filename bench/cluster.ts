@@ -223,7 +223,9 @@ try {
   console.log(
     `== Cluster: TeleFlow instances on one PostgreSQL, one sandbox, each in a process of its own ==`,
   );
-  console.log(`-- 1. sends: ${IN_FLIGHT} in flight for ${SECONDS} s, each request to its session's owner, then to a random instance`);
+  console.log(
+    `-- 1. sends: ${IN_FLIGHT} in flight for ${SECONDS} s, each request to its session's owner, then to a random instance`,
+  );
   for (const count of INSTANCES.filter((n) => n !== 3)) await sends(count);
   if (INSTANCES.includes(3)) await sends(3);
 
