@@ -41,7 +41,10 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     } catch {
       // not listening yet
     }
-    if (Date.now() > end) throw new Error(`server did not start: ${output}`);
+    if (Date.now() > end) {
+      child.kill('SIGKILL'); // not left behind when the test gives up on it
+      throw new Error(`server did not start: ${output}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
