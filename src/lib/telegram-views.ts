@@ -55,6 +55,10 @@ export const messageEntityObject = z
   .meta({ id: 'MessageEntity' });
 export type MessageEntityView = z.infer<typeof messageEntityObject>;
 
+/**
+ * The kinds of media a message carries: what received media is reported as and what
+ * /messages/send-media and /send-album send (one list for both sides).
+ */
 export const MEDIA_KINDS = [
   'photo',
   'video',

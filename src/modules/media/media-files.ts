@@ -6,7 +6,8 @@
 import { stat } from 'node:fs/promises';
 import { sha256Hex } from '../../lib/crypto.js';
 import { AppError } from '../../lib/errors.js';
-import type { MediaMeta, SendKind } from '../../telegram/media-upload.js';
+import type { MediaKind } from '../../lib/telegram-views.js';
+import type { MediaMeta } from '../../telegram/media-upload.js';
 import type { MediaTools } from './convert.js';
 import { fetchToStore, type FetchOptions } from './fetch-source.js';
 import {
@@ -113,7 +114,7 @@ export class MediaFiles {
    * duration and size. Removes the staged file when it does not fit.
    */
   async prepare(
-    kind: SendKind,
+    kind: MediaKind,
     staged: { file: StagedFile; fileName?: string; mimeType?: string },
     options: { convert?: boolean; title?: string; performer?: string; field: string },
   ): Promise<PreparedFile> {
@@ -127,7 +128,7 @@ export class MediaFiles {
   }
 
   private async check(
-    kind: SendKind,
+    kind: MediaKind,
     staged: { file: StagedFile; fileName?: string; mimeType?: string },
     options: { convert?: boolean; title?: string; performer?: string; field: string },
     temporary: StagedFile[],

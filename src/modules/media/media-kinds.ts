@@ -5,9 +5,8 @@
 import { extname } from 'node:path';
 import { AppError } from '../../lib/errors.js';
 
-import type { SendKind } from '../../telegram/media-upload.js';
+import type { MediaKind } from '../../lib/telegram-views.js';
 
-export { SEND_KINDS, type SendKind } from '../../telegram/media-upload.js';
 /** Kinds an album holds: photos and videos together, or documents only (Telegram's rule). */
 export const ALBUM_KINDS = ['photo', 'video', 'document'] as const;
 
@@ -58,7 +57,7 @@ const PHOTO_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/bmp
 const STICKER_TYPES = new Set(['image/webp', 'application/x-tgsticker', 'video/webm']);
 
 /** Which files a kind takes (`converting`: the kinds ffmpeg turns into the right format). */
-const ACCEPTS: Record<SendKind, { ok: (mime: string, converting: boolean) => boolean; wants: string }> = {
+const ACCEPTS: Record<MediaKind, { ok: (mime: string, converting: boolean) => boolean; wants: string }> = {
   photo: { ok: (m) => PHOTO_TYPES.has(m), wants: 'a JPEG, PNG, WebP or BMP image' },
   video: { ok: (m) => isVideo(m), wants: 'a video (MP4, WebM, MOV, ...)' },
   document: { ok: () => true, wants: 'any file' },
@@ -85,7 +84,7 @@ export function effectiveMimeType(sniffed: string | undefined, declared: string 
 
 /** 400 when the file cannot be sent as this kind (a sticker that is not WebP/TGS/WebM, ...). */
 export function assertKindFits(
-  kind: SendKind,
+  kind: MediaKind,
   mimeType: string,
   converting: boolean,
   field = 'body.kind',
@@ -103,7 +102,7 @@ export interface SizeLimits {
 }
 
 /** 413 PAYLOAD_TOO_LARGE above Telegram's limit for the kind (or the lower configured one). */
-export function assertSizeFits(kind: SendKind, size: number, limits: SizeLimits): void {
+export function assertSizeFits(kind: MediaKind, size: number, limits: SizeLimits): void {
   const max = kind === 'photo' ? limits.maxPhotoBytes : limits.maxFileBytes;
   if (size <= max) return;
   throw new AppError(
@@ -116,7 +115,7 @@ export function assertSizeFits(kind: SendKind, size: number, limits: SizeLimits)
 }
 
 /** 400 unless the kinds can form one album: photos and videos, or documents alone. */
-export function assertAlbumKinds(kinds: readonly SendKind[]): void {
+export function assertAlbumKinds(kinds: readonly MediaKind[]): void {
   const bad = kinds.findIndex((k) => !(ALBUM_KINDS as readonly string[]).includes(k));
   if (bad >= 0)
     throw new AppError('VALIDATION_ERROR', 'Request validation failed', [
@@ -130,7 +129,7 @@ export function assertAlbumKinds(kinds: readonly SendKind[]): void {
 }
 
 /** A file name for a file sent without one. */
-export function defaultFileName(kind: SendKind, mimeType: string): string {
+export function defaultFileName(kind: MediaKind, mimeType: string): string {
   const ext: Record<string, string> = {
     'image/jpeg': 'jpg',
     'image/png': 'png',

@@ -17,8 +17,8 @@ import {
   mediaFromRef,
   uploadedMedia,
   uploadFile,
-  type SendKind,
 } from '../../telegram/media-upload.js';
+import type { MediaKind } from '../../lib/telegram-views.js';
 import type { SendPacer } from '../../telegram/pacing.js';
 import type { IdempotencyStore } from '../messages/idempotency.js';
 import { findSent, RANDOM_ID_DUPLICATE, sendOnce, sentMessages } from '../messages/messages.service.js';
@@ -31,7 +31,7 @@ import { assertAlbumKinds } from './media-kinds.js';
 export interface SendMediaInput extends FileSource {
   sessionId: string;
   chatId: string;
-  kind: SendKind;
+  kind: MediaKind;
   caption?: string;
   parseMode?: ParseMode;
   replyToMessageId?: number;
@@ -42,7 +42,7 @@ export interface SendMediaInput extends FileSource {
 }
 
 export interface AlbumItemInput extends FileSource {
-  kind: SendKind;
+  kind: MediaKind;
   caption?: string;
 }
 

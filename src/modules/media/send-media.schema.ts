@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { isoDate } from '../../lib/schemas.js';
 import { chatIdSchema, messageIdSchema } from '../messages/messages.schema.js';
 import { sessionIdSchema } from '../sessions/sessions.schema.js';
-import { SEND_KINDS } from './media-kinds.js';
+import { MEDIA_KINDS } from '../../lib/telegram-views.js';
 
-const kind = z.enum(SEND_KINDS).meta({
+const kind = z.enum(MEDIA_KINDS).meta({
   description:
     'photo (JPEG/PNG/WebP, 10 MB), video, document (sent as a file), audio, voice (OGG/Opus; convert: true makes it), ' +
     'video_note (a round video; convert: true makes one), animation (GIF or silent MP4), sticker (WebP, TGS or WebM)',
