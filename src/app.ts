@@ -17,6 +17,7 @@ import type { Role } from './modules/auth/auth.schema.js';
 import { chatsRoutes } from './modules/chats/chats.routes.js';
 import { Cluster } from './modules/cluster/cluster.js';
 import { forwardingPlugin } from './modules/cluster/forwarding.js';
+import { ClusterUploads, clusterUploadRoutes } from './modules/cluster/uploads.js';
 import { ClusterSync } from './modules/cluster/sync.js';
 import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
@@ -259,6 +260,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     log: app.log,
     ttlSeconds: config.media.uploadTtlSeconds,
     maxStoreBytes: config.media.storeMaxBytes,
+    ...(cluster ? { remote: new ClusterUploads(cluster, config.jwtSecret, config.requestTimeoutMs) } : {}),
   });
   const mediaFiles = new MediaFiles({
     store: uploadStore,
@@ -373,6 +375,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       secret: config.jwtSecret,
       timeoutMs: config.requestTimeoutMs,
     });
+    await app.register(clusterUploadRoutes, { store: uploadStore });
   }
   await app.register(rateLimitPlugin, {
     auth,

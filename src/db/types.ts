@@ -139,6 +139,8 @@ export interface MediaUploadsTable {
   file_name: string;
   created_at: string;
   expires_at: string;
+  /** The instance whose disk holds the file (CLUSTER=true); null for one process per database. */
+  instance_id: string | null;
 }
 
 /**

@@ -9,6 +9,7 @@ import { peerRefs } from './032_peer_refs.js';
 import { mediaUploads } from './033_media_uploads.js';
 import { cluster } from './036_cluster.js';
 import { webhookLeases } from './037_webhook_leases.js';
+import { uploadInstance } from './038_upload_instance.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '033_media_uploads': mediaUploads,
   '036_cluster': cluster,
   '037_webhook_leases': webhookLeases,
+  '038_upload_instance': uploadInstance,
 };

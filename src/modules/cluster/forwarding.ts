@@ -12,14 +12,17 @@
  * answers 503 SESSION_NOT_CONNECTED, as a session between owners does. Idempotency records are
  * in the shared database, so a retry through any instance finds the first attempt's answer.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../lib/errors.js';
 import { MediaLinks } from '../media/links.js';
+import type { MultipartFile } from '../media/media-files.js';
+import { multipartFile } from '../media/multipart.js';
 import type { Cluster } from './cluster.js';
 import type { LiveInstance } from './instances.js';
 import {
@@ -48,6 +51,12 @@ export interface ForwardingOptions {
 /** Routes that reach a session's client (the others read the shared database or the event log). */
 const SESSION_ROUTES = ['/api/v1/sessions', '/api/v1/messages', '/api/v1/chats', '/api/v1/media'];
 const CONNECT_ROUTE = '/api/v1/sessions/:id/connect';
+/**
+ * Sends carrying a file: the owner answers once Telegram has the whole file (up to 2000 MB), so
+ * the wait for its answer is longer than other routes'.
+ */
+const MEDIA_SEND_ROUTES = new Set(['/api/v1/messages/send-media', '/api/v1/messages/send-album']);
+const MEDIA_SEND_TIMEOUT_MS = 15 * 60_000;
 const NEW_SESSION_ROUTES = new Set(['/api/v1/sessions', '/api/v1/sessions/qr', '/api/v1/sessions/import']);
 /** Request headers the owner needs to answer the same way. */
 const PASSED_HEADERS = [
@@ -95,7 +104,8 @@ export const forwardingPlugin = fp<ForwardingOptions>(
     // The body's hash, as its bytes are read, for the signature's body check.
     app.addHook('preParsing', async (request, _reply, payload) => {
       const entry = claimsOf.get(request);
-      if (!entry) return payload;
+      // multipart is read from the raw request by the route (see the preHandler hook).
+      if (!entry || isMultipart(request)) return payload;
       const hasher = new BodyHasher();
       entry.hash = () => hasher.digest();
       return payload.pipe(hasher);
@@ -103,13 +113,15 @@ export const forwardingPlugin = fp<ForwardingOptions>(
 
     app.addHook('preValidation', async (request, reply) => {
       const entry = claimsOf.get(request);
+      // A multipart body is read by the route itself: checked in preHandler below.
+      if (entry && isMultipart(request)) return;
       if (entry) {
         const hash = entry.hash ? entry.hash() : bodyHash(undefined);
         if (hash !== entry.claims.body) throw new AppError('UNAUTHORIZED', 'Forwarded request refused: body');
         return;
       }
       const target = targetOf(request, links);
-      if (!target || String(request.headers['content-type'] ?? '').startsWith('multipart/')) return;
+      if (!target || isMultipart(request)) return;
       // A session nobody runs that is to be connected is placed like a new one.
       const owner =
         target.kind === 'new'
@@ -120,6 +132,27 @@ export const forwardingPlugin = fp<ForwardingOptions>(
               : undefined));
       if (!owner || owner.id === opts.cluster.instanceId) return;
       return forward(request, reply, owner, signer, opts.timeoutMs);
+    });
+
+    // A multipart body (send-media with a file part) is read by the route, its file staged on
+    // disk: only then is its session known (its fields may follow the file). A request for a
+    // session another instance runs goes there with the fields and the staged file as a new
+    // multipart body. The signature covers the fields and the file's SHA-256 (multipartClaim):
+    // the owner checks them once it has read the body in turn.
+    app.addHook('preHandler', async (request, reply) => {
+      if (!isMultipart(request)) return;
+      const file = multipartFile(request);
+      const entry = claimsOf.get(request);
+      if (entry) {
+        if (bodyHash(multipartClaim(request.body, file)) !== entry.claims.body)
+          throw new AppError('UNAUTHORIZED', 'Forwarded request refused: body');
+        return;
+      }
+      const target = targetOf(request, links);
+      if (target?.kind !== 'session') return;
+      const owner = await opts.cluster.ownerOf(target.id);
+      if (!owner || owner.id === opts.cluster.instanceId) return;
+      return forward(request, reply, owner, signer, opts.timeoutMs, file);
     });
   },
   { name: 'cluster-forwarding' },
@@ -153,22 +186,68 @@ function targetOf(request: FastifyRequest, links: MediaLinks): Target | undefine
   return undefined;
 }
 
+const isMultipart = (request: FastifyRequest) =>
+  String(request.headers['content-type'] ?? '').startsWith('multipart/');
+
+/** What the signature of a forwarded multipart body covers: its fields and its file. */
+function multipartClaim(fields: unknown, file: MultipartFile | undefined): string {
+  const f = file && {
+    sha256: file.file.sha256,
+    size: file.file.size,
+    fileName: file.fileName ?? null,
+    mimeType: file.mimeType ?? null,
+  };
+  return JSON.stringify({ fields: fields ?? null, file: f ?? null });
+}
+
+/** The fields and the staged file of a multipart request as a multipart body again. */
+function multipartBody(
+  fields: unknown,
+  file: MultipartFile | undefined,
+): { type: string; length: number; stream: Readable } {
+  const boundary = `teleflow-${randomBytes(16).toString('hex')}`;
+  const disposition = (name: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"`;
+  let head = '';
+  for (const [name, value] of Object.entries((fields ?? {}) as Record<string, unknown>))
+    if (value !== undefined) head += `${disposition(name)}\r\n\r\n${String(value)}\r\n`;
+  const tail = `--${boundary}--\r\n`;
+  const stream = new PassThrough();
+  let length = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  if (!file) {
+    stream.end(head + tail);
+    return { type: `multipart/form-data; boundary=${boundary}`, length, stream };
+  }
+  // RFC 7578 4.2: the file name percent-encoded in filename*, whatever characters it has.
+  head +=
+    `${disposition('file')}; filename*=UTF-8''${encodeURIComponent(file.fileName ?? '')}\r\n` +
+    `Content-Type: ${file.mimeType ?? 'application/octet-stream'}\r\n\r\n`;
+  length = Buffer.byteLength(head) + file.file.size + 2 + Buffer.byteLength(tail);
+  stream.write(head);
+  createReadStream(file.file.path)
+    .on('error', (err) => stream.destroy(err))
+    .on('end', () => stream.end(`\r\n${tail}`))
+    .pipe(stream, { end: false });
+  return { type: `multipart/form-data; boundary=${boundary}`, length, stream };
+}
+
 async function forward(
   request: FastifyRequest,
   reply: FastifyReply,
   owner: LiveInstance,
   signer: ForwardSigner,
   timeoutMs: number,
+  file?: MultipartFile,
 ): Promise<FastifyReply> {
+  const multipart = isMultipart(request);
   const body =
-    request.body === undefined || request.method === 'GET' || request.method === 'HEAD'
+    multipart || request.body === undefined || request.method === 'GET' || request.method === 'HEAD'
       ? undefined
       : JSON.stringify(request.body);
   const headers: Record<string, string> = {
     ...signer.sign(owner.id, {
       method: request.method,
       url: request.url,
-      body,
+      body: multipart ? multipartClaim(request.body, file) : body,
       principal: request.principal,
     }),
     'x-request-id': request.id,
@@ -181,9 +260,18 @@ async function forward(
     headers['content-type'] = 'application/json';
     headers['content-length'] = String(Buffer.byteLength(body));
   }
+  let payload: string | Readable | undefined = body;
+  if (multipart) {
+    const encoded = multipartBody(request.body, file);
+    headers['content-type'] = encoded.type;
+    headers['content-length'] = String(encoded.length);
+    payload = encoded.stream;
+  }
+  const route = request.routeOptions.url ?? '';
+  const wait = MEDIA_SEND_ROUTES.has(route) ? Math.max(timeoutMs, MEDIA_SEND_TIMEOUT_MS) : timeoutMs;
   let res: IncomingMessage;
   try {
-    res = await send(new URL(`${owner.url}${request.url}`), request.method, headers, body, timeoutMs);
+    res = await send(new URL(`${owner.url}${request.url}`), request.method, headers, payload, wait);
   } catch {
     throw moving(`The instance running this session (${owner.id}) did not answer`);
   }
@@ -211,7 +299,7 @@ function send(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: string | undefined,
+  body: string | Readable | undefined,
   timeoutMs: number,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
@@ -224,7 +312,8 @@ function send(
       clearTimeout(timer);
       reject(err);
     });
-    req.end(body);
+    if (typeof body === 'object') body.pipe(req);
+    else req.end(body);
   });
 }
 

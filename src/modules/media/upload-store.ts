@@ -41,6 +41,15 @@ export interface UploadView {
 const HEAD_BYTES = 4096;
 const SHA256_NAME = /^[0-9a-f]{64}$/;
 
+/**
+ * In a cluster (CLUSTER=true): this instance's id, written on the uploads it keeps, and how to
+ * read the file of an upload another instance holds on its disk (src/modules/cluster/uploads.ts).
+ */
+export interface RemoteUploads {
+  readonly instanceId: string;
+  open(holder: string, uploadId: string): Promise<Readable>;
+}
+
 export interface UploadStoreOptions {
   db: Kysely<Database>;
   dataDir: string;
@@ -48,6 +57,7 @@ export interface UploadStoreOptions {
   log: Logger;
   ttlSeconds: number;
   maxStoreBytes: number;
+  remote?: RemoteUploads;
 }
 
 export class UploadStore {
@@ -149,6 +159,7 @@ export class UploadStore {
       file_name: meta.fileName,
       created_at: now.toISOString(),
       expires_at: new Date(now.getTime() + this.opts.ttlSeconds * 1000).toISOString(),
+      instance_id: this.opts.remote?.instanceId ?? null,
     };
     // The row first: a sweep running meanwhile sees the file as used.
     await this.opts.db.insertInto('media_uploads').values(row).execute();
@@ -160,27 +171,54 @@ export class UploadStore {
     return toView(row);
   }
 
-  /** An upload that has not expired, as a file to send (404 UPLOAD_NOT_FOUND otherwise). */
+  /**
+   * An upload that has not expired, as a file to send (404 UPLOAD_NOT_FOUND otherwise). In a
+   * cluster, a file another instance holds (and this one has no copy of) is fetched from it
+   * into a staged file, checked against its SHA-256, and removed after the send.
+   */
   async openUpload(uploadId: string): Promise<{ upload: UploadView; file: StagedFile }> {
-    const upload = await this.get(uploadId);
+    const row = await this.row(uploadId);
+    const upload = toView(row);
     const path = this.pathOf(upload.sha256);
-    let head: Buffer;
+    const head = await readHead(path).catch(() => undefined);
+    if (head)
+      return { upload, file: { path, sha256: upload.sha256, size: upload.size, head, temporary: false } };
+    const remote = this.opts.remote;
+    if (!remote || !row.instance_id || row.instance_id === remote.instanceId) throw notFound();
+    const file = await this.stage(await remote.open(row.instance_id, uploadId), upload.size);
+    if (file.sha256 !== upload.sha256 || file.size !== upload.size) {
+      await this.discard(file);
+      throw new AppError(
+        'UPLOAD_NOT_FOUND',
+        `Upload not found (instance ${row.instance_id} has other bytes)`,
+      );
+    }
+    return { upload, file };
+  }
+
+  /** The file of an upload this instance holds, to hand to another instance of the cluster. */
+  async readLocal(uploadId: string): Promise<{ upload: UploadView; stream: Readable }> {
+    const upload = toView(await this.row(uploadId));
     try {
-      head = await readHead(path);
+      const handle = await open(this.pathOf(upload.sha256), 'r');
+      return { upload, stream: handle.createReadStream() };
     } catch {
       throw notFound();
     }
-    return { upload, file: { path, sha256: upload.sha256, size: upload.size, head, temporary: false } };
   }
 
   async get(uploadId: string): Promise<UploadView> {
+    return toView(await this.row(uploadId));
+  }
+
+  private async row(uploadId: string): Promise<MediaUploadsTable> {
     const row = await this.opts.db
       .selectFrom('media_uploads')
       .selectAll()
       .where('id', '=', uploadId)
       .executeTakeFirst();
     if (!row || Date.parse(row.expires_at) <= this.opts.clock.now().getTime()) throw notFound();
-    return toView(row);
+    return row;
   }
 
   async delete(uploadId: string): Promise<void> {
@@ -219,11 +257,16 @@ export class UploadStore {
     if (!used) await rm(this.pathOf(sha256), { force: true });
   }
 
-  /** Bytes of the stored files (each file once, however many uploads share it). */
+  /**
+   * Bytes of the stored files (each file once, however many uploads share it); in a cluster,
+   * of the files on this instance's disk.
+   */
   private async usedBytes(): Promise<number> {
+    const instanceId = this.opts.remote?.instanceId;
     const rows = await this.opts.db
       .selectFrom('media_uploads')
       .select(['sha256', (eb) => eb.fn.max('size').as('size')])
+      .$if(instanceId !== undefined, (q) => q.where('instance_id', '=', instanceId!))
       .groupBy('sha256')
       .execute();
     return rows.reduce((sum, r) => sum + Number(r.size), 0);
