@@ -269,6 +269,8 @@ try {
     );
   }
   const slowest = Math.max(connectedMs, caughtUpMs);
+  // Busy for all of it, or waiting on the network (the reconnects run a few at a time)?
+  const restartCpu = cpuTimeMs(teleflow.child.pid!);
   console.log(
     `restart: listening after ${seconds(listeningMs)}, all ${SESSIONS} connected after ${seconds(connectedMs)}, ` +
       `every missed message recorded after ${seconds(caughtUpMs)} (target < ${RESTART_TARGET_S} s: ${
@@ -277,7 +279,10 @@ try {
   );
   const doubledAfter = missed.reduce((sum, t) => sum + Math.max(0, (resumed.texts.get(t) ?? 0) - 1), 0);
   console.log(
-    `  missed messages recorded twice: ${doubledAfter}; RSS after the restart: ${mib(rssOf(teleflow.child.pid!))}`,
+    `  missed messages recorded twice: ${doubledAfter}; TeleFlow's CPU from its start until then: ` +
+      `${seconds(restartCpu)} (${((restartCpu / slowest) * 100).toFixed(0)}% of one core); RSS after the restart: ${mib(
+        rssOf(teleflow.child.pid!),
+      )}`,
   );
   resumed.close();
 } finally {
