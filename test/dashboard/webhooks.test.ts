@@ -77,7 +77,7 @@ test(
       assert.match(rotated, /^whsec_/);
       assert.notEqual(rotated, secret);
       await page.getByTestId('webhook-secret-done').click();
-      await page.getByText('edited').waitFor();
+      await page.getByTestId(`webhook-row-${hook.id}`).getByText('edited', { exact: true }).waitFor();
       await h.api('POST', `/api/v1/webhooks/${hook.id}/test`, {});
       const [after] = await receiver.waitFor(
         1,
