@@ -52,6 +52,17 @@ test(
         messages.filter({
           has: page.getByTestId('message-text').filter({ hasText: new RegExp(`^${text}$`) }),
         });
+      // A message's own actions menu (the one its button controls): an earlier menu may still be
+      // closing, so a page-wide lookup could find that one's items.
+      const actionsOf = async (text: string) => {
+        const button = byText(text).getByTestId('message-actions');
+        await button.click();
+        const id = await button.getAttribute('aria-controls');
+        assert.ok(id, 'the actions button names its menu');
+        const menu = page.locator(`[id="${id}"]`);
+        await menu.waitFor();
+        return menu;
+      };
       await messages.filter({ hasText: 'old message 34' }).waitFor();
       // The newest page (30), then older ones on demand, oldest first, the reader kept in place.
       assert.equal(await messages.count(), 30);
@@ -63,22 +74,22 @@ test(
       await page.getByTestId('composer-input').fill('hello Ben');
       await page.keyboard.press('Enter');
       await byText('hello Ben').waitFor();
-      await byText('old message 34').getByTestId('message-actions').click();
-      await page.getByTestId('message-reply').click();
+      await (await actionsOf('old message 34')).getByTestId('message-reply').click();
       await page.getByTestId('composer-input').fill('a reply');
       await page.getByTestId('composer-send').click();
       assert.match(await byText('a reply').getByTestId('message-reply-to').innerText(), /old message 34/);
-      await byText('hello Ben').getByTestId('message-actions').click();
-      await page.getByTestId('message-edit').click();
+      await (await actionsOf('hello Ben')).getByTestId('message-edit').click();
       await page.getByTestId('composer-input').fill('hello, Ben');
       await page.keyboard.press('Enter');
       await byText('hello, Ben').waitFor();
       assert.match(await byText('hello, Ben').innerText(), /edited/);
-      await byText('old message 33').getByTestId('message-actions').click();
-      await page.locator('[data-testid="message-react"][data-emoji="👍"]').click();
+      await (
+        await actionsOf('old message 33')
+      )
+        .locator('[data-testid="message-react"][data-emoji="👍"]')
+        .click();
       await byText('old message 33').getByTestId('message-reaction').waitFor();
-      await byText('a reply').getByTestId('message-actions').click();
-      await page.getByTestId('message-delete').click();
+      await (await actionsOf('a reply')).getByTestId('message-delete').click();
       await page.getByTestId('delete-message-confirm').click();
       await byText('a reply').waitFor({ state: 'detached' });
 
