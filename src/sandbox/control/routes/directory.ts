@@ -1,6 +1,7 @@
 /** Control routes that list the world for people looking around it (the dashboard's Sandbox page). */
 import type { World } from '../../world/world.js';
 import type { Route } from './route.js';
+import { userSummary } from './users.js';
 
 export function directoryRoutes(world: World): Route[] {
   return [
@@ -12,18 +13,7 @@ export function directoryRoutes(world: World): Route[] {
       handler: () => ({
         body: Object.values(world.state.users)
           .sort((a, b) => a.id - b.id)
-          .map((user) => ({
-            id: String(user.id),
-            phone: user.phone,
-            firstName: user.firstName,
-            lastName: user.lastName,
-            username: user.username ?? null,
-            online: user.onlineUntil > Date.now() / 1000,
-            twoFactor: user.password !== undefined,
-            dc: world.homeDcOf(user.id),
-            authorizations: world.keysOf(user.id).length,
-            lastCode: world.lastCode(user.phone) ?? null,
-          })),
+          .map((user) => ({ ...userSummary(world, user.id), lastCode: world.lastCode(user.phone) ?? null })),
       }),
     },
   ];

@@ -8,26 +8,31 @@ import type { Route } from './route.js';
 /** Who may add a user to groups and channels, as the apps offer it (privacy.ts). */
 const privacyBody = z.strictObject({ invites: z.enum(['everybody', 'contacts', 'nobody']) });
 
+/** What every listing of a user shows: names, username, online, 2FA, home DC, authorizations. */
+export function userSummary(world: World, id: number) {
+  const user = world.user(id);
+  return {
+    id: String(user.id),
+    phone: user.phone,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    username: user.username ?? null,
+    online: user.onlineUntil > Date.now() / 1000,
+    twoFactor: user.password !== undefined,
+    dc: world.homeDcOf(user.id),
+    authorizations: world.keysOf(id).length,
+  };
+}
+
 export function userRoutes(world: World): Route[] {
   const { userOf } = lookupsFor(world);
 
-  const describeUser = (id: number) => {
-    const user = world.user(id);
-    return {
-      id: String(user.id),
-      phone: user.phone,
-      firstName: user.firstName,
-      lastName: user.lastName,
-      username: user.username ?? null,
-      online: user.onlineUntil > Date.now() / 1000,
-      lastSeen: user.lastSeen,
-      twoFactor: user.password !== undefined,
-      dc: world.homeDcOf(user.id),
-      privacy: { invites: world.invitePrivacyChoice(user.id) },
-      authorizations: world.keysOf(id).length,
-      pts: world.box(id).pts,
-    };
-  };
+  const describeUser = (id: number) => ({
+    ...userSummary(world, id),
+    lastSeen: world.user(id).lastSeen,
+    privacy: { invites: world.invitePrivacyChoice(id) },
+    pts: world.box(id).pts,
+  });
 
   return [
     {
