@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import pino, { type Logger } from 'pino';
@@ -51,6 +50,7 @@ import { SendPacer } from './telegram/pacing.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 import { authPlugin } from './plugins/auth.js';
+import { corsPlugin } from './plugins/cors.js';
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js';
 import { jsonBodyPlugin } from './plugins/json-body.js';
 import { openapiPlugin } from './plugins/openapi.js';
@@ -174,6 +174,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const events = new EventsService({
     db: db.db,
+    ...(db.sqlite ? { sqlite: db.sqlite } : {}),
     clock,
     log: app.log,
     retentionDays: config.events.retentionDays,
@@ -363,10 +364,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(errorsPlugin);
   await app.register(jsonBodyPlugin);
-  await app.register(securityHeadersPlugin, { contentSecurityPolicy: false });
-  await app.register(cors, {
-    origin: config.corsOrigin === '*' ? true : config.corsOrigin.split(',').map((s) => s.trim()),
+  // Vary: Origin on every answer: what CORS adds to an answer depends on the caller's Origin.
+  await app.register(securityHeadersPlugin, {
+    helmet: { contentSecurityPolicy: false },
+    extra: { vary: 'Origin' },
+  });
+  await app.register(corsPlugin, {
+    origins: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((s) => s.trim()),
     exposedHeaders: ['X-Request-Id', 'Retry-After'],
+    maxAgeSeconds: 600,
   });
   // Before the rate limiter: a request passed on by another instance carries a signed identity.
   if (cluster) {

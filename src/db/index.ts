@@ -12,6 +12,11 @@ export interface Db {
   dialect: DialectName;
   /** The PostgreSQL schema named by `?schema=`, if any. */
   schema?: string;
+  /**
+   * The SQLite handle under Kysely, for the few hot paths that run synchronous prepared
+   * statements (the event log's writes) while holding Kysely's one connection.
+   */
+  sqlite?: SQLite.Database;
   /** Round-trips a trivial query; used by /health. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -58,7 +63,7 @@ export function openDatabase(url: string): Db {
     makePrivateFiles(path, `${path}-wal`, `${path}-shm`);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return wrap(db, 'sqlite');
+  return { ...wrap(db, 'sqlite'), sqlite };
 }
 
 /** Statements kept per SQL text; the hot paths use a few dozen. */

@@ -28,8 +28,11 @@ export function credentialOf(request: FastifyRequest, allowQuery: boolean): stri
   if (typeof apiKey === 'string' && apiKey) return apiKey;
   const auth = request.headers.authorization;
   if (auth) {
-    const m = /^Bearer\s+(.+)$/i.exec(auth);
-    if (m) return m[1]!.trim();
+    // "Bearer" in any case, whitespace, the credential: a prefix check, as this runs on every request.
+    if (auth.length > 7 && auth.slice(0, 6).toLowerCase() === 'bearer' && /\s/.test(auth[6]!)) {
+      const credential = auth.slice(7).trim();
+      if (credential) return credential;
+    }
   }
   if (allowQuery) {
     const token = (request.query as Record<string, unknown> | undefined)?.token;
@@ -45,28 +48,34 @@ export function credentialOf(request: FastifyRequest, allowQuery: boolean): stri
 export const authPlugin = fp<{ auth: AuthService }>(
   async (app: FastifyInstance, opts) => {
     app.decorateRequest('principal', null);
-    app.addHook('onRequest', async (request) => {
+    const check = (request: FastifyRequest, principal: Principal): AppError | undefined => {
       const cfg = request.routeOptions.config;
-      if (cfg.public) return;
-      // The rate limiter has usually resolved the caller already; otherwise do it here.
-      if (!request.principal) {
-        const credential = credentialOf(request, cfg.allowQueryToken === true);
-        if (credential === undefined && request.headers.authorization) {
-          throw new AppError(
-            'UNAUTHORIZED',
-            "Authorization header must be 'Bearer <token>' (an API key or a JWT); or send the key in X-API-Key",
-          );
-        }
-        request.principal = await opts.auth.authenticate(credential);
-      }
       const needed: Role =
         cfg.minRole ?? (request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'operator');
-      if (ROLE_RANK[request.principal.role] < ROLE_RANK[needed]) {
-        throw new AppError(
-          'FORBIDDEN',
-          `This route needs the ${needed} role; this key has ${request.principal.role}`,
+      if (ROLE_RANK[principal.role] >= ROLE_RANK[needed]) return undefined;
+      return new AppError('FORBIDDEN', `This route needs the ${needed} role; this key has ${principal.role}`);
+    };
+    // A callback hook: the rate limiter has usually resolved the caller, and then no promise is made.
+    app.addHook('onRequest', (request, _reply, done) => {
+      const cfg = request.routeOptions.config;
+      if (cfg.public) return done();
+      if (request.principal) return done(check(request, request.principal));
+      const credential = credentialOf(request, cfg.allowQueryToken === true);
+      if (credential === undefined && request.headers.authorization) {
+        return done(
+          new AppError(
+            'UNAUTHORIZED',
+            "Authorization header must be 'Bearer <token>' (an API key or a JWT); or send the key in X-API-Key",
+          ),
         );
       }
+      opts.auth.authenticate(credential).then(
+        (principal) => {
+          request.principal = principal;
+          done(check(request, principal));
+        },
+        (err: Error) => done(err),
+      );
     });
   },
   { name: 'auth' },

@@ -36,7 +36,7 @@ function fixture(): string {
 async function serve(root: string) {
   const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
   await app.register(errorsPlugin);
-  await app.register(securityHeadersPlugin, { contentSecurityPolicy: false });
+  await app.register(securityHeadersPlugin, { helmet: { contentSecurityPolicy: false } });
   await app.register(dashboardRoutes, { root });
   await app.ready();
   return app;

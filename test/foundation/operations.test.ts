@@ -97,6 +97,31 @@ test('CORS follows CORS_ORIGIN and exposes the request id', async () => {
       `preflight ${preflight.statusCode}`,
     );
     assert.equal(preflight.headers['access-control-allow-origin'], 'https://admin.example');
+    assert.equal(preflight.headers['access-control-allow-headers'], 'x-api-key');
+    assert.ok(Number(preflight.headers['access-control-max-age']) > 0);
+    // Every method of the API passes a preflight, not only the CORS-safelisted GET, HEAD, POST.
+    const methods = String(preflight.headers['access-control-allow-methods']).split(/,\s*/);
+    for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) assert.ok(methods.includes(m), `${m} in ${methods}`);
+    // A preflight is answered before authentication: it carries no credentials.
+    const deletePreflight = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/sessions/sess_x',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE' },
+    });
+    assert.equal(deletePreflight.statusCode, 204);
+    assert.equal(deletePreflight.headers['access-control-allow-origin'], 'https://app.example');
+    const refused = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/auth/me',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    assert.equal(refused.headers['access-control-allow-origin'], undefined);
+    assert.equal(refused.headers['access-control-allow-methods'], undefined);
+    // Without an Origin nothing of CORS is added, but caches are told answers vary by it.
+    const plain = await t.app.inject({ url: '/health' });
+    assert.equal(plain.headers['access-control-allow-origin'], undefined);
+    assert.equal(plain.headers['access-control-expose-headers'], undefined);
+    assert.match(String(plain.headers.vary), /Origin/);
 
     const allowed = await t.app.inject({ url: '/health', headers: { origin: 'https://app.example' } });
     assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');
@@ -127,7 +152,16 @@ test('security headers are set on API answers and errors', async () => {
       assert.ok(res.headers['strict-transport-security'], url);
       assert.ok(res.headers['referrer-policy'], url);
       assert.equal(res.headers['x-powered-by'], undefined, url);
+      assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin', url);
     }
+    // The API's JSON answers carry the subset that matters for answers no browser renders as a
+    // page; pages (here /health, /docs) keep helmet's whole set.
+    const api = await t.app.inject({ url: '/api/v1/auth/me' });
+    assert.equal(api.headers['x-dns-prefetch-control'], undefined);
+    assert.equal(api.headers['x-download-options'], undefined);
+    const page = await t.app.inject({ url: '/health' });
+    assert.equal(page.headers['x-dns-prefetch-control'], 'off');
+    assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin');
   } finally {
     await t.close();
   }

@@ -13,6 +13,14 @@ import {
 } from './auth.schema.js';
 import type { AuthService } from './auth.service.js';
 
+/** A token's expiry as text, made once per token: principals are cached and answer many requests. */
+const isoTexts = new WeakMap<Date, string>();
+function isoOf(date: Date): string {
+  let text = isoTexts.get(date);
+  if (text === undefined) isoTexts.set(date, (text = date.toISOString()));
+  return text;
+}
+
 export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (app, { auth }) => {
   app.post(
     '/login',
@@ -62,7 +70,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
           apiKey: auth.info(p),
           role: p.role,
           authenticatedBy: p.via,
-          tokenExpiresAt: p.tokenExpiresAt?.toISOString() ?? null,
+          tokenExpiresAt: p.tokenExpiresAt ? isoOf(p.tokenExpiresAt) : null,
         },
       };
     },

@@ -52,6 +52,14 @@ export interface AuthServiceDeps {
   log: FastifyBaseLogger;
 }
 
+/** Three dot-separated parts, the first a base64url JSON object: a JWT, not an API key. */
+function looksLikeJwt(credential: string): boolean {
+  if (!credential.startsWith('eyJ')) return false;
+  const first = credential.indexOf('.');
+  const second = credential.indexOf('.', first + 1);
+  return second > first && credential.indexOf('.', second + 1) === -1;
+}
+
 function parseSessionIds(raw: string | null): string[] | null {
   return raw === null ? null : (JSON.parse(raw) as string[]);
 }
@@ -162,13 +170,36 @@ export class AuthService {
     });
   }
 
-  /** Resolves an API key to its principal, or undefined. */
-  async principalForApiKey(key: string): Promise<Principal | undefined> {
+  /**
+   * The principal of a credential resolved within the last few seconds, at once (no promise: the
+   * rate limiter runs this on every request); undefined when it must go through authenticate.
+   */
+  cachedPrincipal(credential: string): Principal | undefined {
+    return looksLikeJwt(credential) ? this.cachedJwt(credential) : this.cachedApiKey(credential);
+  }
+
+  private cachedApiKey(key: string): Principal | undefined {
     const cached = this.apiKeyCache.get(key);
-    if (cached && Date.now() - cached.at < KEY_CACHE_MS) {
-      if (cached.principal.keyId !== BOOTSTRAP_ID) this.touch(cached.principal.keyId);
+    if (!cached || Date.now() - cached.at >= KEY_CACHE_MS) return undefined;
+    if (cached.principal.keyId !== BOOTSTRAP_ID) this.touch(cached.principal.keyId);
+    return cached.principal;
+  }
+
+  private cachedJwt(token: string): Principal | undefined {
+    const cached = this.tokenCache.get(token);
+    if (!cached) return undefined;
+    const now = Date.now();
+    if (now - cached.at < KEY_CACHE_MS && now < cached.principal.tokenExpiresAt!.getTime()) {
       return cached.principal;
     }
+    this.tokenCache.delete(token);
+    return undefined;
+  }
+
+  /** Resolves an API key to its principal, or undefined. */
+  async principalForApiKey(key: string): Promise<Principal | undefined> {
+    const cached = this.cachedApiKey(key);
+    if (cached) return cached;
     const principal = await this.resolveApiKey(key);
     if (principal) {
       if (this.apiKeyCache.size >= TOKEN_CACHE_MAX)
@@ -191,14 +222,8 @@ export class AuthService {
   }
 
   private async principalForJwt(token: string): Promise<Principal | undefined> {
-    const cached = this.tokenCache.get(token);
-    if (cached) {
-      const now = Date.now();
-      if (now - cached.at < KEY_CACHE_MS && now < cached.principal.tokenExpiresAt!.getTime()) {
-        return cached.principal;
-      }
-      this.tokenCache.delete(token);
-    }
+    const cached = this.cachedJwt(token);
+    if (cached) return cached;
     let claims: Record<string, unknown>;
     try {
       claims = this.verify(token);
@@ -237,8 +262,7 @@ export class AuthService {
   async authenticate(credential: string | undefined): Promise<Principal> {
     if (!credential)
       throw new AppError('UNAUTHORIZED', 'Missing credentials: send X-API-Key or Authorization: Bearer');
-    const looksLikeJwt = credential.split('.').length === 3 && credential.startsWith('eyJ');
-    const principal = looksLikeJwt
+    const principal = looksLikeJwt(credential)
       ? await this.principalForJwt(credential)
       : await this.principalForApiKey(credential);
     if (!principal) throw new AppError('UNAUTHORIZED', 'Invalid, expired or revoked credentials');
