@@ -80,6 +80,8 @@ interface Pending {
 /** Events written in one transaction at most: publishes that arrive together share one commit. */
 const MAX_BATCH = 500;
 const KNOWN_TYPES = new Set<string>(EVENT_TYPES);
+/** A batch written within this many ms of the last one waits for the turn to end (see drain). */
+const BATCH_WAIT_AFTER_MS = 2;
 /** See checkShape. */
 const SHAPE_CHECKS_IN_FULL = 100;
 const SHAPE_CHECK_EVERY = 100;
@@ -121,6 +123,8 @@ function storedOf(r: Selectable<EventsTable>): StoredEvent {
 export class EventsService implements EventPublisher {
   private readonly queue: Pending[] = [];
   private draining: Promise<void> | null = null;
+  /** When the last batch was written (performance.now()); see drain. */
+  private lastWriteAt = -Infinity;
   private readonly hooks: RecordHook[] = [];
   private readonly listeners = new Set<EventListener>();
   private readonly warnedTypes = new Set<string>();
@@ -190,12 +194,17 @@ export class EventsService implements EventPublisher {
 
   private async drain(): Promise<void> {
     try {
-      // The first batch waits for the rest of this turn of the event loop, so that publishes
-      // caused by the same I/O (requests read together, answers Telegram sent in one container)
-      // share its transaction. On SQLite the statements run synchronously: without this wait a
-      // batch was written before the next publish could join it, one commit per event.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Under load the first batch waits for the rest of this turn of the event loop, so that
+      // publishes caused by the same I/O (requests read together, answers Telegram sent in one
+      // container) share its transaction. On SQLite the statements run synchronously: without
+      // this wait a batch was written before the next publish could join it, one commit per
+      // event. When the log has been idle a while the batch is written at once: waiting would
+      // only add the rest of the turn (other sockets' reads) to the publisher's latency.
+      if (performance.now() - this.lastWriteAt < BATCH_WAIT_AFTER_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       while (this.queue.length > 0) await this.writeBatch(this.queue.splice(0, MAX_BATCH));
+      this.lastWriteAt = performance.now();
     } finally {
       this.draining = null;
     }

@@ -14,8 +14,7 @@ interface Series {
   buckets: number[];
 }
 
-/** Prometheus label value escaping: backslash, double quote and newline. */
-const escape = (value: string) => value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+import { escapeLabel as escape } from './plain-metrics.js';
 
 export class HttpStats {
   private readonly series = new Map<string, Series>();

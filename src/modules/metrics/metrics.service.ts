@@ -9,9 +9,10 @@
  * by the `owner` label of `teleflow_sessions`; Prometheus adds its own `instance` target label,
  * which is why ours is called `instance_id`.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CommittedEvent, OperationsMetrics } from '../../lib/metrics.js';
 import { HttpStats } from './http-stats.js';
+import { PlainCounter, PlainHistogram } from './plain-metrics.js';
 import { StateGauges, type MetricsSources } from './state-gauges.js';
 
 export type { MetricsSources };
@@ -39,16 +40,15 @@ export class MetricsRegistry implements OperationsMetrics {
   readonly registry = new Registry();
   /** Plain numbers, not prom-client metrics: they are touched on every request. */
   private readonly http: HttpStats;
-  private readonly sends: Counter;
-  /** The results each session has a series for, so a deleted session's series can be removed. */
-  private readonly sendResults = new Map<string, Set<string>>();
-  private readonly floodWaits: Counter;
-  private readonly floodWaitSeconds: Counter;
-  private readonly eventsCommittedTotal: Counter;
-  private readonly commitDelay: Histogram;
-  private readonly deliveryDelay: Histogram;
-  private readonly deliveryAttempts: Counter;
-  private readonly deliveriesDead: Counter;
+  /** Plain numbers too (plain-metrics.ts): they change with every send and event. */
+  private readonly sends: PlainCounter;
+  private readonly floodWaits: PlainCounter;
+  private readonly floodWaitSeconds: PlainCounter;
+  private readonly eventsCommittedTotal: PlainCounter;
+  private readonly commitDelay: PlainHistogram;
+  private readonly deliveryDelay: PlainHistogram;
+  private readonly deliveryAttempts: PlainCounter;
+  private readonly deliveriesDead: PlainCounter;
   private readonly state: StateGauges;
 
   constructor(private readonly sources: MetricsSources) {
@@ -70,54 +70,48 @@ export class MetricsRegistry implements OperationsMetrics {
       HTTP_BUCKETS,
     );
 
-    this.sends = new Counter({
-      name: `${PREFIX}sends_total`,
-      help: 'Send requests (send, reply) answered, by session and result: ok or the error code',
-      labelNames: ['session_id', 'result'],
-      registers,
-    });
-    this.floodWaits = new Counter({
-      name: `${PREFIX}flood_waits_total`,
-      help: 'FLOOD_WAIT answers from Telegram, by session (slept through or returned as 429)',
-      labelNames: ['session_id'],
-      registers,
-    });
-    this.floodWaitSeconds = new Counter({
-      name: `${PREFIX}flood_wait_seconds_total`,
-      help: 'Seconds Telegram asked to wait in FLOOD_WAIT answers, by session',
-      labelNames: ['session_id'],
-      registers,
-    });
-
-    this.eventsCommittedTotal = new Counter({
-      name: `${PREFIX}events_committed_total`,
-      help: 'Events committed to the event log by this instance, by type',
-      labelNames: ['type'],
-      registers,
-    });
-    this.commitDelay = new Histogram({
-      name: `${PREFIX}event_commit_delay_seconds`,
-      help: 'Time from an event being created to its commit to the log (before any stream or webhook hears of it)',
-      buckets: COMMIT_BUCKETS,
-      registers,
-    });
-    this.deliveryDelay = new Histogram({
-      name: `${PREFIX}webhook_delivery_delay_seconds`,
-      help: 'Time from a delivery being due (created, or its retry time) to the start of its attempt',
-      buckets: DELIVERY_BUCKETS,
-      registers,
-    });
-    this.deliveryAttempts = new Counter({
-      name: `${PREFIX}webhook_delivery_attempts_total`,
-      help: 'Webhook delivery attempts by result: succeeded, failed (a retry is due) or dead (the last one failed)',
-      labelNames: ['result'],
-      registers,
-    });
-    this.deliveriesDead = new Counter({
-      name: `${PREFIX}webhook_deliveries_dead_total`,
-      help: 'Webhook deliveries that failed their last attempt',
-      registers,
-    });
+    this.sends = new PlainCounter(
+      `${PREFIX}sends_total`,
+      'Send requests (send, reply) answered, by session and result: ok or the error code',
+      ['session_id', 'result'],
+    );
+    this.floodWaits = new PlainCounter(
+      `${PREFIX}flood_waits_total`,
+      'FLOOD_WAIT answers from Telegram, by session (slept through or returned as 429)',
+      ['session_id'],
+    );
+    this.floodWaitSeconds = new PlainCounter(
+      `${PREFIX}flood_wait_seconds_total`,
+      'Seconds Telegram asked to wait in FLOOD_WAIT answers, by session',
+      ['session_id'],
+    );
+    this.eventsCommittedTotal = new PlainCounter(
+      `${PREFIX}events_committed_total`,
+      'Events committed to the event log by this instance, by type',
+      ['type'],
+    );
+    this.commitDelay = new PlainHistogram(
+      `${PREFIX}event_commit_delay_seconds`,
+      'Time from an event being created to its commit to the log (before any stream or webhook hears of it)',
+      [],
+      COMMIT_BUCKETS,
+    );
+    this.deliveryDelay = new PlainHistogram(
+      `${PREFIX}webhook_delivery_delay_seconds`,
+      'Time from a delivery being due (created, or its retry time) to the start of its attempt',
+      [],
+      DELIVERY_BUCKETS,
+    );
+    this.deliveryAttempts = new PlainCounter(
+      `${PREFIX}webhook_delivery_attempts_total`,
+      'Webhook delivery attempts by result: succeeded, failed (a retry is due) or dead (the last one failed)',
+      ['result'],
+    );
+    this.deliveriesDead = new PlainCounter(
+      `${PREFIX}webhook_deliveries_dead_total`,
+      'Webhook deliveries that failed their last attempt',
+      [],
+    );
     this.state = new StateGauges(sources, PREFIX, registers);
   }
 
@@ -127,21 +121,18 @@ export class MetricsRegistry implements OperationsMetrics {
   }
 
   sendCompleted(sessionId: string, result: string): void {
-    this.sends.inc({ session_id: sessionId, result });
-    let results = this.sendResults.get(sessionId);
-    if (!results) this.sendResults.set(sessionId, (results = new Set()));
-    results.add(result);
+    this.sends.inc([sessionId, result]);
   }
 
   floodWait(sessionId: string, seconds: number): void {
-    this.floodWaits.inc({ session_id: sessionId });
-    this.floodWaitSeconds.inc({ session_id: sessionId }, seconds);
+    this.floodWaits.inc([sessionId]);
+    this.floodWaitSeconds.inc([sessionId], seconds);
   }
 
   eventsCommitted(events: readonly CommittedEvent[]): void {
     const now = this.sources.now().getTime();
     for (const event of events) {
-      this.eventsCommittedTotal.inc({ type: event.type });
+      this.eventsCommittedTotal.inc([event.type]);
       this.commitDelay.observe(Math.max(0, now - Date.parse(event.envelope.timestamp)) / 1000);
       // A deleted session's series go with it: labels stay bounded by the sessions that exist.
       if (event.type === 'session.deleted') this.forgetSession(event.sessionId);
@@ -150,22 +141,34 @@ export class MetricsRegistry implements OperationsMetrics {
 
   deliveryAttempted(outcome: 'succeeded' | 'failed' | 'dead', dueAt: string, startedAt: Date): void {
     this.deliveryDelay.observe(Math.max(0, startedAt.getTime() - Date.parse(dueAt)) / 1000);
-    this.deliveryAttempts.inc({ result: outcome });
+    this.deliveryAttempts.inc([outcome]);
     if (outcome === 'dead') this.deliveriesDead.inc();
   }
 
   private forgetSession(sessionId: string | null): void {
     if (!sessionId) return;
-    for (const counter of [this.floodWaits, this.floodWaitSeconds]) counter.remove({ session_id: sessionId });
-    for (const result of this.sendResults.get(sessionId) ?? [])
-      this.sends.remove({ session_id: sessionId, result });
-    this.sendResults.delete(sessionId);
+    for (const metric of [this.sends, this.floodWaits, this.floodWaitSeconds]) {
+      metric.remove((values) => values[0] === sessionId);
+    }
   }
 
   /** The text Prometheus scrapes: this app's metrics and the process's. */
   async scrape(): Promise<{ contentType: string; body: string }> {
     await this.state.refresh();
     const [own, proc] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
-    return { contentType: this.registry.contentType, body: `${own}\n${this.http.render()}\n${proc}` };
+    const plain = [
+      this.http.render(),
+      ...[
+        this.sends,
+        this.floodWaits,
+        this.floodWaitSeconds,
+        this.eventsCommittedTotal,
+        this.commitDelay,
+        this.deliveryDelay,
+        this.deliveryAttempts,
+        this.deliveriesDead,
+      ].map((m) => `${m.render()}\n`),
+    ].join('');
+    return { contentType: this.registry.contentType, body: `${own}\n${plain}\n${proc}` };
   }
 }
