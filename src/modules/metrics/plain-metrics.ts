@@ -73,7 +73,12 @@ export class PlainCounter extends PlainMetric<Series & { value: number }> {
 }
 
 export class PlainHistogram extends PlainMetric<Series & { count: number; sum: number; buckets: number[] }> {
-  constructor(name: string, help: string, labelNames: readonly string[], private readonly bounds: readonly number[]) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {
     super(name, help, labelNames);
   }
 
