@@ -208,19 +208,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     telegramLog.child({ component: 'telegram' }),
     { production: config.isProduction },
   );
-  // Several instances on one PostgreSQL: session leases, placement, forwarding (src/modules/cluster/).
-  const cluster = config.cluster
-    ? new Cluster({
-        db: db.db,
-        databaseUrl: config.databaseUrl,
-        schema: db.schema,
-        instanceId: config.instanceId,
-        instanceUrl: config.cluster.instanceUrl,
-        leaseTtlMs: config.cluster.leaseTtlMs,
-        log: app.log,
-      })
-    : null;
-  // The event log, webhook queues and caches shared by the instances (src/modules/cluster/sync.ts).
+  // The event log, webhook queues and caches shared by the instances, and the one LISTEN
+  // connection that wakes them (src/modules/cluster/sync.ts).
   const clusterSync = config.cluster
     ? new ClusterSync({
         db: db.db,
@@ -235,6 +224,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         log: app.log,
       })
     : null;
+  // Several instances on one PostgreSQL: session leases, placement, forwarding (src/modules/cluster/).
+  const cluster =
+    config.cluster && clusterSync
+      ? new Cluster({
+          db: db.db,
+          bus: clusterSync.bus,
+          instanceId: config.instanceId,
+          instanceUrl: config.cluster.instanceUrl,
+          leaseTtlMs: config.cluster.leaseTtlMs,
+          rebalanceBatch: config.cluster.rebalanceBatch,
+          log: app.log,
+        })
+      : null;
   const sessions = new SessionManager({
     repo: new SessionsRepository(db.db),
     endpoint: telegram,

@@ -91,6 +91,8 @@ export const envSchema = z.object({
   INSTANCE_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** How long a session's lease lasts unrenewed; renewed every third of it. */
   CLUSTER_LEASE_TTL_MS: z.coerce.number().int().min(3000).max(120_000).default(15_000),
+  /** Sessions an instance hands over per round when it runs two or more than the least loaded; 0: never. */
+  CLUSTER_REBALANCE_BATCH: z.coerce.number().int().min(0).max(1000).default(10),
   /** GET /metrics (Prometheus) and the counters behind it. */
   METRICS_ENABLED: bool.default(true),
   /** A bearer token for GET /metrics (Prometheus's `authorization`); admin credentials work too. */
@@ -236,7 +238,7 @@ export interface Config {
   instanceId: string;
   metrics: { enabled: boolean; token: string | null };
   /** Several instances on one PostgreSQL (CLUSTER=true); null: one process per database. */
-  cluster: { instanceUrl: string; leaseTtlMs: number } | null;
+  cluster: { instanceUrl: string; leaseTtlMs: number; rebalanceBatch: number } | null;
 }
 
 export class ConfigError extends Error {
@@ -420,6 +422,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ? {
           instanceUrl: (env.INSTANCE_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ''),
           leaseTtlMs: env.CLUSTER_LEASE_TTL_MS,
+          rebalanceBatch: env.CLUSTER_REBALANCE_BATCH,
         }
       : null,
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE ?? !isProduction,

@@ -17,17 +17,26 @@ test('CLUSTER=true needs PostgreSQL', () => {
   );
 });
 
-test('the internal URL defaults to loopback on PORT; the lease TTL is bounded', () => {
+test('the internal URL defaults to loopback on PORT; the lease TTL is bounded; rebalancing can be off', () => {
   const config = loadConfig({ ...base, CLUSTER: 'true', DATABASE_URL: 'postgres://db/teleflow' });
-  assert.deepEqual(config.cluster, { instanceUrl: 'http://127.0.0.1:3456', leaseTtlMs: 15_000 });
+  assert.deepEqual(config.cluster, {
+    instanceUrl: 'http://127.0.0.1:3456',
+    leaseTtlMs: 15_000,
+    rebalanceBatch: 10,
+  });
   const given = loadConfig({
     ...base,
     CLUSTER: 'true',
     DATABASE_URL: 'postgresql://db/teleflow',
     INSTANCE_URL: 'http://10.0.0.5:3000/',
     CLUSTER_LEASE_TTL_MS: '6000',
+    CLUSTER_REBALANCE_BATCH: '0',
   });
-  assert.deepEqual(given.cluster, { instanceUrl: 'http://10.0.0.5:3000', leaseTtlMs: 6000 });
+  assert.deepEqual(given.cluster, {
+    instanceUrl: 'http://10.0.0.5:3000',
+    leaseTtlMs: 6000,
+    rebalanceBatch: 0,
+  });
   assert.throws(
     () =>
       loadConfig({ ...base, CLUSTER: 'true', DATABASE_URL: 'postgres://db/x', CLUSTER_LEASE_TTL_MS: '100' }),

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { openDatabase, type Db } from '../../src/db/index.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { ClusterBus } from '../../src/modules/cluster/bus.js';
 import { Cluster } from '../../src/modules/cluster/cluster.js';
 import { LeaseStore } from '../../src/modules/cluster/leases.js';
 import { testDatabaseUrl } from '../helpers/app.js';
@@ -24,11 +25,12 @@ let dir: string;
 const clusterOf = (instanceId: string) =>
   new Cluster({
     db: db.db,
-    databaseUrl: database.url,
-    schema: db.schema,
+    // Never started: these tests call the lease methods directly, nothing waits for a wake-up.
+    bus: new ClusterBus(database.url, db.schema, pino({ level: 'silent' })),
     instanceId,
     instanceUrl: `http://127.0.0.1:1/${instanceId}`,
     leaseTtlMs: 15_000,
+    rebalanceBatch: 10,
     log: pino({ level: 'silent' }),
   });
 

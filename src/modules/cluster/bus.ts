@@ -1,8 +1,9 @@
 /**
  * The instances' wake-up calls (PostgreSQL LISTEN/NOTIFY): a new event committed (`events`,
- * the newest id), deliveries due for some webhooks (`deliveries`, their ids), and shared state
- * changed (`state`: credentials revoked, webhooks changed). A notification only wakes: what
- * changed is always read from the database, so a lost one costs a delay, never data.
+ * the newest id), deliveries due for some webhooks (`deliveries`, their ids), shared state
+ * changed (`state`: credentials revoked, webhooks changed) and session leases given back
+ * (`leases`: another instance may take the sessions over at once). A notification only wakes:
+ * what changed is always read from the database, so a lost one costs a delay, never data.
  *
  * One connection of its own per instance (LISTEN holds it); when it drops, it is opened again
  * after a second and the `reconnected` handlers read what was missed meanwhile.
@@ -13,8 +14,8 @@ import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/types.js';
 
-export type Topic = 'events' | 'deliveries' | 'state';
-const TOPICS: readonly Topic[] = ['events', 'deliveries', 'state'];
+export type Topic = 'events' | 'deliveries' | 'state' | 'leases';
+const TOPICS: readonly Topic[] = ['events', 'deliveries', 'state', 'leases'];
 const RETRY_MS = 1000;
 /** Names the LISTEN connection in pg_stat_activity. */
 export const LISTEN_APPLICATION_NAME = 'teleflow-cluster-bus';

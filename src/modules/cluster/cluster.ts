@@ -16,7 +16,7 @@ import type { SessionOwnership } from '../sessions/session-registry.js';
 import type { SessionRow } from '../sessions/sessions.repository.js';
 import { Instances, type LiveInstance } from './instances.js';
 import { LeaseStore } from './leases.js';
-import { LeaseNotifier } from './notify.js';
+import type { ClusterBus } from './bus.js';
 
 /** What the cluster needs of the session manager. */
 export interface ClusterSessions {
@@ -24,22 +24,25 @@ export interface ClusterSessions {
   resume(id: string): Promise<void>;
   /** Drops a session's client at once, leaving its row alone (its lease is gone). */
   relinquish(id: string): Promise<void>;
+  /** Saves a session's state and disconnects it, its lease still held, to give it away. */
+  handOver(id: string): Promise<void>;
 }
 
 export interface ClusterOptions {
   db: Kysely<Database>;
-  databaseUrl: string;
-  schema?: string;
+  /** The instances' one LISTEN connection (ClusterSync's), here for the `leases` topic. */
+  bus: ClusterBus;
   instanceId: string;
   instanceUrl: string;
   leaseTtlMs: number;
+  /** Sessions handed over per round to even out the load (see rebalance); 0: never. */
+  rebalanceBatch: number;
   log: Logger;
 }
 
 export class Cluster implements SessionOwnership {
   readonly leases: LeaseStore;
   readonly instances: Instances;
-  private readonly notifier: LeaseNotifier;
   private sessions?: ClusterSessions;
   private tickTimer?: NodeJS.Timeout;
   private pollTimer?: NodeJS.Timeout;
@@ -47,13 +50,16 @@ export class Cluster implements SessionOwnership {
   private stopping = false;
   private picking?: Promise<void>;
   private pickAgain = false;
+  /** Sessions being handed over (rebalance): not to be used or connected again meanwhile. */
+  private readonly leaving = new Set<string>();
 
   constructor(private readonly o: ClusterOptions) {
     // The holder stops trusting a lease a third of the TTL before it can expire: two renewals
     // may fail before that, and the client has time to close.
     this.leases = new LeaseStore(o.db, o.instanceId, o.leaseTtlMs, Math.ceil(o.leaseTtlMs / 3));
     this.instances = new Instances(o.db, { id: o.instanceId, url: o.instanceUrl }, o.leaseTtlMs);
-    this.notifier = new LeaseNotifier(o.databaseUrl, o.schema, o.log, () => this.wake());
+    // Leases given back elsewhere: the sessions may be taken over at once, not at the next poll.
+    o.bus.on('leases', () => this.wake());
   }
 
   get instanceId(): string {
@@ -64,7 +70,6 @@ export class Cluster implements SessionOwnership {
   async start(sessions: ClusterSessions): Promise<void> {
     this.sessions = sessions;
     await this.instances.heartbeat();
-    await this.notifier.start();
     const period = Math.max(500, Math.floor(this.o.leaseTtlMs / 3));
     this.tickTimer = setInterval(() => void this.tick(), period);
     this.tickTimer.unref();
@@ -94,23 +99,23 @@ export class Cluster implements SessionOwnership {
     await this.picking?.catch(() => undefined);
     try {
       await this.leases.release([...this.leases.held.keys()]);
-      await this.notifier.notify(this.o.db);
+      await this.o.bus.notify(this.o.db, 'leases');
       await this.instances.leave();
     } catch (err) {
       this.o.log.warn({ err }, 'cluster: could not release leases (they expire by themselves)');
     }
-    await this.notifier.stop();
   }
 
   // ---------------------------------------------------------------- SessionOwnership
 
   async claim(id: string): Promise<boolean> {
+    if (this.leaving.has(id)) return false;
     if (this.stopping) return this.leases.valid(id);
     return this.leases.acquire(id);
   }
 
   mayRun(id: string): boolean {
-    return this.leases.valid(id);
+    return this.leases.valid(id) && !this.leaving.has(id);
   }
 
   async release(id: string): Promise<void> {
@@ -118,7 +123,7 @@ export class Cluster implements SessionOwnership {
     await this.leases.release([id]);
     // A session deleted or signed out needs no owner; one disconnected on request neither,
     // until it is connected again (by whichever instance is asked).
-    await this.notifier.notify(this.o.db);
+    await this.o.bus.notify(this.o.db, 'leases');
   }
 
   async writeFenced(id: string, patch: Partial<SessionRow>): Promise<boolean> {
@@ -161,7 +166,46 @@ export class Cluster implements SessionOwnership {
       for (const id of lost) this.lose(id, 'lease taken over');
     } catch (err) {
       this.o.log.warn({ err }, 'cluster: lease renewal failed');
+      return;
     }
+    await this.rebalance().catch((err: unknown) => this.o.log.warn({ err }, 'cluster: rebalancing failed'));
+  }
+
+  /**
+   * Evens out the load when an instance runs at least two sessions more than the least loaded
+   * one (one joined, or came back after a restart): hands over half the difference, at most
+   * the batch per round, and no more than brings it down to the average. Each session's state
+   * is saved and its client disconnected before its lease goes back (never two connections on
+   * one auth key); the leases' release wakes the others, and the least loaded take them, since
+   * an instance takes only up to its share of the average (pickUp), this one included.
+   */
+  private async rebalance(): Promise<void> {
+    if (this.stopping || !this.sessions || this.picking || this.o.rebalanceBatch === 0) return;
+    const live = await this.instances.live();
+    const me = live.find((i) => i.id === this.o.instanceId);
+    const least = live[0];
+    if (!me || !least || least.id === me.id) return;
+    const average = Math.ceil(live.reduce((sum, i) => sum + i.load, 0) / live.length);
+    const give = Math.min(me.load - average, Math.floor((me.load - least.load) / 2), this.o.rebalanceBatch);
+    if (give <= 0) return;
+    // The sessions taken most recently: the ones longest here keep their connections.
+    const ids = [...this.leases.held.keys()].slice(-give);
+    this.o.log.info({ sessions: ids, to: least.id }, 'cluster: handing sessions over to even out the load');
+    for (const id of ids) {
+      if (this.stopping) break;
+      this.leaving.add(id);
+      try {
+        await this.sessions.handOver(id);
+        await this.leases.release([id]);
+        this.leaving.delete(id);
+      } catch (err) {
+        // Still leased here (the release failed): run it here again rather than leave it idle.
+        this.leaving.delete(id);
+        this.o.log.warn({ err, sessionId: id }, 'cluster: handing the session over failed; keeping it');
+        if (this.leases.held.has(id)) void this.sessions.resume(id).catch(() => undefined);
+      }
+    }
+    await this.o.bus.notify(this.o.db, 'leases');
   }
 
   /** Looks for sessions nobody runs now (coalesced: one search at a time, one more queued). */

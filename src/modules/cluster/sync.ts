@@ -2,7 +2,8 @@
  * What the instances of a cluster share besides sessions (those are cluster.ts's): one ordered
  * event log that every instance's streams follow (event-log.ts), webhook queues run by one
  * instance at a time (webhook-leases.ts), and caches dropped everywhere when credentials or
- * webhooks change (shared-state.ts), all woken through one LISTEN connection (bus.ts).
+ * webhooks change (shared-state.ts), all woken through one LISTEN connection (bus.ts), which
+ * also carries the session leases' wake-ups (cluster.ts).
  */
 import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger } from 'fastify';

@@ -217,6 +217,25 @@ export class SessionManager implements SessionsService {
    * A cluster took the session's lease away (or it can no longer be trusted): the client is
    * dropped at once, without waiting for calls in progress; the row is the new owner's.
    */
+  /**
+   * Gives a running session to another instance (cluster rebalancing), while its lease is
+   * still held: its update state is saved, its client disconnected, and it is forgotten here;
+   * the caller then gives the lease back. The row keeps its status: the next owner connects it.
+   */
+  async handOver(id: string): Promise<void> {
+    const m = this.r.sessions.get(id);
+    if (!m) return;
+    this.connections.cancelReconnect(m);
+    if (m.qr) clearTimeout(m.qr.refreshTimer);
+    await this.r.withLock(m, async () => {
+      await this.r.flush(m);
+      await this.r.dropClient(m);
+    });
+    clearTimeout(m.stateSaveTimer);
+    m.stateSaveTimer = undefined;
+    this.r.sessions.delete(id);
+  }
+
   async relinquish(id: string): Promise<void> {
     const m = this.r.sessions.get(id);
     if (!m) return;
