@@ -80,8 +80,8 @@ interface Pending {
 /** Events written in one transaction at most: publishes that arrive together share one commit. */
 const MAX_BATCH = 500;
 const KNOWN_TYPES = new Set<string>(EVENT_TYPES);
-/** A batch written within this many ms of the last one waits for the turn to end (see drain). */
-const BATCH_WAIT_AFTER_MS = 2;
+/** A batch started within this many ms of the last write waits for the turn to end (see drain). */
+const BATCH_WAIT_AFTER_MS = 0.5;
 /** See checkShape. */
 const SHAPE_CHECKS_IN_FULL = 100;
 const SHAPE_CHECK_EVERY = 100;
@@ -125,6 +125,8 @@ export class EventsService implements EventPublisher {
   private draining: Promise<void> | null = null;
   /** When the last batch was written (performance.now()); see drain. */
   private lastWriteAt = -Infinity;
+  /** How many events the last drain wrote (see drain). */
+  private lastBatchSize = 0;
   private readonly hooks: RecordHook[] = [];
   private readonly listeners = new Set<EventListener>();
   private readonly warnedTypes = new Set<string>();
@@ -198,12 +200,19 @@ export class EventsService implements EventPublisher {
       // publishes caused by the same I/O (requests read together, answers Telegram sent in one
       // container) share its transaction. On SQLite the statements run synchronously: without
       // this wait a batch was written before the next publish could join it, one commit per
-      // event. When the log has been idle a while the batch is written at once: waiting would
-      // only add the rest of the turn (other sockets' reads) to the publisher's latency.
-      if (performance.now() - this.lastWriteAt < BATCH_WAIT_AFTER_MS) {
+      // event. Without signs of load (the last batch held one event, written a while ago) the
+      // batch is written at once: waiting would only add the rest of the turn (other sockets'
+      // reads) to the publisher's latency.
+      if (this.lastBatchSize > 1 || performance.now() - this.lastWriteAt < BATCH_WAIT_AFTER_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      while (this.queue.length > 0) await this.writeBatch(this.queue.splice(0, MAX_BATCH));
+      let size = 0;
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        size += batch.length;
+        await this.writeBatch(batch);
+      }
+      this.lastBatchSize = size;
       this.lastWriteAt = performance.now();
     } finally {
       this.draining = null;
