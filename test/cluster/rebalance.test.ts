@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  clusterPhone,
   clusterSkip as skip,
   eventually,
   startCluster,
@@ -48,6 +49,11 @@ test(
     await cluster.stop(2);
     for (let n = 0; n < 4; n++) sessions.push(await cluster.signIn(1));
     for (const s of sessions) assert.equal(await eventually(() => cluster.ownerOf(s.id), 20_000, s.id), 1);
+    // A sign-in under way (code sent, not yet entered) keeps its state in instance 1: it stays.
+    const pendingPhone = clusterPhone();
+    await cluster.sandbox.control('POST', '/users', { phone: pendingPhone, firstName: 'Pending' });
+    const pending = await cluster.api(1, 'POST', '/api/v1/sessions', { phone: pendingPhone });
+    assert.equal(pending.status, 201, JSON.stringify(pending.body));
 
     // Messages keep arriving while the sessions move.
     let stopped = false;
@@ -76,8 +82,19 @@ test(
     stopped = true;
     await feed;
     // The load stays even: no session keeps moving.
-    const owned = [(await cluster.owned(1)).length, (await cluster.owned(2)).length];
-    assert.deepEqual(owned, [2, 2], `sessions per instance ${owned}`);
+    const connectedOn = async (i: number) =>
+      (await cluster.owned(i)).filter((o) => sessions.some((s) => s.id === o.id) && o.status === 'connected')
+        .length;
+    const owned = [await connectedOn(1), await connectedOn(2)];
+    assert.deepEqual(owned, [2, 2], `connected sessions per instance ${owned}`);
+    // The sign-in under way was not moved: it completes where it started.
+    const { code } = await cluster.sandbox.control<{ code: string }>('GET', `/codes?phone=${pendingPhone}`);
+    const verified = await cluster.api(1, 'POST', '/api/v1/sessions/verify-code', {
+      sessionId: pending.body.data.id,
+      code,
+    });
+    assert.equal(verified.status, 200, JSON.stringify(verified.body));
+    assert.equal(verified.body.data.status, 'connected');
 
     // Each incoming message recorded once, whichever instance ran its session at the time.
     const keyOf = (session: string, text: string) => `${session} ${text}`;

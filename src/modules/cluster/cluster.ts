@@ -24,8 +24,11 @@ export interface ClusterSessions {
   resume(id: string): Promise<void>;
   /** Drops a session's client at once, leaving its row alone (its lease is gone). */
   relinquish(id: string): Promise<void>;
-  /** Saves a session's state and disconnects it, its lease still held, to give it away. */
-  handOver(id: string): Promise<void>;
+  /**
+   * Saves a session's state and disconnects it, its lease still held, to give it away; false
+   * (nothing done) for a session that cannot move now (not connected, or signing in).
+   */
+  handOver(id: string): Promise<boolean>;
 }
 
 export interface ClusterOptions {
@@ -188,16 +191,20 @@ export class Cluster implements SessionOwnership {
     const average = Math.ceil(live.reduce((sum, i) => sum + i.load, 0) / live.length);
     const give = Math.min(me.load - average, Math.floor((me.load - least.load) / 2), this.o.rebalanceBatch);
     if (give <= 0) return;
-    // The sessions taken most recently: the ones longest here keep their connections.
-    const ids = [...this.leases.held.keys()].slice(-give);
-    this.o.log.info({ sessions: ids, to: least.id }, 'cluster: handing sessions over to even out the load');
-    for (const id of ids) {
-      if (this.stopping) break;
+    // The sessions taken most recently first: the ones longest here keep their connections.
+    const candidates = [...this.leases.held.keys()].reverse();
+    let moved = 0;
+    for (const id of candidates) {
+      if (moved >= give || this.stopping) break;
       this.leaving.add(id);
       try {
-        await this.sessions.handOver(id);
+        if (!(await this.sessions.handOver(id))) {
+          this.leaving.delete(id);
+          continue;
+        }
         await this.leases.release([id]);
         this.leaving.delete(id);
+        moved += 1;
       } catch (err) {
         // Still leased here (the release failed): run it here again rather than leave it idle.
         this.leaving.delete(id);
@@ -205,6 +212,8 @@ export class Cluster implements SessionOwnership {
         if (this.leases.held.has(id)) void this.sessions.resume(id).catch(() => undefined);
       }
     }
+    if (moved === 0) return;
+    this.o.log.info({ moved, to: least.id }, 'cluster: handed sessions over to even out the load');
     await this.o.bus.notify(this.o.db, 'leases');
   }
 

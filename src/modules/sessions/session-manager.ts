@@ -221,12 +221,13 @@ export class SessionManager implements SessionsService {
    * Gives a running session to another instance (cluster rebalancing), while its lease is
    * still held: its update state is saved, its client disconnected, and it is forgotten here;
    * the caller then gives the lease back. The row keeps its status: the next owner connects it.
+   * Only a connected, signed-in session moves: a sign-in under way (code, password, QR) keeps
+   * its state in this process, and false says the session stays.
    */
-  async handOver(id: string): Promise<void> {
+  async handOver(id: string): Promise<boolean> {
     const m = this.r.sessions.get(id);
-    if (!m) return;
+    if (!m || m.status !== 'connected' || !m.account?.self || m.qr) return false;
     this.connections.cancelReconnect(m);
-    if (m.qr) clearTimeout(m.qr.refreshTimer);
     await this.r.withLock(m, async () => {
       await this.r.flush(m);
       await this.r.dropClient(m);
@@ -234,6 +235,7 @@ export class SessionManager implements SessionsService {
     clearTimeout(m.stateSaveTimer);
     m.stateSaveTimer = undefined;
     this.r.sessions.delete(id);
+    return true;
   }
 
   async relinquish(id: string): Promise<void> {
