@@ -1,10 +1,10 @@
 /**
  * Counters and histograms kept in plain numbers and written in the Prometheus text format at
  * scrape time, for the metrics touched on the hot paths (every request, send and event).
- * prom-client's own metrics hash, sort and validate the labels on every update: in
- * `npm run bench -- messages` the metrics of one send (its counter, its event's counter and
- * commit-delay histogram, the request's) cost tens of µs of CPU that way. Here an update is one
- * map lookup and a few additions; label values are escaped once, when a series is first seen.
+ * prom-client's own metrics hash, sort and validate the labels on every update, several times
+ * per send (its counter, its event's counter and commit-delay histogram, the request's). Here an
+ * update is one map lookup and a few additions; label values are escaped once, when a series is
+ * first seen.
  */
 
 /** Prometheus label value escaping: backslash, double quote and newline. */
