@@ -101,7 +101,8 @@ test('CORS follows CORS_ORIGIN and exposes the request id', async () => {
     assert.ok(Number(preflight.headers['access-control-max-age']) > 0);
     // Every method of the API passes a preflight, not only the CORS-safelisted GET, HEAD, POST.
     const methods = String(preflight.headers['access-control-allow-methods']).split(/,\s*/);
-    for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) assert.ok(methods.includes(m), `${m} in ${methods}`);
+    for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+      assert.ok(methods.includes(m), `${m} in ${methods}`);
     // A preflight is answered before authentication: it carries no credentials.
     const deletePreflight = await t.app.inject({
       method: 'OPTIONS',

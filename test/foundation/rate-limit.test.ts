@@ -36,9 +36,16 @@ test('answers carry x-ratelimit-limit, -remaining and -reset; a JWT spends its k
     assert.ok(reset >= 59 && reset <= 60, `reset ${reset}`);
     // The login above carried the key in its body, not as a credential: its client address paid.
     const remaining = Number(viaKey.headers['x-ratelimit-remaining']);
-    const viaJwt = await t.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${jwt}` } });
+    const viaJwt = await t.app.inject({
+      url: '/api/v1/auth/me',
+      headers: { authorization: `Bearer ${jwt}` },
+    });
     assert.equal(viaJwt.statusCode, 200);
-    assert.equal(Number(viaJwt.headers['x-ratelimit-remaining']), remaining - 1, 'one budget for key and JWT');
+    assert.equal(
+      Number(viaJwt.headers['x-ratelimit-remaining']),
+      remaining - 1,
+      'one budget for key and JWT',
+    );
     // A route that opts out carries no rate-limit headers.
     const health = await t.app.inject({ url: '/health' });
     assert.equal(health.headers['x-ratelimit-limit'], undefined);

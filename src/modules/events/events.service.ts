@@ -135,7 +135,12 @@ export class EventsService implements EventPublisher {
   private insertQuery: CompiledQuery<{ id: number }> | undefined;
   /** The SQLite statements of writeBatchSqlite, prepared on first use. */
   private sqliteStatements:
-    | { begin: SQLite.Statement; commit: SQLite.Statement; rollback: SQLite.Statement; insert: SQLite.Statement }
+    | {
+        begin: SQLite.Statement;
+        commit: SQLite.Statement;
+        rollback: SQLite.Statement;
+        insert: SQLite.Statement;
+      }
     | undefined;
   /** Events of each type checked against their documented shape so far (see checkShape). */
   private readonly shapeChecks = new Map<string, number>();
@@ -228,22 +233,23 @@ export class EventsService implements EventPublisher {
     try {
       if (this.deps.sqlite && !this.shared) {
         ({ results, stored } = await this.writeBatchSqlite(this.deps.sqlite, batch, afterCommit));
-      } else await this.deps.db.transaction().execute(async (trx) => {
-        results = [];
-        stored = [];
-        afterCommit.length = 0;
-        await this.shared?.begin(trx);
-        for (const p of batch) {
-          const event = await this.insert(trx, p);
-          if (event) stored.push(event);
-          results.push(event ?? (await this.recordedUnder(trx, p.event.dedupKey!)));
-        }
-        if (stored.length === 0) return;
-        for (const hook of this.hooks) {
-          const after = await hook(trx, stored);
-          if (after) afterCommit.push(after);
-        }
-      });
+      } else
+        await this.deps.db.transaction().execute(async (trx) => {
+          results = [];
+          stored = [];
+          afterCommit.length = 0;
+          await this.shared?.begin(trx);
+          for (const p of batch) {
+            const event = await this.insert(trx, p);
+            if (event) stored.push(event);
+            results.push(event ?? (await this.recordedUnder(trx, p.event.dedupKey!)));
+          }
+          if (stored.length === 0) return;
+          for (const hook of this.hooks) {
+            const after = await hook(trx, stored);
+            if (after) afterCommit.push(after);
+          }
+        });
     } catch (err) {
       this.deps.log.error({ err, count: batch.length }, 'could not record events');
       for (const p of batch) p.reject(err);
@@ -288,9 +294,13 @@ export class EventsService implements EventPublisher {
       st.begin.run();
       try {
         for (const p of batch) {
-          const row = st.insert.get(p.event.type, p.event.sessionId, p.dataJson, p.at, p.event.dedupKey ?? null) as
-            | { id: number }
-            | undefined;
+          const row = st.insert.get(
+            p.event.type,
+            p.event.sessionId,
+            p.dataJson,
+            p.at,
+            p.event.dedupKey ?? null,
+          ) as { id: number } | undefined;
           const event = row ? this.storedEvent(Number(row.id), p) : undefined;
           if (event) stored.push(event);
           results.push(event ?? (await this.recordedUnder(conn, p.event.dedupKey!)));
