@@ -11,6 +11,10 @@
 export const escapeLabel = (value: string): string =>
   value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 
+/** A map key for label values: joined by a character no label value holds. */
+export const keyOf = (values: readonly string[]): string =>
+  values.length === 1 ? values[0]! : values.join('\u0000');
+
 interface Series {
   /** The label set, already written: `method="GET",route="/x"` (empty without labels). */
   labels: string;
@@ -28,9 +32,11 @@ abstract class PlainMetric<S extends Series> {
 
   protected abstract create(labels: string, values: readonly string[]): S;
 
-  /** The series of these label values (in labelNames' order), made on first use. */
-  protected get(values: readonly string[]): S {
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
+  /**
+   * The series of these label values (in labelNames' order), made on first use. `key` names
+   * the values uniquely; a caller updating several metrics with the same labels makes it once.
+   */
+  protected get(values: readonly string[], key = keyOf(values)): S {
     let s = this.series.get(key);
     if (!s) {
       const labels = this.labelNames.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`).join(',');
@@ -61,8 +67,8 @@ export class PlainCounter extends PlainMetric<Series & { value: number }> {
     return { labels, values, value: 0 };
   }
 
-  inc(values: readonly string[] = [], by = 1): void {
-    this.get(values).value += by;
+  inc(values: readonly string[] = [], by = 1, key?: string): void {
+    this.get(values, key).value += by;
   }
 
   render(): string {
@@ -86,8 +92,8 @@ export class PlainHistogram extends PlainMetric<Series & { count: number; sum: n
     return { labels, values, count: 0, sum: 0, buckets: new Array<number>(this.bounds.length + 1).fill(0) };
   }
 
-  observe(value: number, values: readonly string[] = []): void {
-    const s = this.get(values);
+  observe(value: number, values: readonly string[] = [], key?: string): void {
+    const s = this.get(values, key);
     s.count++;
     s.sum += value;
     let i = 0;
