@@ -4,10 +4,10 @@
  * of a file Telegram already has, to send it again without uploading
  * (https://core.telegram.org/api/file_reference).
  */
-import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Api, helpers } from 'teleproto';
 import { AppError } from '../lib/errors.js';
+import { randomInt64 } from '../lib/ids.js';
 import type { MediaKind } from '../lib/telegram-views.js';
 import type { TelegramAccount } from './account.js';
 
@@ -34,7 +34,7 @@ export interface LocalFile {
 export async function uploadFile(account: TelegramAccount, file: LocalFile): Promise<Api.TypeInputFile> {
   if (file.size === 0)
     throw new AppError('VALIDATION_ERROR', 'The file is empty', [{ field: 'file', message: 'empty' }]);
-  const fileId = helpers.returnBigInt(randomBytes(8).readBigInt64LE());
+  const fileId = helpers.returnBigInt(randomInt64());
   const big = file.size > BIG_FILE_BYTES;
   const parts = Math.ceil(file.size / PART_SIZE);
   const handle = await open(file.path, 'r');

@@ -75,6 +75,68 @@ test('events older than the retention period are pruned; ids are never reused', 
   }
 });
 
+test('pruning walks the log from its front, page by page, and keeps what is inside the retention period', async () => {
+  let now = Date.parse('2026-01-10T00:00:00.000Z');
+  const t = await createTestApp({ clock: { now: () => new Date(now) }, env: { EVENT_RETENTION_DAYS: '7' } });
+  try {
+    const ev = t.app.services.events;
+    // More than one page of old events (pages of 1000).
+    const old = await Promise.all(
+      Array.from({ length: 2300 }, () => ev.record({ type: 'session.created', sessionId: 's', data: {} })),
+    );
+    now += 3 * 86_400_000;
+    const middle = await ev.record({ type: 'session.created', sessionId: 's', data: {} });
+    now += 5 * 86_400_000;
+    const fresh = await ev.record({ type: 'session.created', sessionId: 's', data: {} });
+    assert.equal(await ev.prune(), old.length);
+    const left = await t.app.services.db.db.selectFrom('events').select('id').orderBy('id').execute();
+    assert.deepEqual(
+      left.map((r) => Number(r.id)),
+      [middle.id, fresh.id],
+    );
+    assert.equal(await ev.prune(), 0);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a publish while a transaction is open on the database waits for it and is not part of it', async () => {
+  const t = await createTestApp();
+  try {
+    const { db } = t.app.services.db;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const rolledBack = db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.deleteFrom('events').execute();
+        entered();
+        await held;
+        throw new Error('roll back');
+      })
+      .catch((err: Error) => err.message);
+    await inside;
+    let done = false;
+    const published = t.app.services.events
+      .record({ type: 'session.created', sessionId: 's', data: {} })
+      .then((e) => {
+        done = true;
+        return e;
+      });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(done, false, 'the publish waits for the open transaction');
+    release();
+    assert.equal(await rolledBack, 'roll back');
+    const event = await published;
+    const rows = await db.selectFrom('events').select('id').where('id', '=', event.id).execute();
+    assert.equal(rows.length, 1, "the event outlived the other transaction's rollback");
+  } finally {
+    await t.close();
+  }
+});
+
 test('data that does not match the documented schema is recorded and reported once per type', async () => {
   const lines: string[] = [];
   const sink = new Writable({

@@ -10,6 +10,7 @@ import { mediaUploads } from './033_media_uploads.js';
 import { cluster } from './036_cluster.js';
 import { webhookLeases } from './037_webhook_leases.js';
 import { uploadInstance } from './038_upload_instance.js';
+import { eventLogIndexes } from './039_event_log_indexes.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '036_cluster': cluster,
   '037_webhook_leases': webhookLeases,
   '038_upload_instance': uploadInstance,
+  '039_event_log_indexes': eventLogIndexes,
 };

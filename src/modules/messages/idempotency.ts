@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../lib/clock.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { AppError } from '../../lib/errors.js';
+import { randomInt64 } from '../../lib/ids.js';
 import type { Database, IdempotencyKeysTable } from '../../db/types.js';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
@@ -22,17 +23,13 @@ export interface SendAttempt {
   sentAt(): number;
 }
 
-function newRandomId(): bigint {
-  return randomBytes(8).readBigInt64LE();
-}
-
 /** An attempt with nothing stored: a send without an Idempotency-Key. */
 function unrecordedAttempt(clock: Clock): SendAttempt {
   let sentAt = clock.now().getTime();
   return {
     async randomIds(count) {
       sentAt = clock.now().getTime();
-      return Array.from({ length: count }, newRandomId);
+      return Array.from({ length: count }, randomInt64);
     },
     sentAt: () => sentAt,
   };
@@ -126,7 +123,7 @@ export class IdempotencyStore {
     let sentAt = earlier?.sent_at ? Date.parse(earlier.sent_at) : this.clock.now().getTime();
     return {
       randomIds: async (count, chatId) => {
-        const fresh = Array.from({ length: count }, newRandomId);
+        const fresh = Array.from({ length: count }, randomInt64);
         // Only the first attempt stores ids: a process that took the record over meanwhile
         // and this one then send the same ones.
         await this.db

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { SqliteSync } from '../../db/sqlite-sync.js';
 import type { Database, WebhookDeliveriesTable, WebhooksTable } from '../../db/types.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -15,6 +16,9 @@ export type QueuedDelivery = DeliveryRow & {
 export const OPEN_STATUSES = ['pending', 'failed'] as const;
 
 type EnabledWebhook = Pick<WebhooksTable, 'id' | 'events' | 'session_ids'>;
+
+/** Delivery rows per INSERT statement (SQLite binds at most 32,766 values in one). */
+const DELIVERY_ROWS_PER_INSERT = 200;
 
 /** How long the list of enabled webhooks is trusted without a change made through this process. */
 export const ENABLED_WEBHOOKS_CACHE_MS = 2000;
@@ -72,16 +76,30 @@ export class WebhooksRepository {
    * another process sharing the database within enabledCacheMs.
    */
   async enabledWebhooks(db: Executor): Promise<EnabledWebhook[]> {
-    const cached = this.enabledCache;
-    if (cached && Date.now() - cached.at < this.enabledCacheMs) return cached.rows;
+    const cached = this.cachedEnabled();
+    if (cached) return cached;
     const generation = this.generation;
-    const rows = await db
-      .selectFrom('webhooks')
-      .select(['id', 'events', 'session_ids'])
-      .where('enabled', '=', 1)
-      .execute();
+    const rows = await this.enabledQuery(db).execute();
     if (generation === this.generation) this.enabledCache = { rows, at: Date.now() };
     return rows;
+  }
+
+  /** enabledWebhooks run synchronously on SQLite, inside the event batch's transaction. */
+  enabledWebhooksSync(sqlite: SqliteSync): EnabledWebhook[] {
+    const cached = this.cachedEnabled();
+    if (cached) return cached;
+    const rows = sqlite.execute(this.enabledQuery(this.db).compile());
+    this.enabledCache = { rows, at: Date.now() };
+    return rows;
+  }
+
+  private cachedEnabled(): EnabledWebhook[] | undefined {
+    const cached = this.enabledCache;
+    return cached && Date.now() - cached.at < this.enabledCacheMs ? cached.rows : undefined;
+  }
+
+  private enabledQuery(db: Executor) {
+    return db.selectFrom('webhooks').select(['id', 'events', 'session_ids']).where('enabled', '=', 1);
   }
 
   async updateWebhook(id: string, patch: Partial<WebhooksTable>, db: Executor = this.db): Promise<boolean> {
@@ -105,11 +123,23 @@ export class WebhooksRepository {
   }
 
   async insertDeliveries(db: Executor, rows: Omit<WebhookDeliveriesTable, 'id'>[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 200) {
+    for (let i = 0; i < rows.length; i += DELIVERY_ROWS_PER_INSERT) {
       await db
         .insertInto('webhook_deliveries')
-        .values(rows.slice(i, i + 200))
+        .values(rows.slice(i, i + DELIVERY_ROWS_PER_INSERT))
         .execute();
+    }
+  }
+
+  /** insertDeliveries run synchronously on SQLite, inside the event batch's transaction. */
+  insertDeliveriesSync(sqlite: SqliteSync, rows: Omit<WebhookDeliveriesTable, 'id'>[]): void {
+    for (let i = 0; i < rows.length; i += DELIVERY_ROWS_PER_INSERT) {
+      sqlite.execute(
+        this.db
+          .insertInto('webhook_deliveries')
+          .values(rows.slice(i, i + DELIVERY_ROWS_PER_INSERT))
+          .compile(),
+      );
     }
   }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
-import type { WebhooksTable } from '../../db/types.js';
+import type { SqliteSync } from '../../db/sqlite-sync.js';
+import type { WebhookDeliveriesTable, WebhooksTable } from '../../db/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { SecretBox } from '../../lib/crypto.js';
 import { AppError, notFound } from '../../lib/errors.js';
@@ -13,6 +14,7 @@ import {
   matchesFilter,
   type EventFilter,
   type EventsService,
+  type RecordHook,
   type StoredEvent,
 } from '../events/events.service.js';
 import { WebhookDispatcher } from './dispatcher.js';
@@ -125,7 +127,10 @@ export class WebhooksService {
       pollIntervalMs: deps.pollIntervalMs,
       metrics: deps.metrics,
     });
-    deps.events.addRecordHook((trx, events) => this.createDeliveries(trx, events));
+    deps.events.addRecordHook(
+      (trx, events) => this.createDeliveries(trx, events),
+      (sqlite, events) => this.createDeliveriesSync(sqlite, events),
+    );
   }
 
   private filterOf(row: Pick<WebhooksTable, 'events' | 'session_ids'>): EventFilter {
@@ -143,14 +148,31 @@ export class WebhooksService {
   }
 
   private async createDeliveries(
-    trx: Parameters<Parameters<EventsService['addRecordHook']>[0]>[0],
+    trx: Parameters<RecordHook>[0],
     events: StoredEvent[],
   ): Promise<(() => void) | void> {
-    const webhooks = await this.repo.enabledWebhooks(trx);
-    if (webhooks.length === 0) return;
-    const at = events[0]?.envelope.timestamp ?? this.deps.clock.now().toISOString();
-    const rows = [];
+    const { rows, kick } = this.deliveriesFor(await this.repo.enabledWebhooks(trx), events);
+    if (rows.length === 0) return;
+    await this.repo.insertDeliveries(trx, rows);
+    return kick;
+  }
+
+  /** createDeliveries on SQLite, synchronously (see EventsService.addRecordHook). */
+  private createDeliveriesSync(sqlite: SqliteSync, events: StoredEvent[]): (() => void) | void {
+    const { rows, kick } = this.deliveriesFor(this.repo.enabledWebhooksSync(sqlite), events);
+    if (rows.length === 0) return;
+    this.repo.insertDeliveriesSync(sqlite, rows);
+    return kick;
+  }
+
+  /** The delivery rows for new events, and what wakes those webhooks' queues after the commit. */
+  private deliveriesFor(
+    webhooks: Pick<WebhooksTable, 'id' | 'events' | 'session_ids'>[],
+    events: StoredEvent[],
+  ): { rows: Omit<WebhookDeliveriesTable, 'id'>[]; kick: () => void } {
+    const rows: Omit<WebhookDeliveriesTable, 'id'>[] = [];
     const touched = new Set<string>();
+    const at = events[0]?.envelope.timestamp ?? this.deps.clock.now().toISOString();
     for (const event of events) {
       for (const w of webhooks) {
         if (!matchesFilter(this.filterOf(w), event)) continue;
@@ -172,10 +194,11 @@ export class WebhooksService {
         });
       }
     }
-    if (rows.length === 0) return;
-    await this.repo.insertDeliveries(trx, rows);
-    return () => {
-      for (const id of touched) this.dispatcher.kick(id);
+    return {
+      rows,
+      kick: () => {
+        for (const id of touched) this.dispatcher.kick(id);
+      },
     };
   }
 
