@@ -361,6 +361,17 @@ test('Idempotency-Key: a retry returns the first result and sends once; another 
   const other = await post('send', { ...body, text: 'different' }, { 'idempotency-key': key });
   assert.equal(other.status, 409);
   assert.equal(other.body.error.code, 'CONFLICT');
+  // A key out of bounds is refused before anything is sent, naming the header.
+  for (const bad of ['', 'k'.repeat(201)]) {
+    const refused = await post('send', { ...body, text: 'never sent' }, { 'idempotency-key': bad });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'VALIDATION_ERROR');
+    assert.match(JSON.stringify(refused.body.error.details), /idempotency-key/);
+  }
+  assert.equal(
+    (await historyOf(bob.sessionId, alice.userId, 50)).filter((m) => m.text === 'never sent').length,
+    0,
+  );
 
   const fkey = `fwd-${Date.now()}`;
   const fbody = {
