@@ -321,9 +321,7 @@ export class EventsService implements EventPublisher {
           results.push(event);
           continue;
         }
-        const earlier = sqlite
-          .prepare('select * from "events" where "dedup_key" = ?')
-          .get(p.event.dedupKey) as Selectable<EventsTable> | undefined;
+        const [earlier] = sqlite.execute(this.recordedUnderQuery(this.deps.db, p.event.dedupKey!).compile());
         if (!earlier) throw new Error(`No event under dedup key ${p.event.dedupKey}`);
         results.push(storedOf(earlier));
       }
@@ -394,12 +392,12 @@ export class EventsService implements EventPublisher {
   }
 
   private async recordedUnder(trx: Kysely<Database>, key: string): Promise<StoredEvent> {
-    const row = await trx
-      .selectFrom('events')
-      .selectAll()
-      .where('dedup_key', '=', key)
-      .executeTakeFirstOrThrow();
-    return storedOf(row);
+    return storedOf(await this.recordedUnderQuery(trx, key).executeTakeFirstOrThrow());
+  }
+
+  /** The event already in the log under a dedup key (the Kysely and the synchronous path's). */
+  private recordedUnderQuery(db: Kysely<Database>, key: string) {
+    return db.selectFrom('events').selectAll().where('dedup_key', '=', key);
   }
 
   /** `sqlite`: the hook's synchronous form, for batches written synchronously on SQLite. */
