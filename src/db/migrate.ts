@@ -6,7 +6,8 @@ import { migrations } from './migrations/index.js';
 /** Migrations get the dialect so the few types that differ (auto ids, json) can be chosen. */
 export type MigrationFactory = (dialect: DialectName) => Migration;
 
-class StaticProvider implements MigrationProvider {
+/** The migrations of this version, for the given dialect. */
+export class StaticProvider implements MigrationProvider {
   constructor(private readonly dialect: DialectName) {}
   async getMigrations(): Promise<Record<string, Migration>> {
     return Object.fromEntries(Object.entries(migrations).map(([name, make]) => [name, make(this.dialect)]));

@@ -52,7 +52,7 @@ test('concurrent publishes get unique increasing ids, committed before listeners
   }
 });
 
-test('events older than the retention period are pruned; ids are never reused', async () => {
+test('events older than the retention period are pruned but the newest; ids are never reused', async () => {
   let now = Date.parse('2026-01-10T00:00:00.000Z');
   const t = await createTestApp({ clock: { now: () => new Date(now) }, env: { EVENT_RETENTION_DAYS: '7' } });
   try {
@@ -67,9 +67,16 @@ test('events older than the retention period are pruned; ids are never reused', 
       left.map((r) => Number(r.id)),
       [fresh.id],
     );
-    await ev.prune();
+    // Everything past the retention period: the newest event stays, so that a new id (on
+    // SQLite the highest id in the table plus one) follows every id handed out before.
+    now += 8 * 86_400_000;
+    assert.equal(await ev.prune(), 0);
     const next = await ev.record({ type: 'session.created', sessionId: 's', data: {} });
     assert.ok(next.id > fresh.id && next.id > old1.id);
+    now += 8 * 86_400_000;
+    assert.equal(await ev.prune(), 1);
+    const after = await ev.record({ type: 'session.created', sessionId: 's', data: {} });
+    assert.ok(after.id > next.id);
   } finally {
     await t.close();
   }

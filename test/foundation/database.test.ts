@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/index.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
+import { Migrator } from 'kysely/migration';
+import { migrateToLatest, StaticProvider } from '../../src/db/migrate.js';
+import { eventLogRowid } from '../../src/db/migrations/040_event_log_rowid.js';
 import { WebhooksRepository } from '../../src/modules/webhooks/webhooks.repository.js';
 import type { WebhooksTable } from '../../src/db/types.js';
 import { testDatabaseUrl } from '../helpers/app.js';
@@ -121,4 +123,72 @@ test('the enabled-webhooks list: changes made here are seen at once, changes mad
     await reading;
     assert.deepEqual(await ids(), ['wh_b']);
   });
+});
+
+test('SQLite: migration 040 rebuilds the event log without AUTOINCREMENT, keeping its rows, ids and indexes', async (t) => {
+  if (process.env.TEST_DATABASE_URL) return t.skip('SQLite only: PostgreSQL keeps its sequence');
+  const dir = mkdtempSync(join(tmpdir(), 'teleflow-db-'));
+  const db = openDatabase(`file:${join(dir, 'teleflow.db')}`);
+  try {
+    const migrator = new Migrator({ db: db.db, provider: new StaticProvider('sqlite') });
+    const to039 = await migrator.migrateTo('039_event_log_indexes');
+    assert.equal(to039.error, undefined);
+    const sqlite = db.sqlite!;
+    const tableSql = () =>
+      (sqlite.prepare("select sql from sqlite_master where type = 'table' and name = 'events'").get() as {
+        sql: string;
+      }).sql;
+    const insert = sqlite.prepare(
+      'insert into events (type, session_id, data, created_at, dedup_key) values (?, ?, ?, ?, ?)',
+    );
+    for (let i = 1; i <= 5; i++)
+      insert.run('message.sent', `s${i}`, `{"n":${i}}`, `2026-01-0${i}T00:00:00.000Z`, i === 2 ? 'k2' : null);
+    // Ids 4 and 5 were handed out and are gone: AUTOINCREMENT would not hand them out again.
+    sqlite.prepare('delete from events where id > 3').run();
+    assert.match(tableSql(), /autoincrement/i);
+
+    const up = await migrator.migrateToLatest();
+    assert.equal(up.error, undefined);
+    assert.doesNotMatch(tableSql(), /autoincrement/i);
+    assert.deepEqual(
+      sqlite.prepare('select id, type, session_id, data, created_at, dedup_key from events order by id').all(),
+      [1, 2, 3].map((i) => ({
+        id: i,
+        type: 'message.sent',
+        session_id: `s${i}`,
+        data: `{"n":${i}}`,
+        created_at: `2026-01-0${i}T00:00:00.000Z`,
+        dedup_key: i === 2 ? 'k2' : null,
+      })),
+    );
+    const indexes = sqlite
+      .prepare("select name from sqlite_master where type = 'index' and tbl_name = 'events' order by name")
+      .all() as { name: string }[];
+    assert.deepEqual(
+      indexes.map((r) => r.name),
+      ['events_dedup_key_present', 'events_session_id'],
+    );
+    assert.throws(() => insert.run('message.sent', 's', '{}', '2026-01-09T00:00:00.000Z', 'k2'), /UNIQUE/);
+    assert.equal(
+      (sqlite.prepare("select count(*) as n from sqlite_sequence where name = 'events'").get() as { n: number }).n,
+      0,
+      'nothing keeps a sequence for the log any more',
+    );
+    // The highest id in the table plus one (pruning always keeps the newest event).
+    assert.equal(Number(insert.run('message.sent', 's', '{}', '2026-01-09T00:00:00.000Z', null).lastInsertRowid), 4);
+
+    // Run again (a crash between its commit and the migration's record): nothing changes.
+    await db.db.connection().execute((conn) => eventLogRowid('sqlite').up(conn));
+    assert.equal((sqlite.prepare('select count(*) as n from events').get() as { n: number }).n, 4);
+
+    // Down: AUTOINCREMENT again, its sequence going on from the highest id.
+    const down = await migrator.migrateDown();
+    assert.equal(down.error, undefined);
+    assert.match(tableSql(), /autoincrement/i);
+    sqlite.prepare('delete from events where id = 4').run();
+    assert.equal(Number(insert.run('message.sent', 's', '{}', '2026-01-09T00:00:00.000Z', null).lastInsertRowid), 5);
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { MigrationFactory } from '../migrate.js';
 
-/** The durable event log: ids increase with time (SQLite AUTOINCREMENT never reuses one). */
+/** The durable event log: ids increase with time (on SQLite without AUTOINCREMENT since 040). */
 export const events: MigrationFactory = (dialect) => ({
   async up(db: Kysely<any>) {
     await db.schema

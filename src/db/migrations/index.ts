@@ -11,6 +11,7 @@ import { cluster } from './036_cluster.js';
 import { webhookLeases } from './037_webhook_leases.js';
 import { uploadInstance } from './038_upload_instance.js';
 import { eventLogIndexes } from './039_event_log_indexes.js';
+import { eventLogRowid } from './040_event_log_rowid.js';
 
 /** Every migration, by name; names sort in the order they run. Add new ones at the end. */
 export const migrations: Record<string, MigrationFactory> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '037_webhook_leases': webhookLeases,
   '038_upload_instance': uploadInstance,
   '039_event_log_indexes': eventLogIndexes,
+  '040_event_log_rowid': eventLogRowid,
 };

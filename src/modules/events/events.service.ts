@@ -445,16 +445,27 @@ export class EventsService implements EventPublisher {
    * Deletes events older than the retention period; returns how many. The log is written in time
    * order, so they are found at its front, by id (no index on the date: one less index write for
    * every event), PRUNE_PAGE at a time, each page its own short statement.
+   * The newest event always stays, however old: on SQLite a new id is the highest id in the
+   * table plus one (migration 040), and an emptied log would hand out ids from 1 again, behind
+   * the ids streams resume after.
    */
   async prune(): Promise<number> {
     const cutoff = new Date(
       this.deps.clock.now().getTime() - this.deps.retentionDays * 86_400_000,
     ).toISOString();
+    const newest = await this.deps.db
+      .selectFrom('events')
+      .select('id')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!newest) return 0;
     let pruned = 0;
     for (;;) {
       const front = await this.deps.db
         .selectFrom('events')
         .select(['id', 'created_at'])
+        .where('id', '<', newest.id)
         .orderBy('id')
         .limit(PRUNE_PAGE)
         .execute();
