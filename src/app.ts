@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { newRequestId } from './lib/ids.js';
 import { validatorCompiler } from './lib/schemas.js';
+import { createSerializerCompiler } from './lib/serializer.js';
 import { AuthRepository } from './modules/auth/auth.repository.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -104,6 +105,8 @@ export interface RouteInfo {
   minRole: Role;
   public: boolean;
   allowQueryToken: boolean;
+  /** The route's response schemas by status (the serializer tests compile each one). */
+  responses: Record<string, unknown>;
 }
 
 declare module 'fastify' {
@@ -144,7 +147,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.removeContentTypeParser('text/plain');
 
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(createSerializerCompiler({ checked: config.env !== 'production' }));
 
   const ownsDb = !options.db;
   const db = options.db ?? openDatabase(config.databaseUrl);
@@ -341,6 +344,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         minRole: cfg.minRole ?? (method === 'GET' ? 'viewer' : 'operator'),
         public: cfg.public === true,
         allowQueryToken: cfg.allowQueryToken === true,
+        responses: (route.schema?.response ?? {}) as Record<string, unknown>,
       });
     }
   });
