@@ -31,7 +31,7 @@ test('the fast serializer writes what Zod writes: field order, optional and null
     {
       success: true,
       data: {
-        name: 'line\nbreak "quoted" \u2028 ✓',
+        name: 'line\nbreak "quoted" \u2028 ✓ 😀 lone \ud800 \u0000',
         id: 'y',
         tags: [{ offset: 3, type: 'b', extra: 1 }],
         details: { nested: [1, 'two', null] },
