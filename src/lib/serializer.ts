@@ -30,7 +30,8 @@ export function fastSerializer(schema: z.ZodType): Serialize | null {
 }
 
 /**
- * The JSON Schema as fast-json-stringify should see it, with two things left out:
+ * The JSON Schema as fast-json-stringify should see it (nullable schemas made plain, see
+ * nullableOf), with two things left out:
  * - `required` lists: fast-json-stringify writes required properties before optional ones, and
  *   answers keep the schema's order (Zod's, byte for byte). A required property missing from a
  *   value is then left out instead of failing the answer (`checked` serialization fails on it).
@@ -49,7 +50,25 @@ function loosened(node: unknown): unknown {
     if (isObjectSchema && key === 'additionalProperties' && value === false) continue;
     out[key] = loosened(value);
   }
-  return out;
+  return nullableOf(out) ?? out;
+}
+
+/**
+ * `anyOf: [X, {type: "null"}]` (Zod's nullable) as X with `nullable: true`: fast-json-stringify
+ * picks an anyOf branch by validating the value with Ajv (a date-time string's format check
+ * cost more than the rest of a small answer), and writes a nullable schema with one test.
+ */
+function nullableOf(schema: Record<string, unknown>): Record<string, unknown> | undefined {
+  const branches = schema.anyOf;
+  if (!Array.isArray(branches) || branches.length !== 2) return undefined;
+  const isNull = (b: unknown) =>
+    typeof b === 'object' && b !== null && Object.keys(b).length === 1 && (b as { type?: unknown }).type === 'null';
+  const other = (isNull(branches[1]) ? branches[0] : isNull(branches[0]) ? branches[1] : undefined) as
+    | Record<string, unknown>
+    | undefined;
+  if (!other || '$ref' in other || 'anyOf' in other || 'oneOf' in other || 'allOf' in other) return undefined;
+  const { anyOf: _branches, ...rest } = schema;
+  return { ...rest, ...other, nullable: true };
 }
 
 /**
