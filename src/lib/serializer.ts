@@ -43,8 +43,8 @@ function loosened(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(loosened);
   if (node === null || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
-  const schema = node as { properties?: unknown; required?: unknown };
-  const isObjectSchema = schema.properties !== undefined && typeof schema.properties === 'object';
+  const properties = (node as { properties?: unknown }).properties;
+  const isObjectSchema = typeof properties === 'object' && properties !== null;
   for (const [key, value] of Object.entries(node)) {
     if (isObjectSchema && key === 'required' && Array.isArray(value)) continue;
     if (isObjectSchema && key === 'additionalProperties' && value === false) continue;

@@ -453,12 +453,7 @@ export class EventsService implements EventPublisher {
     const cutoff = new Date(
       this.deps.clock.now().getTime() - this.deps.retentionDays * 86_400_000,
     ).toISOString();
-    const newest = await this.deps.db
-      .selectFrom('events')
-      .select('id')
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const newest = await this.newest();
     if (!newest) return 0;
     let pruned = 0;
     for (;;) {
